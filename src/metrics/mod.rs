@@ -1,0 +1,4 @@
+//! Recording and results: metric vocabulary, the recorder, `RunResult`.
+
+mod names;
+pub use names::{ErrorKind, Metric, Unit};

@@ -1,0 +1,1 @@
+//! Clients that speak to the target: timed HTTP, HLS, chat, RTMP.

@@ -1,0 +1,241 @@
+//! The resolved scenario: what the rest of peakready sees after parsing and validation.
+//!
+//! Nothing here is a raw string from the YAML that still needs interpreting: durations are
+//! `Duration`s, URLs are parsed, `${VAR}`s are substituted, presets are expanded. Everything
+//! after `scenario/` (plan, engine, report) reads only these types.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use url::Url;
+
+/// A parsed, validated scenario.
+#[derive(Debug, Clone, Serialize)]
+pub struct Scenario {
+    pub name: String,
+    pub description: Option<String>,
+    /// The file it came from, for messages and results.json.
+    pub source: String,
+    pub event: Option<Event>,
+    pub target: Target,
+    pub regions: Vec<Region>,
+    pub load: Load,
+    pub viewer: Viewer,
+    pub publishers: Option<Publishers>,
+    pub slo: Slo,
+    pub alerts: Option<Alerts>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub name: String,
+    /// RFC 3339 timestamp as written.
+    pub starts_at: Option<String>,
+    pub expected_peak_viewers: Option<u64>,
+    pub expected_peak_joins_per_sec: Option<f64>,
+    /// Capacity target = forecast × headroom; defaults to 1.0.
+    pub headroom: f64,
+    pub support_tier: SupportTier,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SupportTier {
+    Basic,
+    Enterprise,
+    Strategic,
+}
+
+/// Where load goes. `base_url == Embedded` means "start the built-in staging server".
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    pub base_url: BaseUrl,
+    /// Hosts load may be sent to. Always contains the embedded server's loopback host when used.
+    pub allow_hosts: Vec<String>,
+    /// Extra request headers. Values may hold secrets from `${VAR}`: never serialize or print them.
+    #[serde(skip)]
+    pub headers: Vec<(String, String)>,
+    /// Header names only, safe to show.
+    pub header_names: Vec<String>,
+    pub insecure_tls: bool,
+    #[serde(with = "crate::scenario::duration::serde_secs")]
+    pub timeout: Duration,
+    /// Local source addresses to spread connections over (issue 4); empty = let the OS choose.
+    pub source_addrs: Vec<std::net::IpAddr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum BaseUrl {
+    Embedded,
+    Url(Url),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Region {
+    pub name: String,
+    /// Share of arrivals, normalised so all regions sum to 1.0.
+    pub share: f64,
+    /// Weight as written.
+    pub weight: f64,
+    pub network: Option<NetworkProfile>,
+    /// Regional edge; `None` = target.base_url.
+    pub base_url: Option<BaseUrl>,
+}
+
+/// A network profile: explicit values, or a named preset expanded to its values.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NetworkProfile {
+    /// Preset name when it came from one.
+    pub preset: Option<String>,
+    pub rtt_ms: f64,
+    pub jitter_ms: f64,
+    pub loss_pct: f64,
+    /// 0 = unlimited.
+    pub down_kbps: u64,
+    pub up_kbps: u64,
+    /// Extra RTT between this region's viewers and the origin.
+    pub origin_rtt_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Load {
+    /// Fraction of the real event this run represents (1.0 = full scale).
+    pub scale: f64,
+    pub max_viewers: u64,
+    pub max_joins_per_sec: f64,
+    pub phases: Vec<Phase>,
+    pub abort_when: Option<AbortWhen>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Phase {
+    pub name: String,
+    #[serde(with = "crate::scenario::duration::serde_secs")]
+    pub duration: Duration,
+    /// Arrival rate at the start of the phase (all regions together).
+    pub joins_per_sec: f64,
+    /// Arrival rate at the end of the phase; `None` = constant.
+    pub ramp_to: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AbortWhen {
+    /// Abort when the error rate over the last `window` exceeds this fraction.
+    pub error_rate: f64,
+    /// Not before this much of the run has elapsed.
+    #[serde(with = "crate::scenario::duration::serde_secs")]
+    pub after: Duration,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Viewer {
+    pub join: Vec<JoinStep>,
+    pub watch: Watch,
+    pub chat: Option<Chat>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JoinStep {
+    pub name: String,
+    pub method: HttpMethod,
+    /// Path (relative to the region's base URL) or absolute URL. May contain `{{viewer_id}}`.
+    pub path: String,
+    /// Request body; may contain `{{viewer_id}}`.
+    pub body: Option<String>,
+    pub expect_status: Option<u16>,
+    /// If set, the response body must contain this substring.
+    pub expect_body: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    Get,
+    Post,
+    Put,
+    Delete,
+    Head,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Watch {
+    pub protocol: WatchProtocol,
+    /// Relative to the region's base URL, or absolute.
+    pub url: String,
+    pub duration: WatchTime,
+    pub rendition: Rendition,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WatchProtocol {
+    Hls,
+    None,
+}
+
+/// How long a viewer stays.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WatchTime {
+    Fixed {
+        #[serde(with = "crate::scenario::duration::serde_secs")]
+        duration: Duration,
+    },
+    /// Log-normal fitted to a median and a 90th percentile.
+    LogNormal {
+        #[serde(with = "crate::scenario::duration::serde_secs")]
+        median: Duration,
+        #[serde(with = "crate::scenario::duration::serde_secs")]
+        p90: Duration,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rendition {
+    Lowest,
+    Highest,
+    Random,
+    ByBandwidth,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Chat {
+    /// Relative (`/chat`, resolved http→ws, https→wss) or absolute ws:// / wss:// URL.
+    pub url: String,
+    pub messages_per_min: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Publishers {
+    pub protocol: String,
+    pub url: String,
+    pub streams: u32,
+    pub bitrate_kbps: u32,
+    #[serde(with = "crate::scenario::duration::serde_secs")]
+    pub duration: Duration,
+}
+
+/// Pass/fail gates. Each applies per region and overall.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Slo {
+    pub gates: Vec<SloGate>,
+}
+
+/// One gate: `metric`'s `stat` must be ≤ `threshold`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SloGate {
+    /// A metric name from the design's list (`connect_ms`, `join_ms`, `error_rate`, …).
+    pub metric: String,
+    /// `p50`, `p90`, `p95`, `p99`, `p99.9`, `max`, `mean`, or `value` for ratios.
+    pub stat: String,
+    /// In the metric's unit: milliseconds for `*_ms`, a fraction for ratios.
+    pub threshold: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Alerts {
+    pub latency_ms: Option<f64>,
+    pub loss_pct: Option<f64>,
+}
