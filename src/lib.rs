@@ -4,9 +4,17 @@
 //! Data flows one way (see `docs/architecture.md`):
 //! `scenario` (YAML → typed [`scenario::Scenario`]) → `plan` (arrival schedule) → `engine`
 //! (one task per viewer, `protocol` clients) → `metrics` (recorder, `RunResult`) → `analysis`
-//! (SLOs, verdicts) → `report` (files). `staging` is the embedded test server.
+//! (SLOs, verdicts) → `report` (files). `staging` is the embedded test server; `run` lists the
+//! stages of a run; `cli` maps verbs onto them.
 
+pub mod analysis;
+pub mod cli;
+pub mod engine;
 pub mod metrics;
+pub mod plan;
 pub mod protocol;
+pub mod report;
+pub mod run;
 pub mod scenario;
 pub mod staging;
+pub mod validate;

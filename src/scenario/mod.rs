@@ -3,3 +3,5 @@
 pub mod duration;
 mod model;
 pub use model::*;
+#[cfg(test)]
+mod fixture;

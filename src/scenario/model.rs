@@ -224,7 +224,7 @@ pub struct Slo {
 }
 
 /// One gate: `metric`'s `stat` must be ≤ `threshold`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct SloGate {
     /// A metric name from the design's list (`connect_ms`, `join_ms`, `error_rate`, …).
     pub metric: String,

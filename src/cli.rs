@@ -1,0 +1,210 @@
+//! The command line: clap derive, one `Command` per verb, and the dispatch to library stages.
+//! No measurement logic lives here.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tokio::sync::watch;
+
+use crate::engine::progress::ProgressMode;
+use crate::run::{Outcome, RunOptions};
+use crate::scenario::{self, Scenario};
+use crate::staging::StagingConfig;
+
+/// Rehearse a live-streaming platform's peak night: simulated viewers join live streams from
+/// several regions; peakready measures what they get and says whether you are ready.
+#[derive(Debug, Parser)]
+#[command(name = "peakready", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// No progress display (results and errors are still printed).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the embedded staging server and run scenarios/demo.yaml against it (about a minute).
+    Demo {
+        /// Results directory (default: reports/demo-<utc time>/).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Seed for every random draw (arrival jitter, watch times).
+        #[arg(long, value_name = "S")]
+        seed: Option<u64>,
+        /// Concurrent viewers the embedded server holds before answering 503.
+        #[arg(long, value_name = "N")]
+        capacity: Option<u64>,
+    },
+    /// Run a scenario: exit 0 when every SLO passed, 1 when one failed or the run aborted, 2 on bad input.
+    Run {
+        #[arg(value_name = "SCENARIO")]
+        scenario: PathBuf,
+        /// Results directory (default: reports/<scenario name>-<utc time>/).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Seed for every random draw; the seed of a past run (results.json) replays its plan.
+        #[arg(long, value_name = "S")]
+        seed: Option<u64>,
+        /// When the scenario targets `embedded`: concurrent viewers the server holds before 503.
+        #[arg(long, value_name = "N")]
+        capacity: Option<u64>,
+        /// How long in-flight viewers may finish after the plan ends or Ctrl-C.
+        #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration_arg)]
+        drain: Duration,
+    },
+    /// Parse and check a scenario and print the resolved plan: exit 0 when valid, 2 when not.
+    Validate {
+        #[arg(value_name = "SCENARIO")]
+        scenario: PathBuf,
+        /// Seed used for the plan (only matters for the sample counts).
+        #[arg(long, value_name = "S", default_value_t = 1)]
+        seed: u64,
+    },
+    /// Run the embedded staging server alone (token/room API, live HLS, WebSocket chat).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Concurrent viewers (open connections) before answering 503; unlimited when absent.
+        #[arg(long, value_name = "N")]
+        capacity: Option<u64>,
+        /// HLS segment duration.
+        #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration_arg)]
+        segment_duration: Duration,
+        /// Bitrate of the lowest rendition (the others are 3× and 8×).
+        #[arg(long, value_name = "KBPS", default_value_t = 400)]
+        bitrate_kbps: u32,
+    },
+    /// Re-render every report file from a results directory.
+    Report {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+}
+
+fn parse_duration_arg(text: &str) -> Result<Duration, String> {
+    scenario::duration::parse_duration(text)
+}
+
+/// What `main` maps onto an exit code.
+pub enum Exit {
+    Success,
+    /// An SLO failed or the run aborted.
+    Failed,
+}
+
+fn interrupts() -> watch::Receiver<u32> {
+    let (tx, rx) = watch::channel(0u32);
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        loop {
+            #[cfg(unix)]
+            let term_signal = async {
+                match term.as_mut() {
+                    Some(t) => {
+                        t.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            #[cfg(not(unix))]
+            let term_signal = std::future::pending::<()>();
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => if r.is_err() { return },
+                _ = term_signal => {}
+            }
+            eprintln!("\npeakready: stopping: no new viewers, draining (press Ctrl-C again to skip the drain)");
+            tx.send_modify(|n| *n += 1);
+        }
+    });
+    rx
+}
+
+pub const DEMO_SCENARIO: &str = include_str!("../scenarios/demo.yaml");
+
+pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
+    let progress = ProgressMode::detect(cli.quiet);
+    match cli.command {
+        Command::Demo { out, seed, capacity } => {
+            let env = |name: &str| std::env::var(name).ok();
+            let scenario = scenario::parse_str(DEMO_SCENARIO, "scenarios/demo.yaml", &env)?;
+            let embedded = StagingConfig { capacity, ..StagingConfig::default() };
+            let opts = RunOptions { out, seed, progress, drain: Duration::from_secs(5), embedded };
+            run_and_print(scenario, opts).await
+        }
+        Command::Run { scenario: path, out, seed, capacity, drain } => {
+            let scenario = scenario::load(&path)?;
+            let embedded = StagingConfig { capacity, ..StagingConfig::default() };
+            let opts = RunOptions { out, seed, progress, drain, embedded };
+            run_and_print(scenario, opts).await
+        }
+        Command::Validate { scenario: path, seed } => {
+            let scenario = scenario::load(&path)?;
+            crate::run::check_hosts(&scenario)?;
+            print!("{}", crate::validate::render(&scenario, seed));
+            Ok(Exit::Success)
+        }
+        Command::Serve { listen, capacity, segment_duration, bitrate_kbps } => {
+            let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+            let config = StagingConfig { capacity, segment_duration, bitrate_kbps, ..StagingConfig::default() };
+            let addr = listener.local_addr()?;
+            println!("peakready staging server on http://{addr}  (HLS: /hls/stream.m3u8, chat: ws://{addr}/chat, API: /api/v1/…)");
+            println!("Ctrl-C to stop.");
+            let shutdown = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            crate::staging::serve(listener, config, shutdown).await.context("staging server")?;
+            Ok(Exit::Success)
+        }
+        Command::Report { dir } => {
+            let result = crate::report::load(&dir)?;
+            crate::report::render_all(&dir, &result)?;
+            println!("{}", crate::report::summary::render(&result));
+            println!("Re-rendered the report in {}", dir.display());
+            Ok(Exit::Success)
+        }
+    }
+}
+
+async fn run_and_print(scenario: Scenario, opts: RunOptions) -> anyhow::Result<Exit> {
+    for notice in scenario.notices() {
+        eprintln!("notice: {notice}");
+    }
+    let finished = crate::run::run(scenario, opts, interrupts()).await?;
+    let r = &finished.result;
+    println!("\n{}", crate::report::summary::render(r));
+    if let Some(reason) = &r.status_reason {
+        println!("  {reason}");
+    }
+    println!("  Report: {}", finished.dir.join("report.md").display());
+    Ok(match finished.outcome {
+        Outcome::Passed => Exit::Success,
+        Outcome::SloFailed | Outcome::Aborted => Exit::Failed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_parse_on_the_command_line() {
+        let cli = Cli::parse_from(["peakready", "run", "x.yaml", "--drain", "1m30s"]);
+        match cli.command {
+            Command::Run { drain, .. } => assert_eq!(drain, Duration::from_secs(90)),
+            other => panic!("parsed as {other:?}"),
+        }
+        assert!(Cli::try_parse_from(["peakready", "run", "x.yaml", "--drain", "5 min"]).is_err());
+    }
+}

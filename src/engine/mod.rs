@@ -1,0 +1,158 @@
+//! The engine: starts one task per viewer at its *intended* instant, enforces `max_viewers`,
+//! watches for Ctrl-C and `abort_when`, and drains for a bounded time at the end.
+//!
+//! It takes the plan and a recorder handle and knows nothing about files or reports.
+//! Stopping has two levels: `ending` tells viewers to stop watching (in-flight join requests
+//! may finish, so the slowest measurements are not dropped); after the drain deadline every
+//! viewer task still running is cancelled.
+
+pub mod progress;
+pub mod sysinfo;
+pub mod viewer;
+mod watch;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch as signal;
+use tokio::time::Instant;
+
+use crate::metrics::{Event, LiveStats, RecorderHandle, RunStatus};
+use crate::plan::Plan;
+use crate::scenario::AbortWhen;
+use viewer::{run_viewer, ViewerSpec};
+
+/// Is `host` one of the allowed hosts? Exact, case-insensitive; IPv6 brackets ignored.
+pub fn host_allowed(host: &str, allow: &[String]) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    allow.iter().any(|a| a.trim_start_matches('[').trim_end_matches(']').eq_ignore_ascii_case(host))
+}
+
+pub struct EngineConfig {
+    pub plan: Plan,
+    pub spec: Arc<ViewerSpec>,
+    /// How long in-flight viewers may finish after the plan ends or a stop.
+    pub drain: Duration,
+    pub abort_when: Option<AbortWhen>,
+}
+
+pub struct EngineOutcome {
+    pub status: RunStatus,
+    pub reason: Option<String>,
+    /// Wall time from time zero to the end of the drain.
+    pub elapsed: Duration,
+}
+
+/// Tracks viewers in flight without a lock: the spawner reads it, viewer tasks decrement it.
+struct InFlight(AtomicU64, tokio::sync::Notify);
+
+struct InFlightGuard(Arc<InFlight>);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        if self.0 .0.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0 .1.notify_waiters();
+        }
+    }
+}
+
+/// Runs the plan. `start` is time zero; `interrupts` counts Ctrl-C presses (a test can send
+/// them too): the first stops starting viewers and drains, the second skips the drain.
+pub async fn run(
+    config: EngineConfig,
+    start: Instant,
+    rec: RecorderHandle,
+    mut live: signal::Receiver<LiveStats>,
+    mut interrupts: signal::Receiver<u32>,
+) -> EngineOutcome {
+    let (ending_tx, ending_rx) = signal::channel(false);
+    let in_flight = Arc::new(InFlight(AtomicU64::new(0), tokio::sync::Notify::new()));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut status = RunStatus::Completed;
+    let mut reason = None;
+
+    let mut arrivals = config.plan.arrivals();
+    let mut next = arrivals.next();
+    while let Some(arrival) = next {
+        let intended = start + arrival.at;
+        tokio::select! {
+            biased;
+            Ok(_) = interrupts.wait_for(|n| *n >= 1) => {
+                status = RunStatus::Interrupted;
+                reason = Some("interrupted (Ctrl-C): stopped starting viewers and drained".into());
+                break;
+            }
+            Ok(()) = live.changed() => {
+                let abort = should_abort(&live.borrow(), config.abort_when.as_ref());
+                if let Some(why) = abort {
+                    status = RunStatus::Aborted;
+                    reason = Some(why);
+                    break;
+                }
+                continue;
+            }
+            _ = tokio::time::sleep_until(intended) => {}
+        }
+        // Reap finished tasks so the JoinSet does not grow with run length.
+        while tasks.try_join_next().is_some() {}
+        let (region, phase) = (arrival.region, arrival.phase);
+        if in_flight.0.load(Ordering::Acquire) >= config.plan.max_viewers {
+            rec.send(Event::Capped { region, phase });
+        } else {
+            in_flight.0.fetch_add(1, Ordering::AcqRel);
+            let guard = InFlightGuard(in_flight.clone());
+            let (spec, rec, ending) = (config.spec.clone(), rec.clone(), ending_rx.clone());
+            tasks.spawn(async move {
+                let _guard = guard;
+                run_viewer(spec, arrival, intended, rec, ending).await;
+            });
+        }
+        next = arrivals.next();
+    }
+    if status == RunStatus::Completed {
+        // Run to the planned end even if the last arrival came early.
+        let end = start + config.plan.total;
+        tokio::select! {
+            _ = tokio::time::sleep_until(end) => {}
+            Ok(_) = interrupts.wait_for(|n| *n >= 1) => {
+                status = RunStatus::Interrupted;
+                reason = Some("interrupted (Ctrl-C) after the last arrival: drained".into());
+            }
+        }
+    }
+
+    let _ = ending_tx.send(true);
+    let drained = async {
+        loop {
+            let notified = in_flight.1.notified();
+            if in_flight.0.load(Ordering::Acquire) == 0 {
+                break;
+            }
+            notified.await;
+        }
+    };
+    tokio::select! {
+        _ = drained => {}
+        _ = tokio::time::sleep(config.drain) => {}
+        // A second Ctrl-C skips the drain.
+        Ok(_) = interrupts.wait_for(|n| *n >= 2) => {}
+    }
+    tasks.shutdown().await;
+    EngineOutcome { status, reason, elapsed: start.elapsed() }
+}
+
+fn should_abort(live: &LiveStats, abort: Option<&AbortWhen>) -> Option<String> {
+    let abort = abort?;
+    if live.elapsed < abort.after || live.requests_total == 0 {
+        return None;
+    }
+    (live.recent_error_rate >= abort.error_rate).then(|| {
+        format!(
+            "aborted: error rate {:.1}% over the last 5 s reached abort_when.error_rate {:.1}% at {:.0} s",
+            live.recent_error_rate * 100.0,
+            abort.error_rate * 100.0,
+            live.elapsed.as_secs_f64()
+        )
+    })
+}

@@ -1,0 +1,42 @@
+//! Readings of the generator's own process: CPU time, peak RSS, open files and their limit.
+//! Linux-first (procfs, getrusage); elsewhere the readings are `None`/0 and reports say so.
+
+/// (user + system CPU seconds, peak RSS in bytes) of this process so far.
+pub fn cpu_and_peak_rss() -> (f64, u64) {
+    // SAFETY: getrusage writes into the zeroed struct we own; RUSAGE_SELF is always valid.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    if rc != 0 {
+        return (0.0, 0);
+    }
+    let secs = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    // ru_maxrss is in KiB on Linux.
+    (secs(usage.ru_utime) + secs(usage.ru_stime), usage.ru_maxrss.max(0) as u64 * 1024)
+}
+
+/// Number of open file descriptors of this process.
+pub fn open_files() -> Option<u64> {
+    std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count() as u64)
+}
+
+/// Raise the soft open-files limit to the hard limit; returns the limit now in force.
+pub fn raise_open_files_limit() -> u64 {
+    // SAFETY: getrlimit/setrlimit with a valid resource and a struct we own.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 0;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                return raised.rlim_cur;
+            }
+        }
+        lim.rlim_cur
+    }
+}
+
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}

@@ -1,0 +1,212 @@
+//! One simulated viewer's journey: join steps over a keep-alive connection, then watching,
+//! then leaving. Every latency clock starts at the viewer's *intended* arrival instant.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+use url::Url;
+
+use crate::metrics::{ErrorKind, Event, Metric, RecorderHandle};
+use crate::plan::Arrival;
+use crate::protocol::http::{ClientConfig, ConnectTimings, Origin, RequestError, Response, Session};
+use crate::scenario::{JoinStep, WatchProtocol};
+
+use super::watch::watch_hls;
+
+/// Everything viewers share, built once per run.
+pub struct ViewerSpec {
+    pub client: Arc<ClientConfig>,
+    /// Per region: the base URL join paths and the watch URL resolve against.
+    pub region_base: Vec<Url>,
+    pub join: Vec<PreparedStep>,
+    pub watch_protocol: WatchProtocol,
+    /// Per region: the resolved watch URL.
+    pub watch_url: Vec<Url>,
+    pub allow_hosts: Vec<String>,
+    pub rendition: crate::scenario::Rendition,
+    pub seed: u64,
+}
+
+pub struct PreparedStep {
+    pub name: String,
+    pub method: http::Method,
+    pub path: String,
+    pub body: Option<String>,
+    pub expect_status: Option<u16>,
+    pub expect_body: Option<String>,
+}
+
+impl PreparedStep {
+    pub fn from_step(step: &JoinStep) -> PreparedStep {
+        use crate::scenario::HttpMethod::*;
+        let method = match step.method {
+            Get => http::Method::GET,
+            Post => http::Method::POST,
+            Put => http::Method::PUT,
+            Delete => http::Method::DELETE,
+            Head => http::Method::HEAD,
+        };
+        PreparedStep {
+            name: step.name.clone(),
+            method,
+            path: step.path.clone(),
+            body: step.body.clone(),
+            expect_status: step.expect_status,
+            expect_body: step.expect_body.clone(),
+        }
+    }
+}
+
+/// A viewer's connections, one keep-alive session per origin (almost always just one).
+pub struct Connections {
+    spec: Arc<ViewerSpec>,
+    sessions: Vec<(Origin, Session)>,
+    pub rec: RecorderHandle,
+    pub region: u16,
+    pub phase: u16,
+    pub viewer_id: u64,
+    pub seed: u64,
+}
+
+impl Connections {
+    /// One timed request. Records connect timings, ttfb and the request outcome; returns the
+    /// response whatever its status (callers judge the status).
+    pub async fn request(&mut self, method: http::Method, url: &Url, body: Option<Bytes>, keep_body: bool) -> Result<Response, RequestError> {
+        let session = self.session_for(url)?;
+        let path = match url.query() {
+            Some(q) => format!("{}?{}", url.path(), q),
+            None => url.path().to_string(),
+        };
+        let outcome = session.request(method, &path, body, keep_body).await;
+        let (region, phase) = (self.region, self.phase);
+        match outcome {
+            Ok((timings, response)) => {
+                if let Some(t) = timings {
+                    self.record_connect(t);
+                }
+                self.rec.duration(region, phase, Metric::TtfbMs, response.ttfb);
+                Ok(response)
+            }
+            Err(e) => {
+                self.rec.request(region, phase, Some(e.kind));
+                Err(e)
+            }
+        }
+    }
+
+    fn record_connect(&self, t: ConnectTimings) {
+        let (r, p) = (self.region, self.phase);
+        if let Some(dns) = t.dns {
+            self.rec.duration(r, p, Metric::DnsMs, dns);
+        }
+        self.rec.duration(r, p, Metric::ConnectMs, t.connect);
+        if let Some(tls) = t.tls {
+            self.rec.duration(r, p, Metric::TlsMs, tls);
+        }
+    }
+
+    fn session_for(&mut self, url: &Url) -> Result<&mut Session, RequestError> {
+        let origin = Origin::from_url(url).map_err(|detail| RequestError { kind: ErrorKind::Other, detail })?;
+        if let Some(i) = self.sessions.iter().position(|(o, _)| *o == origin) {
+            return Ok(&mut self.sessions[i].1);
+        }
+        let host = url.host_str().unwrap_or_default();
+        if !super::host_allowed(host, &self.spec.allow_hosts) {
+            // A playlist pointing at a host nobody allowed: refuse before any packet.
+            return Err(RequestError { kind: ErrorKind::Other, detail: format!("host {host} is not in target.allow_hosts") });
+        }
+        let session = Session::new(origin.clone(), self.spec.client.clone(), None);
+        self.sessions.push((origin, session));
+        let last = self.sessions.len() - 1;
+        Ok(&mut self.sessions[last].1)
+    }
+
+    /// A deterministic pick in `0..n` for this viewer (same seed, same choice).
+    pub fn rng_index(&self, n: usize) -> usize {
+        let mut x = self.seed ^ self.viewer_id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        x ^= x >> 31;
+        (x % n.max(1) as u64) as usize
+    }
+
+    /// Records the outcome of a request whose status/body the caller judged.
+    pub fn judged(&self, error: Option<ErrorKind>) {
+        self.rec.request(self.region, self.phase, error);
+    }
+}
+
+/// Run one viewer to the end of its watch time or until `ending` fires.
+pub async fn run_viewer(spec: Arc<ViewerSpec>, arrival: Arrival, intended: Instant, rec: RecorderHandle, mut ending: tokio::sync::watch::Receiver<bool>) {
+    let (region, phase) = (arrival.region, arrival.phase);
+    let lag = Instant::now().saturating_duration_since(intended);
+    rec.duration(region, phase, Metric::GeneratorLagMs, lag);
+    rec.send(Event::Arrival { region, phase });
+    let mut conns = Connections { spec: spec.clone(), sessions: Vec::new(), rec: rec.clone(), region, phase, viewer_id: arrival.viewer_id, seed: spec.seed };
+
+    let joined = join(&spec, &mut conns, arrival.viewer_id).await;
+    rec.send(Event::Joined { region, phase, ok: joined.is_ok() });
+    if joined.is_err() {
+        rec.send(Event::Left { region });
+        return;
+    }
+    rec.duration(region, phase, Metric::JoinMs, intended.elapsed());
+    let leave_at = intended + arrival.watch_for;
+    match spec.watch_protocol {
+        WatchProtocol::Hls => {
+            let url = &spec.watch_url[region as usize];
+            watch_hls(&mut conns, url, spec.rendition, intended, leave_at, &mut ending).await;
+        }
+        WatchProtocol::None => {
+            sleep_or_end(leave_at, &mut ending).await;
+        }
+    }
+    rec.send(Event::Left { region });
+}
+
+async fn join(spec: &ViewerSpec, conns: &mut Connections, viewer_id: u64) -> Result<(), ()> {
+    let id = viewer_id.to_string();
+    for step in &spec.join {
+        let base = &spec.region_base[conns.region as usize];
+        let path = step.path.replace("{{viewer_id}}", &id);
+        let Ok(url) = base.join(&path) else {
+            conns.judged(Some(ErrorKind::Other));
+            return Err(());
+        };
+        let body = step.body.as_ref().map(|b| Bytes::from(b.replace("{{viewer_id}}", &id)));
+        let response = conns.request(step.method.clone(), &url, body, step.expect_body.is_some()).await.map_err(|_| ())?;
+        let status_ok = match step.expect_status {
+            Some(expected) => response.status == expected,
+            None => (200..300).contains(&response.status),
+        };
+        if !status_ok {
+            conns.judged(Some(ErrorKind::from_status(response.status)));
+            return Err(());
+        }
+        if let Some(needle) = &step.expect_body {
+            let found = response.body.as_ref().is_some_and(|b| contains(b, needle.as_bytes()));
+            if !found {
+                conns.judged(Some(ErrorKind::BodyMismatch));
+                return Err(());
+            }
+        }
+        conns.judged(None);
+    }
+    Ok(())
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Cut a wait short when the run is ending.
+pub async fn sleep_or_end(until: Instant, ending: &mut tokio::sync::watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep_until(until) => true,
+        _ = ending.wait_for(|e| *e) => false,
+    }
+}
+
+pub const MIN_RELOAD: Duration = Duration::from_millis(100);

@@ -1,0 +1,298 @@
+//! The recorder: the single owner of every histogram and counter of a run.
+//!
+//! Viewer tasks never touch shared state: they send small [`Event`]s over an unbounded,
+//! lock-free channel ([`RecorderHandle`]). One task ([`Recorder::run`]) folds them into
+//! HdrHistograms per (region, phase, metric) and, once a second, closes an interval: a
+//! `timeseries.csv` row per region, the interval histograms appended to `histograms.hlog`, and
+//! a [`LiveStats`] snapshot for the progress display and abort checks. Interval histograms are
+//! reset and reused, so memory does not grow with run length beyond the per-second rows.
+//! Both files are flushed every second, so a crash loses at most the current second.
+
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::names::{ErrorKind, Metric};
+use super::series::{Counters, SeriesWriter};
+
+/// What a viewer task reports.
+#[derive(Debug)]
+pub enum Event {
+    /// A metric sample in the metric's recorded unit (µs for `*_ms`).
+    Sample { region: u16, phase: u16, metric: Metric, value: u64 },
+    /// A request attempt finished (successfully or not): the error-rate denominator.
+    Request { region: u16, phase: u16, error: Option<ErrorKind> },
+    /// A viewer's journey started.
+    Arrival { region: u16, phase: u16 },
+    /// A planned arrival was skipped because `max_viewers` were in flight.
+    Capped { region: u16, phase: u16 },
+    /// A viewer finished its join steps (ok) or gave up (not ok).
+    Joined { region: u16, phase: u16, ok: bool },
+    /// A viewer's journey ended.
+    Left { region: u16 },
+    /// Stop and hand back the state.
+    Finish { respond: oneshot::Sender<RecorderState> },
+}
+
+/// Cheap to clone; one per viewer task.
+#[derive(Clone)]
+pub struct RecorderHandle {
+    tx: mpsc::UnboundedSender<Event>,
+}
+
+impl RecorderHandle {
+    pub fn send(&self, event: Event) {
+        // The recorder only goes away after `finish`; a send after that is a late event from a
+        // viewer being torn down, and dropping it is correct.
+        let _ = self.tx.send(event);
+    }
+
+    pub fn sample(&self, region: u16, phase: u16, metric: Metric, value: u64) {
+        self.send(Event::Sample { region, phase, metric, value });
+    }
+
+    pub fn duration(&self, region: u16, phase: u16, metric: Metric, d: Duration) {
+        self.sample(region, phase, metric, d.as_micros().min(u64::MAX as u128) as u64);
+    }
+
+    pub fn request(&self, region: u16, phase: u16, error: Option<ErrorKind>) {
+        self.send(Event::Request { region, phase, error });
+    }
+
+    /// Ask the recorder to stop and return everything it holds.
+    pub async fn finish(&self) -> Option<RecorderState> {
+        let (respond, rx) = oneshot::channel();
+        self.tx.send(Event::Finish { respond }).ok()?;
+        rx.await.ok()
+    }
+}
+
+/// A snapshot for the progress display and abort checks, published once a second.
+#[derive(Debug, Clone, Default)]
+pub struct LiveStats {
+    pub elapsed: Duration,
+    pub active_viewers: u64,
+    pub joins_last_second: u64,
+    pub joins_total: u64,
+    pub errors_total: u64,
+    pub requests_total: u64,
+    /// Error rate over the last few seconds (for `abort_when`).
+    pub recent_error_rate: f64,
+    pub join_p99_ms: Option<f64>,
+    pub lag_p99_ms: Option<f64>,
+}
+
+/// Histograms and counters for one (region, phase).
+pub struct Cell {
+    pub hists: Vec<Option<Histogram<u64>>>,
+    pub counters: Counters,
+}
+
+impl Cell {
+    fn new() -> Cell {
+        Cell { hists: (0..Metric::COUNT).map(|_| None).collect(), counters: Counters::default() }
+    }
+
+    fn record(&mut self, metric: Metric, value: u64) {
+        let slot = &mut self.hists[metric.index()];
+        if slot.is_none() {
+            *slot = super::result::new_histogram().ok();
+        }
+        if let Some(h) = slot {
+            h.saturating_record(value.max(1));
+        }
+    }
+}
+
+/// Everything the recorder accumulated, handed back by `finish`.
+pub struct RecorderState {
+    /// `[region][phase]`
+    pub cells: Vec<Vec<Cell>>,
+    pub peak_active: Vec<u64>,
+    pub peak_active_overall: u64,
+    pub peak_open_files: u64,
+    /// Per region: viewers whose journey ended.
+    pub departures: Vec<u64>,
+}
+
+pub struct Recorder {
+    departures: Vec<u64>,
+    rx: mpsc::UnboundedReceiver<Event>,
+    cells: Vec<Vec<Cell>>,
+    interval: Vec<Cell>,
+    active: Vec<u64>,
+    peak_active: Vec<u64>,
+    peak_active_overall: u64,
+    peak_open_files: u64,
+    series: Option<SeriesWriter>,
+    live: watch::Sender<LiveStats>,
+    totals: LiveStats,
+    recent: std::collections::VecDeque<(u64, u64)>,
+    all_join: Option<Histogram<u64>>,
+    all_lag: Option<Histogram<u64>>,
+}
+
+impl Recorder {
+    pub fn new(
+        regions: usize,
+        phases: usize,
+        series: Option<SeriesWriter>,
+    ) -> (Recorder, RecorderHandle, watch::Receiver<LiveStats>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (live, live_rx) = watch::channel(LiveStats::default());
+        let recorder = Recorder {
+            rx,
+            cells: (0..regions).map(|_| (0..phases.max(1)).map(|_| Cell::new()).collect()).collect(),
+            interval: (0..regions).map(|_| Cell::new()).collect(),
+            active: vec![0; regions],
+            departures: vec![0; regions],
+            peak_active: vec![0; regions],
+            peak_active_overall: 0,
+            peak_open_files: 0,
+            series,
+            live,
+            totals: LiveStats::default(),
+            recent: Default::default(),
+            all_join: super::result::new_histogram().ok(),
+            all_lag: super::result::new_histogram().ok(),
+        };
+        (recorder, RecorderHandle { tx }, live_rx)
+    }
+
+    /// Runs until a `Finish` event arrives. `start` is the run's time zero.
+    pub async fn run(mut self, start: Instant) {
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::from_std(start) + Duration::from_secs(1), Duration::from_secs(1));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut second = 0u64;
+        loop {
+            tokio::select! {
+                biased;
+                event = self.rx.recv() => match event {
+                    Some(Event::Finish { respond }) => {
+                        self.close_interval(second, start.elapsed());
+                        if let Some(series) = self.series.as_mut() {
+                            series.flush();
+                        }
+                        let _ = respond.send(RecorderState {
+                            cells: self.cells,
+                            peak_active: self.peak_active,
+                            peak_active_overall: self.peak_active_overall,
+                            peak_open_files: self.peak_open_files,
+                            departures: self.departures,
+                        });
+                        return;
+                    }
+                    Some(event) => self.apply(event),
+                    None => return,
+                },
+                _ = ticker.tick() => {
+                    self.close_interval(second, start.elapsed());
+                    second += 1;
+                }
+            }
+        }
+    }
+
+    fn apply(&mut self, event: Event) {
+        match event {
+            Event::Sample { region, phase, metric, value } => {
+                let (r, p) = (region as usize, phase as usize);
+                if let Some(cell) = self.cells.get_mut(r).and_then(|c| c.get_mut(p)) {
+                    cell.record(metric, value);
+                }
+                if let Some(cell) = self.interval.get_mut(r) {
+                    cell.record(metric, value);
+                }
+                let all = match metric {
+                    Metric::JoinMs => self.all_join.as_mut(),
+                    Metric::GeneratorLagMs => self.all_lag.as_mut(),
+                    _ => None,
+                };
+                if let Some(h) = all {
+                    h.saturating_record(value.max(1));
+                }
+            }
+            Event::Request { region, phase, error } => {
+                self.count(region, phase, |c| c.add_request(error));
+                self.totals.requests_total += 1;
+                if error.is_some() {
+                    self.totals.errors_total += 1;
+                }
+            }
+            Event::Arrival { region, phase } => {
+                self.count(region, phase, |c| c.arrivals += 1);
+                if let Some(a) = self.active.get_mut(region as usize) {
+                    *a += 1;
+                }
+                self.note_peak();
+            }
+            Event::Capped { region, phase } => self.count(region, phase, |c| c.capped += 1),
+            Event::Joined { region, phase, ok } => {
+                self.count(region, phase, |c| if ok { c.joins_ok += 1 } else { c.joins_failed += 1 });
+                if ok {
+                    self.totals.joins_total += 1;
+                }
+            }
+            Event::Left { region } => {
+                if let Some(a) = self.active.get_mut(region as usize) {
+                    *a = a.saturating_sub(1);
+                }
+                if let Some(cell) = self.interval.get_mut(region as usize) {
+                    cell.counters.departures += 1;
+                }
+                if let Some(d) = self.departures.get_mut(region as usize) {
+                    *d += 1;
+                }
+            }
+            Event::Finish { .. } => {}
+        }
+    }
+
+    fn count(&mut self, region: u16, phase: u16, f: impl Fn(&mut Counters)) {
+        if let Some(cell) = self.cells.get_mut(region as usize).and_then(|c| c.get_mut(phase as usize)) {
+            f(&mut cell.counters);
+        }
+        if let Some(cell) = self.interval.get_mut(region as usize) {
+            f(&mut cell.counters);
+        }
+    }
+
+    fn note_peak(&mut self) {
+        for (peak, active) in self.peak_active.iter_mut().zip(&self.active) {
+            *peak = (*peak).max(*active);
+        }
+        let total: u64 = self.active.iter().sum();
+        self.peak_active_overall = self.peak_active_overall.max(total);
+    }
+
+    fn close_interval(&mut self, second: u64, elapsed: Duration) {
+        let open_files = crate::engine::sysinfo::open_files().unwrap_or(0);
+        self.peak_open_files = self.peak_open_files.max(open_files);
+        if let Some(series) = self.series.as_mut() {
+            series.write_second(second, &self.interval, &self.active);
+        }
+        let joins: u64 = self.interval.iter().map(|c| c.counters.joins_ok).sum();
+        let requests: u64 = self.interval.iter().map(|c| c.counters.requests).sum();
+        let errors: u64 = self.interval.iter().map(|c| c.counters.errors_total()).sum();
+        self.recent.push_back((requests, errors));
+        if self.recent.len() > 5 {
+            self.recent.pop_front();
+        }
+        let (req, err) = self.recent.iter().fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        for cell in &mut self.interval {
+            cell.counters = Counters::default();
+            for h in cell.hists.iter_mut().flatten() {
+                h.reset();
+            }
+        }
+        let q99 = |h: &Option<Histogram<u64>>| h.as_ref().filter(|h| h.len() > 0).map(|h| h.value_at_quantile(0.99) as f64 / 1000.0);
+        self.totals.elapsed = elapsed;
+        self.totals.active_viewers = self.active.iter().sum();
+        self.totals.joins_last_second = joins;
+        self.totals.recent_error_rate = if req == 0 { 0.0 } else { err as f64 / req as f64 };
+        self.totals.join_p99_ms = q99(&self.all_join);
+        self.totals.lag_p99_ms = q99(&self.all_lag);
+        self.live.send_replace(self.totals.clone());
+    }
+}

@@ -1,0 +1,238 @@
+//! `RunResult`: everything a run measured, as written to `results.json`.
+//!
+//! # Format
+//! `results.json` is this struct serialized with serde_json; the field docs below are its
+//! reference. `"schema": 1` versions it. Every timing metric is a [`MetricSummary`] in
+//! milliseconds that also carries its HdrHistogram (V2 deflate, base64) so that `report`,
+//! `merge` and `compare` recompute from histograms and never average percentiles.
+//! Secrets (header values) are never part of it.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use super::names::{Metric, Unit};
+use crate::plan::PlannedPhase;
+use crate::scenario::SloGate;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunResult {
+    /// Version of this format.
+    pub schema: u32,
+    /// `peakready <version>` that produced it.
+    pub tool: String,
+    pub scenario: ScenarioInfo,
+    /// Seed of every random draw; `--seed` with this value replays the same plan.
+    pub seed: u64,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: DateTime<Utc>,
+    /// Wall-clock seconds from first planned arrival to the end of the drain.
+    pub duration_s: f64,
+    pub planned_duration_s: f64,
+    pub status: RunStatus,
+    /// Why the run stopped early, when it did.
+    pub status_reason: Option<String>,
+    pub phases: Vec<PlannedPhase>,
+    /// One entry per scenario region, in scenario order.
+    pub regions: Vec<Breakdown>,
+    /// All regions together (histograms merged, never percentiles averaged).
+    pub overall: Breakdown,
+    /// SLO gates evaluated per region and overall.
+    pub slo: Vec<SloResult>,
+    /// True when every SLO gate passed.
+    pub slo_passed: bool,
+    pub generator: GeneratorHealth,
+    /// Things the user should know about this run (ignored keys, caps hit, …).
+    pub notices: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScenarioInfo {
+    pub name: String,
+    pub description: Option<String>,
+    /// The scenario file as given on the command line.
+    pub source: String,
+    /// Fraction of the real event this run represents.
+    pub scale: f64,
+    pub max_viewers: u64,
+    pub max_joins_per_sec: f64,
+    /// The target's base URL (`embedded` resolved to the address used).
+    pub target: String,
+    pub slo: Vec<SloGate>,
+    /// The resolved scenario (header values omitted), for the report.
+    pub resolved: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Every planned arrival was started and the drain finished.
+    Completed,
+    /// An `abort_when` threshold stopped the run.
+    Aborted,
+    /// Ctrl-C (or SIGTERM) stopped the run.
+    Interrupted,
+}
+
+/// Counts and metrics for one region (or all regions together).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Breakdown {
+    pub name: String,
+    pub joins: JoinCounts,
+    /// Viewers that finished watching (or gave up) during the run.
+    pub departures: u64,
+    /// Highest number of simulated viewers in flight at once (sampled each second).
+    pub peak_concurrent_viewers: u64,
+    /// Requests attempted (join steps, playlists, segments, connects that failed).
+    pub requests: u64,
+    /// Failures by class (`refused`, `timeout`, `http_5xx`, …); classes with zero are omitted.
+    pub errors: BTreeMap<String, u64>,
+    /// Failed requests ÷ attempted requests.
+    pub error_rate: f64,
+    /// Metric name → summary. Only metrics with at least one sample appear.
+    pub metrics: BTreeMap<String, MetricSummary>,
+    /// The same, per phase (empty in per-phase entries themselves).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<Breakdown>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinCounts {
+    /// Viewers whose journey was started.
+    pub attempted: u64,
+    /// Viewers that completed every join step (and, when watching, got the playlist).
+    pub succeeded: u64,
+    pub failed: u64,
+    /// Planned arrivals not started because `max_viewers` were already in flight.
+    pub capped: u64,
+}
+
+/// One metric's distribution. Times in milliseconds; counts as counts; ratios as fractions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MetricSummary {
+    /// `ms`, `count` or `ratio`.
+    pub unit: String,
+    pub count: u64,
+    pub min: f64,
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    #[serde(rename = "p99.9")]
+    pub p99_9: f64,
+    pub max: f64,
+    /// The HdrHistogram itself (V2 deflate, base64), in recorded units (µs, count, ppm).
+    pub hdr: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SloResult {
+    /// Region name, or `overall`.
+    pub scope: String,
+    pub metric: String,
+    pub stat: String,
+    pub threshold: f64,
+    /// Measured value in the same unit; `None` when nothing was measured.
+    pub measured: Option<f64>,
+    pub passed: bool,
+}
+
+/// Was the load generator, not the target, the limit?
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GeneratorHealth {
+    /// Actual − intended start of viewers, in ms.
+    pub lag_p50_ms: f64,
+    pub lag_p99_ms: f64,
+    pub lag_max_ms: f64,
+    /// Viewers that started more than `late_threshold_ms` after their intended instant.
+    pub late_arrivals: u64,
+    pub late_threshold_ms: f64,
+    /// Generator process CPU time (user + system) over the run, seconds.
+    pub cpu_seconds: f64,
+    /// CPU time ÷ wall time ÷ cores available, 0–1.
+    pub cpu_utilisation: f64,
+    pub cores: usize,
+    pub peak_rss_bytes: u64,
+    pub open_files_limit: u64,
+    pub peak_open_files: u64,
+    /// True when the generator's lag says it could not keep the schedule.
+    pub limited: bool,
+    /// Plain-words explanation when `limited`.
+    pub message: Option<String>,
+}
+
+/// Summarise a histogram recorded in `metric`'s units.
+pub fn summarize(metric: Metric, hist: &Histogram<u64>) -> MetricSummary {
+    let (unit, scale) = match metric.unit() {
+        Unit::Millis => ("ms", 1e-3),
+        Unit::Count => ("count", 1.0),
+        Unit::Ratio => ("ratio", 1e-6),
+    };
+    let q = |quantile: f64| hist.value_at_quantile(quantile) as f64 * scale;
+    MetricSummary {
+        unit: unit.into(),
+        count: hist.len(),
+        min: hist.min() as f64 * scale,
+        mean: hist.mean() * scale,
+        p50: q(0.5),
+        p90: q(0.9),
+        p95: q(0.95),
+        p99: q(0.99),
+        p99_9: q(0.999),
+        max: hist.max() as f64 * scale,
+        hdr: encode_histogram(hist),
+    }
+}
+
+pub fn encode_histogram(hist: &Histogram<u64>) -> String {
+    let mut bytes = Vec::new();
+    // Serializing an in-memory histogram into a Vec cannot fail for lack of space; an error here
+    // would be a bug in hdrhistogram, and an empty string is then decoded as an empty histogram.
+    if V2DeflateSerializer::new().serialize(hist, &mut bytes).is_err() {
+        return String::new();
+    }
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+pub fn decode_histogram(encoded: &str) -> Result<Histogram<u64>, String> {
+    if encoded.is_empty() {
+        return new_histogram().map_err(|e| e.to_string());
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|e| format!("histogram is not base64: {e}"))?;
+    Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|e| format!("histogram does not decode: {e:?}"))
+}
+
+/// Histograms grow as needed (auto-resize), 3 significant digits, as the design fixes.
+pub fn new_histogram() -> Result<Histogram<u64>, hdrhistogram::CreationError> {
+    let mut h = Histogram::new(3)?;
+    h.auto(true);
+    Ok(h)
+}
+
+impl MetricSummary {
+    /// The value of a stat named as in SLO keys (`p99`, `p99.9`, `max`, `mean`, …).
+    pub fn stat(&self, stat: &str) -> Option<f64> {
+        Some(match stat {
+            "p50" => self.p50,
+            "p90" => self.p90,
+            "p95" => self.p95,
+            "p99" => self.p99,
+            "p99.9" => self.p99_9,
+            "max" => self.max,
+            "min" => self.min,
+            "mean" | "value" => self.mean,
+            _ => return None,
+        })
+    }
+}

@@ -1,0 +1,239 @@
+//! Per-second output, written as the run goes: `timeseries.csv` and `histograms.hlog`.
+//!
+//! # Format
+//! `timeseries.csv`: one row per second per region, plus a row for region `all` (histograms
+//! merged, counters summed). Columns are [`CSV_HEADER`]; times in milliseconds, empty when the
+//! second had no sample. `second` counts from the run's time zero; `phase` is the planned phase
+//! that second falls in.
+//!
+//! `histograms.hlog`: the HdrHistogram V2 interval log (readable by HdrHistogram's
+//! `HistogramLogProcessor` and the `hdrhistogram` crate's `IntervalLogIterator`). One line per
+//! second, region and metric with samples, tagged `Tag=<region>/<metric>`. Values are in the
+//! metric's recorded unit (µs for `*_ms`), and so is `Interval_Max`.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+use hdrhistogram::serialization::V2DeflateSerializer;
+use hdrhistogram::Histogram;
+
+use super::names::{ErrorKind, Metric};
+use super::recorder::Cell;
+
+/// Counters for one (region, phase) or one (region, second).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub arrivals: u64,
+    pub capped: u64,
+    pub joins_ok: u64,
+    pub joins_failed: u64,
+    pub departures: u64,
+    pub requests: u64,
+    pub errors: [u64; ErrorKind::COUNT],
+}
+
+impl Counters {
+    pub fn add_request(&mut self, error: Option<ErrorKind>) {
+        self.requests += 1;
+        if let Some(kind) = error {
+            self.errors[kind.index()] += 1;
+        }
+    }
+
+    pub fn errors_total(&self) -> u64 {
+        self.errors.iter().sum()
+    }
+
+    pub fn add(&mut self, other: &Counters) {
+        self.arrivals += other.arrivals;
+        self.capped += other.capped;
+        self.joins_ok += other.joins_ok;
+        self.joins_failed += other.joins_failed;
+        self.departures += other.departures;
+        self.requests += other.requests;
+        for (a, b) in self.errors.iter_mut().zip(other.errors.iter()) {
+            *a += b;
+        }
+    }
+}
+
+/// Latency columns of the CSV: (metric, quantile, column name).
+const LATENCY_COLUMNS: [(Metric, f64, &str); 11] = [
+    (Metric::ConnectMs, 0.5, "connect_p50_ms"),
+    (Metric::ConnectMs, 0.99, "connect_p99_ms"),
+    (Metric::TtfbMs, 0.5, "ttfb_p50_ms"),
+    (Metric::TtfbMs, 0.99, "ttfb_p99_ms"),
+    (Metric::JoinMs, 0.5, "join_p50_ms"),
+    (Metric::JoinMs, 0.95, "join_p95_ms"),
+    (Metric::JoinMs, 0.99, "join_p99_ms"),
+    (Metric::FirstFrameMs, 0.95, "first_frame_p95_ms"),
+    (Metric::SegmentMs, 0.95, "segment_p95_ms"),
+    (Metric::PlaylistMs, 0.95, "playlist_p95_ms"),
+    (Metric::GeneratorLagMs, 0.99, "generator_lag_p99_ms"),
+];
+
+pub fn csv_header() -> String {
+    let mut cols = vec![
+        "second",
+        "region",
+        "phase",
+        "arrivals",
+        "capped",
+        "joins_ok",
+        "joins_failed",
+        "departures",
+        "active_viewers",
+        "requests",
+        "errors",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect::<Vec<_>>();
+    cols.extend(ErrorKind::ALL.iter().map(|k| format!("err_{}", k.name())));
+    cols.extend(LATENCY_COLUMNS.iter().map(|c| c.2.to_string()));
+    cols.join(",")
+}
+
+pub struct SeriesWriter {
+    csv: BufWriter<File>,
+    hlog: BufWriter<File>,
+    regions: Vec<String>,
+    /// (name, start second, end second)
+    phases: Vec<(String, f64, f64)>,
+    merged: Cell,
+    serializer: V2DeflateSerializer,
+    /// The first write error; later seconds are not attempted, the run goes on.
+    pub error: Option<std::io::Error>,
+}
+
+impl SeriesWriter {
+    pub fn create(dir: &Path, regions: Vec<String>, phases: Vec<(String, f64, f64)>, start_epoch_s: f64) -> std::io::Result<SeriesWriter> {
+        let mut csv = BufWriter::new(File::create(dir.join("timeseries.csv"))?);
+        writeln!(csv, "{}", csv_header())?;
+        let mut hlog = BufWriter::new(File::create(dir.join("histograms.hlog"))?);
+        writeln!(hlog, "#[Histogram log format version 1.3]")?;
+        writeln!(hlog, "#[peakready interval log: one interval per second, region and metric; values in microseconds for *_ms metrics]")?;
+        writeln!(hlog, "#[StartTime: {start_epoch_s:.3} (seconds since epoch)]")?;
+        writeln!(hlog, "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"")?;
+        csv.flush()?;
+        hlog.flush()?;
+        Ok(SeriesWriter {
+            csv,
+            hlog,
+            regions,
+            phases,
+            merged: Cell { hists: (0..Metric::COUNT).map(|_| None).collect(), counters: Counters::default() },
+            serializer: V2DeflateSerializer::new(),
+            error: None,
+        })
+    }
+
+    fn phase_at(&self, second: u64) -> &str {
+        let mid = second as f64 + 0.5;
+        self.phases
+            .iter()
+            .find(|(_, s, e)| mid >= *s && mid < *e)
+            .map(|p| p.0.as_str())
+            .unwrap_or("drain")
+    }
+
+    pub fn write_second(&mut self, second: u64, interval: &[Cell], active: &[u64]) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Err(e) = self.try_write_second(second, interval, active) {
+            self.error = Some(e);
+        }
+    }
+
+    fn try_write_second(&mut self, second: u64, interval: &[Cell], active: &[u64]) -> std::io::Result<()> {
+        self.merged.counters = Counters::default();
+        for h in self.merged.hists.iter_mut().flatten() {
+            h.reset();
+        }
+        for (r, cell) in interval.iter().enumerate() {
+            let name = self.regions.get(r).cloned().unwrap_or_default();
+            let line = self.row(second, &name, cell, active.get(r).copied().unwrap_or(0));
+            writeln!(self.csv, "{line}")?;
+            self.write_hlog(second, &name, cell)?;
+            self.merged.counters.add(&cell.counters);
+            for (m, h) in cell.hists.iter().enumerate() {
+                if let Some(h) = h.as_ref().filter(|h| h.len() > 0) {
+                    let slot = &mut self.merged.hists[m];
+                    if slot.is_none() {
+                        *slot = super::result::new_histogram().ok();
+                    }
+                    if let Some(merged) = slot {
+                        let _ = merged.add(h);
+                    }
+                }
+            }
+        }
+        let total_active = active.iter().sum();
+        let line = self.row(second, "all", &self.merged, total_active);
+        writeln!(self.csv, "{line}")?;
+        self.flush_io()
+    }
+
+    fn row(&self, second: u64, region: &str, cell: &Cell, active: u64) -> String {
+        let c = &cell.counters;
+        let mut row = format!(
+            "{second},{region},{},{},{},{},{},{},{active},{},{}",
+            self.phase_at(second),
+            c.arrivals,
+            c.capped,
+            c.joins_ok,
+            c.joins_failed,
+            c.departures,
+            c.requests,
+            c.errors_total()
+        );
+        for e in c.errors {
+            row.push_str(&format!(",{e}"));
+        }
+        for (metric, q, _) in LATENCY_COLUMNS {
+            match cell.hists[metric.index()].as_ref().filter(|h| h.len() > 0) {
+                Some(h) => row.push_str(&format!(",{:.3}", h.value_at_quantile(q) as f64 / 1000.0)),
+                None => row.push(','),
+            }
+        }
+        row
+    }
+
+    fn write_hlog(&mut self, second: u64, region: &str, cell: &Cell) -> std::io::Result<()> {
+        for metric in Metric::ALL {
+            let Some(h) = cell.hists[metric.index()].as_ref().filter(|h| h.len() > 0) else {
+                continue;
+            };
+            let tag_text = format!("{region}/{}", metric.name());
+            write_interval(&mut self.hlog, &mut self.serializer, h, second, &tag_text)?;
+        }
+        Ok(())
+    }
+
+    fn flush_io(&mut self) -> std::io::Result<()> {
+        self.csv.flush()?;
+        self.hlog.flush()
+    }
+
+    pub fn flush(&mut self) {
+        if let Err(e) = self.flush_io() {
+            self.error.get_or_insert(e);
+        }
+    }
+}
+
+fn write_interval(out: &mut impl Write, serializer: &mut V2DeflateSerializer, h: &Histogram<u64>, second: u64, tag: &str) -> std::io::Result<()> {
+    let mut writer = IntervalLogWriterBuilder::new()
+        .begin_log_with(out, serializer)?;
+    writer
+        .write_histogram(
+            h,
+            std::time::Duration::from_secs(second),
+            std::time::Duration::from_secs(1),
+            Tag::new(tag),
+        )
+        .map_err(|e| std::io::Error::other(e.to_string()))
+}

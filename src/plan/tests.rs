@@ -1,0 +1,96 @@
+use super::*;
+use crate::scenario::Scenario;
+
+fn demo_like() -> Scenario {
+    Scenario::fixture()
+        .with_regions(&[("me", 45.0), ("sea", 35.0), ("latam", 20.0)])
+        .with_phases(&[
+            ("warmup", 20, 20.0, None),
+            ("ramp", 30, 20.0, Some(120.0)),
+            ("spike", 5, 400.0, None),
+        ])
+}
+
+#[test]
+fn counts_per_phase_and_region_match_the_plan_within_one_percent() {
+    let plan = Plan::build(&demo_like(), 7);
+    let mut counts = vec![vec![0u64; plan.phases.len()]; plan.regions.len()];
+    for a in plan.arrivals() {
+        counts[a.region as usize][a.phase as usize] += 1;
+    }
+    for e in plan.expectations() {
+        let r = plan.regions.iter().position(|n| *n == e.region).unwrap();
+        let p = plan.phases.iter().position(|ph| ph.name == e.phase).unwrap();
+        let got = counts[r][p] as f64;
+        let tolerance = (e.expected_arrivals * 0.01).max(2.0);
+        assert!((got - e.expected_arrivals).abs() <= tolerance, "{} {}: got {got}, expected {}", e.region, e.phase, e.expected_arrivals);
+    }
+    // warmup 400, ramp (20+120)/2*30 = 2100, spike 2000.
+    assert!((plan.expected_arrivals() - 4500.0).abs() < 1e-6);
+}
+
+#[test]
+fn arrivals_are_ordered_inside_their_phase_and_deterministic_for_a_seed() {
+    let plan = Plan::build(&demo_like(), 42);
+    let a: Vec<Arrival> = plan.arrivals().collect();
+    let b: Vec<Arrival> = plan.arrivals().collect();
+    assert_eq!(a, b);
+    assert!(a.windows(2).all(|w| w[0].at <= w[1].at));
+    for arrival in &a {
+        let phase = &plan.phases[arrival.phase as usize];
+        let t = arrival.at.as_secs_f64();
+        assert!(t >= phase.start_s - 1e-9 && t <= phase.start_s + phase.duration_s + 1e-9);
+    }
+    let other: Vec<Arrival> = Plan::build(&demo_like(), 43).arrivals().collect();
+    assert_ne!(a, other, "a different seed should move arrivals");
+}
+
+#[test]
+fn a_ramp_is_linear() {
+    let plan = Plan::build(&Scenario::fixture().with_phases(&[("ramp", 100, 0.0, Some(200.0))]), 1);
+    // Λ(t) = t² for this ramp: half the arrivals by t = 70.7 s.
+    let total = plan.arrivals().count() as f64;
+    let first_half = plan.arrivals().filter(|a| a.at.as_secs_f64() < 100.0 / 2f64.sqrt()).count() as f64;
+    assert!((total - 10_000.0).abs() <= 1.0);
+    assert!((first_half / total - 0.5).abs() < 0.01, "{first_half}/{total}");
+}
+
+#[test]
+fn join_rate_cap_is_a_hard_ceiling() {
+    let mut scenario = Scenario::fixture().with_phases(&[("ramp", 10, 0.0, Some(100.0)), ("spike", 2, 1000.0, None)]);
+    scenario.load.max_joins_per_sec = 50.0;
+    let plan = Plan::build(&scenario, 3);
+    assert!(plan.phases.iter().all(|p| p.capped));
+    // Ramp: 0→50 over 5 s (125) + 50 × 5 s (250); spike: 50 × 2 s (100).
+    assert!((plan.expected_arrivals() - 475.0).abs() < 1e-6);
+    let mut per_second = vec![0u32; 12];
+    for a in plan.arrivals() {
+        per_second[a.at.as_secs() as usize] += 1;
+    }
+    assert!(per_second.iter().all(|&n| n <= 51), "{per_second:?}");
+}
+
+#[test]
+fn watch_times_follow_median_and_p90() {
+    let mut scenario = Scenario::fixture().with_phases(&[("steady", 100, 100.0, None)]);
+    scenario.viewer.watch.duration = WatchTime::LogNormal { median: Duration::from_secs(60), p90: Duration::from_secs(240) };
+    let plan = Plan::build(&scenario, 9);
+    let mut watch: Vec<f64> = plan.arrivals().map(|a| a.watch_for.as_secs_f64()).collect();
+    watch.sort_by(f64::total_cmp);
+    let median = watch[watch.len() / 2];
+    let p90 = watch[watch.len() * 9 / 10];
+    assert!((median / 60.0 - 1.0).abs() < 0.08, "median {median}");
+    assert!((p90 / 240.0 - 1.0).abs() < 0.1, "p90 {p90}");
+}
+
+#[test]
+fn expected_concurrency_accounts_for_departures() {
+    // 10/s for 100 s, everyone stays exactly 5 s: concurrency settles at 50.
+    let scenario = Scenario::fixture().with_phases(&[("steady", 100, 10.0, None)]);
+    let plan = Plan::build(&scenario, 1);
+    let conc = plan.expected_concurrency();
+    assert!((conc[50] - 50.0).abs() < 1.0, "{}", conc[50]);
+    let e = &plan.expectations()[0];
+    assert!((e.expected_peak_concurrency - 50.0).abs() < 1.0);
+    assert!((e.peak_joins_per_sec - 10.0).abs() < 1e-9);
+}

@@ -1,0 +1,270 @@
+//! `report.md`: what a person reads first. One method per section; every number has a unit and
+//! comes from the RunResult.
+
+use std::fmt::Write;
+
+use crate::metrics::{Breakdown, RunResult, RunStatus};
+
+use super::table::{ms, pct, Align, Table};
+
+/// Timing metrics shown in the latency tables, in journey order.
+const TIMING_METRICS: [&str; 10] = [
+    "dns_ms",
+    "connect_ms",
+    "tls_ms",
+    "ttfb_ms",
+    "join_ms",
+    "playlist_ms",
+    "first_frame_ms",
+    "segment_ms",
+    "chat_delivery_ms",
+    "generator_lag_ms",
+];
+
+pub fn render(r: &RunResult) -> String {
+    let mut out = String::new();
+    write_header(&mut out, r);
+    write_slo(&mut out, r);
+    write_regions(&mut out, r);
+    write_latency(&mut out, r);
+    write_errors(&mut out, r);
+    write_phases(&mut out, r);
+    write_generator(&mut out, r);
+    write_notices(&mut out, r);
+    out
+}
+
+fn status_words(r: &RunResult) -> String {
+    let slo = if r.slo.is_empty() {
+        "no SLOs set".to_string()
+    } else if r.slo_passed {
+        "all SLOs passed".to_string()
+    } else {
+        format!("{} of {} SLO checks failed", r.slo.iter().filter(|s| !s.passed).count(), r.slo.len())
+    };
+    let status = match r.status {
+        RunStatus::Completed => "completed",
+        RunStatus::Aborted => "ABORTED",
+        RunStatus::Interrupted => "INTERRUPTED",
+    };
+    format!("{status}, {slo}")
+}
+
+fn write_header(out: &mut String, r: &RunResult) {
+    let s = &r.scenario;
+    let _ = writeln!(out, "# peakready report: {}\n", s.name);
+    if let Some(d) = &s.description {
+        let _ = writeln!(out, "{d}\n");
+    }
+    let _ = writeln!(out, "- **Result:** {}", status_words(r));
+    if let Some(reason) = &r.status_reason {
+        let _ = writeln!(out, "- **Stopped early:** {reason}");
+    }
+    let _ = writeln!(out, "- **Target:** {}", s.target);
+    let _ = writeln!(
+        out,
+        "- **Scale:** {} of the planned event{}",
+        pct_words(s.scale),
+        if s.scale < 1.0 { " (a rehearsal: absolute numbers are not the event's)" } else { "" }
+    );
+    let _ = writeln!(
+        out,
+        "- **When:** {} → {} ({:.1} s of {:.1} s planned)",
+        r.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        r.ended_at.format("%H:%M:%S UTC"),
+        r.duration_s,
+        r.planned_duration_s
+    );
+    let _ = writeln!(out, "- **Scenario:** `{}`, seed {} (replay with `--seed {}`)", s.source, r.seed, r.seed);
+    let _ = writeln!(out, "- **Caps:** {} concurrent viewers, {} joins/s", s.max_viewers, s.max_joins_per_sec);
+    let _ = writeln!(out, "- **Tool:** {}\n", r.tool);
+}
+
+fn pct_words(scale: f64) -> String {
+    let p = format!("{:.2}", scale * 100.0);
+    format!("{}%", p.trim_end_matches('0').trim_end_matches('.'))
+}
+
+fn write_slo(out: &mut String, r: &RunResult) {
+    let _ = writeln!(out, "## SLOs\n");
+    if r.slo.is_empty() {
+        let _ = writeln!(out, "No SLOs in the scenario: nothing was gated.\n");
+        return;
+    }
+    let mut t = Table::new(&[
+        ("scope", Align::Left),
+        ("metric", Align::Left),
+        ("stat", Align::Left),
+        ("threshold", Align::Right),
+        ("measured", Align::Right),
+        ("result", Align::Left),
+    ]);
+    for s in &r.slo {
+        let fmt = |v: f64| if s.metric.ends_with("_ms") { ms(v) } else { pct(v) };
+        t.row(vec![
+            s.scope.clone(),
+            s.metric.clone(),
+            s.stat.clone(),
+            format!("≤ {}", fmt(s.threshold)),
+            s.measured.map(fmt).unwrap_or_else(|| "no samples".into()),
+            if s.passed { "PASS".into() } else { "**FAIL**".into() },
+        ]);
+    }
+    let _ = writeln!(out, "{}", t.markdown());
+}
+
+fn write_regions(out: &mut String, r: &RunResult) {
+    let _ = writeln!(out, "## Viewers by region\n");
+    let mut t = Table::new(&[
+        ("region", Align::Left),
+        ("joins attempted", Align::Right),
+        ("succeeded", Align::Right),
+        ("failed", Align::Right),
+        ("capped", Align::Right),
+        ("peak viewers", Align::Right),
+        ("requests", Align::Right),
+        ("error rate", Align::Right),
+    ]);
+    for b in r.regions.iter().chain(std::iter::once(&r.overall)) {
+        t.row(vec![
+            b.name.clone(),
+            b.joins.attempted.to_string(),
+            b.joins.succeeded.to_string(),
+            b.joins.failed.to_string(),
+            b.joins.capped.to_string(),
+            b.peak_concurrent_viewers.to_string(),
+            b.requests.to_string(),
+            pct(b.error_rate),
+        ]);
+    }
+    let _ = writeln!(out, "{}", t.markdown());
+}
+
+fn latency_table(b: &Breakdown) -> Option<String> {
+    let mut t = Table::new(&[
+        ("metric", Align::Left),
+        ("count", Align::Right),
+        ("min", Align::Right),
+        ("p50", Align::Right),
+        ("p90", Align::Right),
+        ("p95", Align::Right),
+        ("p99", Align::Right),
+        ("p99.9", Align::Right),
+        ("max", Align::Right),
+    ]);
+    let mut any = false;
+    for name in TIMING_METRICS {
+        let Some(m) = b.metrics.get(name) else { continue };
+        any = true;
+        t.row(vec![
+            name.to_string(),
+            m.count.to_string(),
+            ms(m.min),
+            ms(m.p50),
+            ms(m.p90),
+            ms(m.p95),
+            ms(m.p99),
+            ms(m.p99_9),
+            ms(m.max),
+        ]);
+    }
+    any.then(|| t.markdown())
+}
+
+fn write_latency(out: &mut String, r: &RunResult) {
+    let _ = writeln!(out, "## Latency\n");
+    let _ = writeln!(
+        out,
+        "Measured from each viewer's *intended* arrival instant (coordinated omission corrected); HdrHistogram, 3 significant digits.\n"
+    );
+    for b in std::iter::once(&r.overall).chain(r.regions.iter()) {
+        let _ = writeln!(out, "### {}\n", b.name);
+        match latency_table(b) {
+            Some(t) => {
+                let _ = writeln!(out, "{t}");
+            }
+            None => {
+                let _ = writeln!(out, "No timing samples.\n");
+            }
+        }
+    }
+}
+
+fn write_errors(out: &mut String, r: &RunResult) {
+    let _ = writeln!(out, "## Errors by class\n");
+    let classes: std::collections::BTreeSet<&String> = r.regions.iter().flat_map(|b| b.errors.keys()).collect();
+    if classes.is_empty() {
+        let _ = writeln!(out, "No errors.\n");
+        return;
+    }
+    let mut headers: Vec<(&str, Align)> = vec![("region", Align::Left)];
+    headers.extend(classes.iter().map(|c| (c.as_str(), Align::Right)));
+    let mut t = Table::new(&headers);
+    for b in r.regions.iter().chain(std::iter::once(&r.overall)) {
+        let mut row = vec![b.name.clone()];
+        row.extend(classes.iter().map(|c| b.errors.get(*c).copied().unwrap_or(0).to_string()));
+        t.row(row);
+    }
+    let _ = writeln!(out, "{}", t.markdown());
+}
+
+fn write_phases(out: &mut String, r: &RunResult) {
+    let _ = writeln!(out, "## Phases\n");
+    let mut t = Table::new(&[
+        ("phase", Align::Left),
+        ("start", Align::Right),
+        ("duration", Align::Right),
+        ("planned joins/s", Align::Right),
+        ("joins attempted", Align::Right),
+        ("join p95", Align::Right),
+        ("join p99", Align::Right),
+        ("error rate", Align::Right),
+    ]);
+    for (plan, b) in r.phases.iter().zip(&r.overall.phases) {
+        let rate = match plan.ramp_to {
+            Some(to) => format!("{} → {}", plan.joins_per_sec, to),
+            None => format!("{}", plan.joins_per_sec),
+        };
+        let join = b.metrics.get("join_ms");
+        t.row(vec![
+            plan.name.clone(),
+            format!("{:.0} s", plan.start_s),
+            format!("{:.0} s", plan.duration_s),
+            if plan.capped { format!("{rate} (capped)") } else { rate },
+            b.joins.attempted.to_string(),
+            join.map(|m| ms(m.p95)).unwrap_or_else(|| "–".into()),
+            join.map(|m| ms(m.p99)).unwrap_or_else(|| "–".into()),
+            pct(b.error_rate),
+        ]);
+    }
+    let _ = writeln!(out, "{}", t.markdown());
+}
+
+fn write_generator(out: &mut String, r: &RunResult) {
+    let g = &r.generator;
+    let _ = writeln!(out, "## Load generator health\n");
+    if g.limited {
+        let _ = writeln!(out, "**{}**\n", g.message.as_deref().unwrap_or("The load generator, not the target, limited this run."));
+    }
+    let mut t = Table::new(&[("reading", Align::Left), ("value", Align::Right)]);
+    t.row(vec!["start lag p50".into(), ms(g.lag_p50_ms)]);
+    t.row(vec!["start lag p99".into(), ms(g.lag_p99_ms)]);
+    t.row(vec!["start lag max".into(), ms(g.lag_max_ms)]);
+    t.row(vec![format!("viewers started > {}", ms(g.late_threshold_ms)), g.late_arrivals.to_string()]);
+    t.row(vec!["CPU time (user + sys)".into(), format!("{:.2} s", g.cpu_seconds)]);
+    t.row(vec![format!("CPU use of {} cores", g.cores), pct(g.cpu_utilisation)]);
+    t.row(vec!["peak RSS".into(), format!("{:.1} MiB", g.peak_rss_bytes as f64 / 1048576.0)]);
+    t.row(vec!["open files (peak / limit)".into(), format!("{} / {}", g.peak_open_files, g.open_files_limit)]);
+    let _ = writeln!(out, "{}", t.markdown());
+}
+
+fn write_notices(out: &mut String, r: &RunResult) {
+    if r.notices.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## Notices\n");
+    for n in &r.notices {
+        let _ = writeln!(out, "- {n}");
+    }
+    out.push('\n');
+}

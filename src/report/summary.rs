@@ -1,0 +1,51 @@
+//! The compact table printed on the terminal at the end of `run`.
+
+use crate::metrics::RunResult;
+
+use super::table::{ms, pct, Align, Table};
+
+pub fn render(r: &RunResult) -> String {
+    let mut t = Table::new(&[
+        ("region", Align::Left),
+        ("joins", Align::Right),
+        ("failed", Align::Right),
+        ("peak viewers", Align::Right),
+        ("connect p99", Align::Right),
+        ("join p95", Align::Right),
+        ("first frame p95", Align::Right),
+        ("errors", Align::Right),
+        ("SLOs", Align::Left),
+    ]);
+    for b in r.regions.iter().chain(std::iter::once(&r.overall)) {
+        let stat = |m: &str, f: fn(&crate::metrics::MetricSummary) -> f64| {
+            b.metrics.get(m).map(|s| ms(f(s))).unwrap_or_else(|| "–".into())
+        };
+        let checks: Vec<_> = r.slo.iter().filter(|s| s.scope == b.name).collect();
+        let slo = if checks.is_empty() {
+            "–".to_string()
+        } else if checks.iter().all(|s| s.passed) {
+            "pass".to_string()
+        } else {
+            let failed: Vec<String> = checks.iter().filter(|s| !s.passed).map(|s| format!("{} {}", s.metric, s.stat)).collect();
+            format!("FAIL: {}", failed.join(", "))
+        };
+        t.row(vec![
+            b.name.clone(),
+            b.joins.attempted.to_string(),
+            b.joins.failed.to_string(),
+            b.peak_concurrent_viewers.to_string(),
+            stat("connect_ms", |s| s.p99),
+            stat("join_ms", |s| s.p95),
+            stat("first_frame_ms", |s| s.p95),
+            pct(b.error_rate),
+            slo,
+        ]);
+    }
+    let mut out = t.plain();
+    if r.generator.limited {
+        if let Some(m) = &r.generator.message {
+            out.push_str(&format!("\n  warning: {m}\n"));
+        }
+    }
+    out
+}

@@ -1,0 +1,253 @@
+//! `run` as a list of stages: check safety → start the embedded target if asked → open the
+//! results directory → record while the engine runs the plan → build the RunResult → judge
+//! SLOs → write results and reports. Results files are written even when the run is
+//! interrupted or aborted.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use chrono::Utc;
+use tokio::sync::watch;
+use url::Url;
+
+use crate::engine::progress::{self, ProgressMode};
+use crate::engine::viewer::{PreparedStep, ViewerSpec};
+use crate::engine::{self, sysinfo, EngineConfig};
+use crate::metrics::result::{GeneratorHealth, ScenarioInfo, SCHEMA_VERSION};
+use crate::metrics::series::SeriesWriter;
+use crate::metrics::{breakdowns, Recorder, RunResult, RunStatus};
+use crate::plan::Plan;
+use crate::protocol::http::ClientConfig;
+use crate::scenario::{BaseUrl, Scenario};
+use crate::staging::{EmbeddedServer, StagingConfig};
+
+/// How `run` (and `demo`) were asked to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub out: Option<PathBuf>,
+    pub seed: Option<u64>,
+    pub progress: ProgressMode,
+    /// How long in-flight viewers may finish after the plan ends or a stop.
+    pub drain: Duration,
+    /// Capacity of the embedded staging server, when the scenario targets it.
+    pub embedded: StagingConfig,
+}
+
+/// How a finished run maps onto exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Passed,
+    SloFailed,
+    Aborted,
+}
+
+pub struct Finished {
+    pub outcome: Outcome,
+    pub dir: PathBuf,
+    pub result: RunResult,
+}
+
+/// Lag above which a viewer counts as started late, and the p99 above which the generator,
+/// not the target, is declared the bottleneck.
+const LATE_THRESHOLD_MS: f64 = 50.0;
+
+/// Every host a run will contact, checked before any packet is sent.
+pub fn check_hosts(scenario: &Scenario) -> anyhow::Result<()> {
+    let mut urls: Vec<(String, Url)> = Vec::new();
+    if let BaseUrl::Url(u) = &scenario.target.base_url {
+        urls.push(("target.base_url".into(), u.clone()));
+    }
+    for (i, r) in scenario.regions.iter().enumerate() {
+        if let Some(BaseUrl::Url(u)) = &r.base_url {
+            urls.push((format!("regions[{i}].base_url"), u.clone()));
+        }
+    }
+    for (i, step) in scenario.viewer.join.iter().enumerate() {
+        if let Ok(u) = Url::parse(&step.path) {
+            urls.push((format!("viewer.join[{i}].path"), u));
+        }
+    }
+    if let Ok(u) = Url::parse(&scenario.viewer.watch.url) {
+        urls.push(("viewer.watch.url".into(), u));
+    }
+    for (key, url) in urls {
+        let host = url.host_str().unwrap_or_default();
+        if !engine::host_allowed(host, &scenario.target.allow_hosts) {
+            bail!(
+                "{}: {key}: host `{host}` is not in target.allow_hosts {:?}; nothing was sent. \
+                 If this target is yours to load, add `{host}` to target.allow_hosts",
+                scenario.source,
+                scenario.target.allow_hosts
+            );
+        }
+    }
+    Ok(())
+}
+
+fn resolve_base(base: &BaseUrl, embedded: Option<&Url>) -> anyhow::Result<Url> {
+    match base {
+        BaseUrl::Url(u) => Ok(u.clone()),
+        BaseUrl::Embedded => embedded.cloned().context("the embedded server was not started"),
+    }
+}
+
+pub fn default_out_dir(scenario: &Scenario) -> PathBuf {
+    PathBuf::from("reports").join(format!("{}-{}", scenario.name, Utc::now().format("%Y%m%dT%H%M%SZ")))
+}
+
+pub async fn run(scenario: Scenario, opts: RunOptions, interrupts: watch::Receiver<u32>) -> anyhow::Result<Finished> {
+    check_hosts(&scenario)?;
+    let seed = opts.seed.unwrap_or_else(|| Utc::now().timestamp_nanos_opt().unwrap_or(0) as u64);
+    let plan = Plan::build(&scenario, seed);
+
+    let uses_embedded = scenario.target.base_url == BaseUrl::Embedded
+        || scenario.regions.iter().any(|r| r.base_url == Some(BaseUrl::Embedded));
+    let server = if uses_embedded {
+        Some(EmbeddedServer::start(opts.embedded.clone()).await.context("starting the embedded staging server")?)
+    } else {
+        None
+    };
+    let embedded_url = match &server {
+        Some(s) => Some(Url::parse(&s.base_url()).context("embedded server address")?),
+        None => None,
+    };
+    let target_base = resolve_base(&scenario.target.base_url, embedded_url.as_ref())?;
+    let mut region_base = Vec::new();
+    let mut watch_url = Vec::new();
+    for r in &scenario.regions {
+        let base = match &r.base_url {
+            Some(b) => resolve_base(b, embedded_url.as_ref())?,
+            None => target_base.clone(),
+        };
+        let w = base
+            .join(&scenario.viewer.watch.url)
+            .with_context(|| format!("viewer.watch.url `{}` does not resolve against {base}", scenario.viewer.watch.url))?;
+        watch_url.push(w);
+        region_base.push(base);
+    }
+    let client = ClientConfig::new(scenario.target.timeout, scenario.target.insecure_tls, &scenario.target.headers)
+        .map_err(|e| anyhow::anyhow!("{}: target.headers: {e}", scenario.source))?;
+    let mut allow_hosts = scenario.target.allow_hosts.clone();
+    if embedded_url.is_some() {
+        allow_hosts.extend(["127.0.0.1".to_string(), "localhost".to_string()]);
+    }
+    let spec = Arc::new(ViewerSpec {
+        client,
+        region_base,
+        join: scenario.viewer.join.iter().map(PreparedStep::from_step).collect(),
+        watch_protocol: scenario.viewer.watch.protocol,
+        watch_url,
+        allow_hosts,
+        rendition: scenario.viewer.watch.rendition,
+        seed,
+    });
+
+    let dir = opts.out.clone().unwrap_or_else(|| default_out_dir(&scenario));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating results directory {}", dir.display()))?;
+    let open_files_limit = sysinfo::raise_open_files_limit();
+    let started_at = Utc::now();
+    let phase_bounds = plan.phases.iter().map(|p| (p.name.clone(), p.start_s, p.start_s + p.duration_s)).collect();
+    let series = SeriesWriter::create(&dir, plan.regions.clone(), phase_bounds, started_at.timestamp_millis() as f64 / 1000.0)
+        .with_context(|| format!("creating timeseries files in {}", dir.display()))?;
+    let (recorder, handle, live) = Recorder::new(plan.regions.len(), plan.phases.len(), Some(series));
+    let (cpu_before, _) = sysinfo::cpu_and_peak_rss();
+    let start = tokio::time::Instant::now();
+    let recorder_task = tokio::spawn(recorder.run(start.into_std()));
+    let display = progress::spawn(opts.progress, live.clone(), plan.phases.clone(), plan.total);
+
+    let engine_config = EngineConfig { plan: plan.clone(), spec, drain: opts.drain, abort_when: scenario.load.abort_when.clone() };
+    let outcome = engine::run(engine_config, start, handle.clone(), live, interrupts).await;
+    let state = handle.finish().await.context("the recorder stopped unexpectedly")?;
+    let _ = recorder_task.await;
+    let _ = display.await;
+    if let Some(server) = server {
+        server.shutdown().await;
+    }
+    let (cpu_after, peak_rss) = sysinfo::cpu_and_peak_rss();
+
+    let phase_names: Vec<String> = plan.phases.iter().map(|p| p.name.clone()).collect();
+    let (regions, overall) = breakdowns(&state, &plan.regions, &phase_names);
+    let elapsed = outcome.elapsed.as_secs_f64();
+    let mut notices = scenario.notices();
+    if overall.joins.capped > 0 {
+        notices.push(format!(
+            "load.max_viewers ({}) was reached: {} planned arrivals were not started",
+            scenario.load.max_viewers, overall.joins.capped
+        ));
+    }
+    if plan.phases.iter().any(|p| p.capped) {
+        notices.push(format!("load.max_joins_per_sec ({}) lowered the planned arrival rate", scenario.load.max_joins_per_sec));
+    }
+    let generator = generator_health(&overall, cpu_after - cpu_before, elapsed, peak_rss, open_files_limit, state.peak_open_files);
+    let mut result = RunResult {
+        schema: SCHEMA_VERSION,
+        tool: format!("peakready {}", env!("CARGO_PKG_VERSION")),
+        scenario: ScenarioInfo {
+            name: scenario.name.clone(),
+            description: scenario.description.clone(),
+            source: scenario.source.clone(),
+            scale: scenario.load.scale,
+            max_viewers: scenario.load.max_viewers,
+            max_joins_per_sec: scenario.load.max_joins_per_sec,
+            target: target_base.to_string(),
+            slo: scenario.slo.gates.clone(),
+            resolved: serde_json::to_value(&scenario).unwrap_or(serde_json::Value::Null),
+        },
+        seed,
+        started_at,
+        ended_at: Utc::now(),
+        duration_s: elapsed,
+        planned_duration_s: plan.total.as_secs_f64(),
+        status: outcome.status,
+        status_reason: outcome.reason,
+        phases: plan.phases.clone(),
+        regions,
+        overall,
+        slo: Vec::new(),
+        slo_passed: true,
+        generator,
+        notices,
+    };
+    crate::analysis::slo::evaluate(&mut result);
+    crate::report::write_results(&dir, &result)?;
+    crate::report::render_all(&dir, &result)?;
+    let outcome = match result.status {
+        RunStatus::Completed if result.slo_passed => Outcome::Passed,
+        RunStatus::Completed => Outcome::SloFailed,
+        _ => Outcome::Aborted,
+    };
+    Ok(Finished { outcome, dir, result })
+}
+
+fn generator_health(overall: &crate::metrics::Breakdown, cpu: f64, wall: f64, peak_rss: u64, limit: u64, peak_files: u64) -> GeneratorHealth {
+    let cores = sysinfo::cores();
+    let lag = overall.metrics.get("generator_lag_ms");
+    let late = lag
+        .and_then(|m| crate::metrics::result::decode_histogram(&m.hdr).ok())
+        .map(|h| h.count_between((LATE_THRESHOLD_MS * 1000.0) as u64, u64::MAX))
+        .unwrap_or(0);
+    let lag_p99 = lag.map(|m| m.p99).unwrap_or(0.0);
+    let limited = lag_p99 > LATE_THRESHOLD_MS;
+    GeneratorHealth {
+        lag_p50_ms: lag.map(|m| m.p50).unwrap_or(0.0),
+        lag_p99_ms: lag_p99,
+        lag_max_ms: lag.map(|m| m.max).unwrap_or(0.0),
+        late_arrivals: late,
+        late_threshold_ms: LATE_THRESHOLD_MS,
+        cpu_seconds: cpu,
+        cpu_utilisation: if wall > 0.0 { cpu / wall / cores as f64 } else { 0.0 },
+        cores,
+        peak_rss_bytes: peak_rss,
+        open_files_limit: limit,
+        peak_open_files: peak_files,
+        limited,
+        message: limited.then(|| {
+            format!(
+                "the load generator, not the target, limited this run: viewers started {lag_p99:.0} ms late at p99 \
+                 (threshold {LATE_THRESHOLD_MS:.0} ms). Use more cores, more shards (--shard), or fewer viewers."
+            )
+        }),
+    }
+}

@@ -1,0 +1,73 @@
+//! `validate`: the resolved plan a person checks before pointing load at anything.
+
+use std::fmt::Write;
+
+use crate::plan::Plan;
+use crate::report::table::{Align, Table};
+use crate::scenario::{BaseUrl, Scenario};
+
+pub fn render(s: &Scenario, seed: u64) -> String {
+    let plan = Plan::build(s, seed);
+    let mut out = String::new();
+    let target = match &s.target.base_url {
+        BaseUrl::Embedded => "embedded staging server (started in-process on a free loopback port)".to_string(),
+        BaseUrl::Url(u) => u.to_string(),
+    };
+    let _ = writeln!(out, "{}: valid", s.source);
+    let _ = writeln!(out, "  scenario   {}", s.name);
+    let _ = writeln!(out, "  target     {target}");
+    if !s.target.header_names.is_empty() {
+        let _ = writeln!(out, "  headers    {} (values hidden)", s.target.header_names.join(", "));
+    }
+    let _ = writeln!(out, "  duration   {}", crate::scenario::duration::format_duration(plan.total));
+    let _ = writeln!(
+        out,
+        "  caps       {} concurrent viewers, {} joins/s",
+        s.load.max_viewers, s.load.max_joins_per_sec
+    );
+    let _ = writeln!(out, "  scale      {}× of the event", s.load.scale);
+    let _ = writeln!(out, "  watch      mean {:.0} s per viewer\n", plan.mean_watch_secs());
+
+    let mut t = Table::new(&[
+        ("region", Align::Left),
+        ("share", Align::Right),
+        ("phase", Align::Left),
+        ("expected arrivals", Align::Right),
+        ("peak joins/s", Align::Right),
+        ("expected peak viewers", Align::Right),
+    ]);
+    let shares: std::collections::HashMap<&str, f64> = s.regions.iter().map(|r| (r.name.as_str(), r.share)).collect();
+    for e in plan.expectations() {
+        t.row(vec![
+            e.region.clone(),
+            format!("{:.1} %", shares.get(e.region.as_str()).copied().unwrap_or(0.0) * 100.0),
+            e.phase.clone(),
+            format!("{:.0}", e.expected_arrivals),
+            format!("{:.1}", e.peak_joins_per_sec),
+            format!("{:.0}", e.expected_peak_concurrency),
+        ]);
+    }
+    out.push_str(&t.plain());
+    let conc = plan.expected_concurrency();
+    let peak = conc.iter().fold(0.0f64, |a, &b| a.max(b));
+    let _ = writeln!(
+        out,
+        "\n  total: {:.0} arrivals, expected peak {:.0} concurrent viewers (arrival rate convolved with watch time)",
+        plan.expected_arrivals(),
+        peak
+    );
+    if peak > s.load.max_viewers as f64 {
+        let _ = writeln!(
+            out,
+            "  warning: the plan expects {peak:.0} concurrent viewers but load.max_viewers is {}: arrivals beyond it will be skipped",
+            s.load.max_viewers
+        );
+    }
+    for phase in plan.phases.iter().filter(|p| p.capped) {
+        let _ = writeln!(out, "  warning: phase `{}` exceeds load.max_joins_per_sec and is capped at {}", phase.name, s.load.max_joins_per_sec);
+    }
+    for notice in s.notices() {
+        let _ = writeln!(out, "  notice: {notice}");
+    }
+    out
+}

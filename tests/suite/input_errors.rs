@@ -1,0 +1,57 @@
+//! Bad input: exit 2, and a message naming file:line:col, the key and a fix.
+
+use crate::common::*;
+
+fn validate(text: &str) -> (i32, String, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(dir.path(), "bad.yaml", text);
+    let out = bin().arg("validate").arg(&path).output().expect("run peakready");
+    (out.status.code().unwrap_or(-1), stdout(&out), stderr(&out))
+}
+
+#[test]
+fn invalid_yaml_exits_2_with_line_and_column() {
+    let text = scenario_yaml("embedded", 2, 5, "").replace("  timeout: 2s", "  timeout: [2s");
+    let (code, _, err) = validate(&text);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("bad.yaml:"), "{err}");
+    assert!(err.chars().any(|c| c.is_ascii_digit()), "{err}");
+}
+
+#[test]
+fn unknown_key_suggests_the_nearest_valid_one() {
+    let text = scenario_yaml("embedded", 2, 5, "").replace("joins_per_sec: 5 }", "joins_per_second: 5 }");
+    let (code, _, err) = validate(&text);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("joins_per_second"), "{err}");
+    assert!(err.contains("joins_per_sec"), "{err}");
+    assert!(err.contains("bad.yaml:14:"), "line of the phase: {err}");
+}
+
+#[test]
+fn bad_duration_names_the_key_and_location() {
+    let text = scenario_yaml("embedded", 2, 5, "").replace("duration: 2s", "duration: 2 min");
+    let (code, _, err) = validate(&text);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("bad.yaml:14:"), "{err}");
+    assert!(err.contains("2 min"), "{err}");
+    assert!(err.contains("90s") || err.contains("5m"), "suggests the syntax: {err}");
+}
+
+#[test]
+fn missing_env_var_is_named_with_its_line() {
+    let extra = "  headers:\n    Authorization: \"Bearer ${PEAKREADY_TEST_UNSET_VAR}\"";
+    let (code, _, err) = validate(&scenario_yaml("embedded", 2, 5, extra));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("PEAKREADY_TEST_UNSET_VAR"), "{err}");
+    assert!(err.contains("bad.yaml:7:"), "{err}");
+}
+
+#[test]
+fn validate_prints_the_resolved_plan() {
+    let (code, out, err) = validate(&scenario_yaml("embedded", 10, 20, ""));
+    assert_eq!(code, 0, "{err}");
+    for needle in ["eu", "sea", "steady", "120", "80", "expected peak"] {
+        assert!(out.contains(needle), "missing {needle}: {out}");
+    }
+}

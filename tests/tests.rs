@@ -1,0 +1,14 @@
+//! The single integration-test binary: one module per area. Every test runs against loopback
+//! only, is bounded in time, and writes under a temp dir.
+
+#[path = "suite/common.rs"]
+mod common;
+
+#[path = "suite/input_errors.rs"]
+mod input_errors;
+
+#[path = "suite/end_to_end.rs"]
+mod end_to_end;
+
+#[path = "suite/safety.rs"]
+mod safety;
