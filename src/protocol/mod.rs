@@ -1,1 +1,8 @@
 //! Clients that speak to the target: timed HTTP, HLS, chat, RTMP.
+//!
+//! - [`http`]: one timed HTTP/1.1 keep-alive connection per viewer (dns/connect/tls/ttfb).
+//! - [`playlist`]: HLS playlist parsing (RFC 8216 + LL-HLS), pure and I/O-free.
+
+pub mod http;
+pub mod playlist;
+mod tls;

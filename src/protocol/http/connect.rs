@@ -1,0 +1,78 @@
+//! The DNS and TCP phases of opening a connection, each timed and bounded by the timeout.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::time::{timeout, Instant};
+
+use super::{Origin, RequestError};
+use crate::metrics::ErrorKind;
+
+pub(super) async fn resolve(
+    origin: &Origin,
+    source: Option<IpAddr>,
+    limit: Duration,
+) -> Result<(SocketAddr, Option<Duration>), RequestError> {
+    if let Some(ip) = origin.ip {
+        return Ok((SocketAddr::new(ip, origin.port), None));
+    }
+    let start = Instant::now();
+    let lookup = tokio::net::lookup_host((origin.host.as_str(), origin.port));
+    let mut addrs = timeout(limit, lookup)
+        .await
+        .map_err(|_| RequestError::timed_out("DNS lookup"))?
+        .map_err(|e| {
+            RequestError::new(
+                ErrorKind::Dns,
+                format!("DNS lookup of {}: {e}", origin.host),
+            )
+        })?;
+    // With a source address, only a target of the same family can be reached from it. Without
+    // one we take the resolver's first answer, as a simple client would (no happy eyeballs).
+    let addr = addrs
+        .find(|a| match source {
+            Some(s) => s.is_ipv4() == a.is_ipv4(),
+            None => true,
+        })
+        .ok_or_else(|| {
+            RequestError::new(
+                ErrorKind::Dns,
+                format!("DNS lookup of {}: no usable address", origin.host),
+            )
+        })?;
+    Ok((addr, Some(start.elapsed())))
+}
+
+pub(super) async fn connect_tcp(
+    addr: SocketAddr,
+    source: Option<IpAddr>,
+    limit: Duration,
+) -> Result<(TcpStream, Duration), RequestError> {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4(),
+        SocketAddr::V6(_) => TcpSocket::new_v6(),
+    }
+    .map_err(|e| RequestError::from_io(&e, "creating socket"))?;
+    // Requests are small and latency-bound; Nagle would add up to one RTT to every one.
+    socket
+        .set_nodelay(true)
+        .map_err(|e| RequestError::from_io(&e, "setting TCP_NODELAY"))?;
+    if let Some(src) = source {
+        if src.is_ipv4() != addr.is_ipv4() {
+            return Err(RequestError::new(
+                ErrorKind::Other,
+                format!("source address {src} cannot reach {addr} (address family differs)"),
+            ));
+        }
+        socket
+            .bind(SocketAddr::new(src, 0))
+            .map_err(|e| RequestError::from_io(&e, "binding source address"))?;
+    }
+    let start = Instant::now();
+    let stream = timeout(limit, socket.connect(addr))
+        .await
+        .map_err(|_| RequestError::timed_out("TCP connect"))?
+        .map_err(|e| RequestError::from_io(&e, "TCP connect"))?;
+    Ok((stream, start.elapsed()))
+}

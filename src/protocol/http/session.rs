@@ -1,0 +1,89 @@
+//! [`Session`]: one viewer's connection to one origin, reopened when the server closed it.
+//! Owns the reconnect and retry policy; the exchange itself is [`HttpConnection`]'s.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::Method;
+
+use super::{ClientConfig, ConnectTimings, HttpConnection, Origin, RequestError, Response};
+
+/// Keeps one connection to one origin, as a viewer's app does, reconnecting when the server
+/// closed it.
+///
+/// # Retry
+/// A server may close an idle keep-alive connection just as we send on it. A request on a
+/// *reused* connection that fails before any response byte is retried once on a fresh
+/// connection when that cannot duplicate a side effect: the request was never written, or its
+/// method is idempotent (GET, HEAD, PUT, DELETE, OPTIONS, TRACE). The retry's connect timings are
+/// returned and its `ttfb`/`total` are those of the retried attempt. Anything else is returned
+/// as the error it was. Each attempt has its own timeouts, so a retried call can take up to
+/// twice as long; callers timing a whole step from its intended start still see that time.
+#[derive(Debug)]
+pub struct Session {
+    origin: Origin,
+    cfg: Arc<ClientConfig>,
+    source_addr: Option<IpAddr>,
+    conn: Option<HttpConnection>,
+}
+
+impl Session {
+    /// Does not connect: the first request does.
+    pub fn new(origin: Origin, cfg: Arc<ClientConfig>, source_addr: Option<IpAddr>) -> Session {
+        Session {
+            origin,
+            cfg,
+            source_addr,
+            conn: None,
+        }
+    }
+
+    /// Sends one request, (re)connecting first if needed. Returns connect timings when this
+    /// call opened a connection.
+    pub async fn request(
+        &mut self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<Bytes>,
+        keep_body: bool,
+    ) -> Result<(Option<ConnectTimings>, Response), RequestError> {
+        let (mut conn, mut timings) = match self.conn.take() {
+            Some(c) if c.is_usable() => (c, None),
+            _ => {
+                let (c, t) = self.open().await?;
+                (c, Some(t))
+            }
+        };
+        let result = match conn
+            .send(method.clone(), path_and_query, body.clone(), keep_body)
+            .await
+        {
+            Err(f) if f.retryable => {
+                drop(conn);
+                let (c, t) = self.open().await?;
+                conn = c;
+                timings = Some(t);
+                conn.request(method, path_and_query, body, keep_body).await
+            }
+            other => other.map_err(|f| f.error),
+        };
+        if conn.is_usable() {
+            self.conn = Some(conn);
+        }
+        result.map(|resp| (timings, resp))
+    }
+
+    /// Whether a connection is currently held and believed usable.
+    pub fn is_connected(&self) -> bool {
+        self.conn.as_ref().is_some_and(HttpConnection::is_usable)
+    }
+
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    async fn open(&self) -> Result<(HttpConnection, ConnectTimings), RequestError> {
+        HttpConnection::open(&self.origin, &self.cfg, self.source_addr).await
+    }
+}
