@@ -28,7 +28,8 @@ pub async fn watch_hls(
     let mut first_frame = false;
     loop {
         let mut fetched = false;
-        for segment in media.segments.iter().filter(|s| s.msn >= next_msn) {
+        let from_msn = next_msn;
+        for segment in media.segments.iter().filter(|s| s.msn >= from_msn) {
             if Instant::now() >= leave_at || *ending.borrow() {
                 return true;
             }

@@ -17,7 +17,6 @@ use super::names::{ErrorKind, Metric};
 use super::series::{Counters, SeriesWriter};
 
 /// What a viewer task reports.
-#[derive(Debug)]
 pub enum Event {
     /// A metric sample in the metric's recorded unit (µs for `*_ms`).
     Sample { region: u16, phase: u16, metric: Metric, value: u64 },

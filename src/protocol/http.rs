@@ -117,7 +117,7 @@ pub enum Scheme {
 
 /// Where to connect and what to call it: everything derived once from a URL so that opening a
 /// connection does no parsing.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
     pub scheme: Scheme,
     /// Host name for DNS (IPv6 literals without brackets).
