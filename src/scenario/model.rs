@@ -47,7 +47,9 @@ pub enum SupportTier {
 }
 
 /// Where load goes. `base_url == Embedded` means "start the built-in staging server".
-#[derive(Debug, Clone, Serialize)]
+///
+/// `Debug` is written by hand so header values (possibly secrets) print as `<redacted>`.
+#[derive(Clone, Serialize)]
 pub struct Target {
     pub base_url: BaseUrl,
     /// Hosts load may be sent to. Always contains the embedded server's loopback host when used.
@@ -62,6 +64,25 @@ pub struct Target {
     pub timeout: Duration,
     /// Local source addresses to spread connections over (issue 4); empty = let the OS choose.
     pub source_addrs: Vec<std::net::IpAddr>,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(name, _)| (name.as_str(), "<redacted>"))
+            .collect();
+        f.debug_struct("Target")
+            .field("base_url", &self.base_url)
+            .field("allow_hosts", &self.allow_hosts)
+            .field("headers", &headers)
+            .field("header_names", &self.header_names)
+            .field("insecure_tls", &self.insecure_tls)
+            .field("timeout", &self.timeout)
+            .field("source_addrs", &self.source_addrs)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -1,0 +1,417 @@
+//! File → [`Scenario`]: defaults, presets, weights, and every check that serde cannot make.
+//!
+//! Owns the conversion from `file.rs`'s raw structs to `model.rs`'s resolved types. Errors are
+//! collected, not returned at the first one, so a user fixes a file in one pass; each is located
+//! with [`Locator`] because serde's spans are gone by now. Target, region and host checks live
+//! in `target.rs`.
+
+use super::error::{did_you_mean, ScenarioError, ScenarioErrors};
+use super::file::{self, ScenarioFile, WatchDurationFile};
+use super::interpolate::unescape;
+use super::locate::Locator;
+use super::model::*;
+use super::{slo, target};
+
+/// Where errors accumulate while resolving one file.
+pub(crate) struct Ctx<'a> {
+    pub file: &'a str,
+    pub loc: Locator,
+    pub errors: Vec<ScenarioError>,
+    /// (VAR, value) pairs substituted so far; every error is redacted with them at the end.
+    pub secrets: Vec<(String, String)>,
+}
+
+impl Ctx<'_> {
+    pub fn push(&mut self, e: ScenarioError) {
+        self.errors.push(e);
+    }
+
+    /// A problem at `key`, in free words.
+    pub fn err(&mut self, key: &str, problem: impl Into<String>) -> &mut ScenarioError {
+        let e = ScenarioError::new(self.file, self.loc.find(key), key, problem);
+        self.errors.push(e);
+        let last = self.errors.len() - 1;
+        &mut self.errors[last]
+    }
+
+    /// `expected {expected}, got {found}` at `key`.
+    pub fn expected(
+        &mut self,
+        key: &str,
+        expected: impl Into<String>,
+        found: impl Into<String>,
+    ) -> &mut ScenarioError {
+        let e = ScenarioError::expected(self.file, self.loc.find(key), key, expected, found);
+        self.errors.push(e);
+        let last = self.errors.len() - 1;
+        &mut self.errors[last]
+    }
+
+    /// `v` unchanged; records an error unless it is finite and ≥ 0 (or > 0 when `strict`).
+    pub fn number(&mut self, key: &str, v: f64, strict: bool) -> f64 {
+        let ok = v.is_finite() && if strict { v > 0.0 } else { v >= 0.0 };
+        if !ok {
+            let what = if strict {
+                "a number greater than 0"
+            } else {
+                "a number ≥ 0"
+            };
+            self.expected(key, what, v.to_string());
+        }
+        v
+    }
+
+    pub fn nonzero_duration(&mut self, key: &str, d: std::time::Duration) {
+        if d.is_zero() {
+            self.expected(key, "a duration greater than 0", "0");
+        }
+    }
+}
+
+/// Resolve a parsed file. `text` is the raw YAML (for locations), `source` the path as given.
+pub(crate) fn resolve(
+    raw: ScenarioFile,
+    text: &str,
+    source: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Scenario, ScenarioErrors> {
+    let mut cx = Ctx {
+        file: source,
+        loc: Locator::new(text),
+        errors: Vec::new(),
+        secrets: Vec::new(),
+    };
+    target::refuse_stray_refs(&mut cx, text);
+    if raw.name.trim().is_empty() {
+        cx.expected("name", "a non-empty name", "\"\"");
+    }
+    let event = raw.event.map(|e| event(&mut cx, e));
+    let target = target::target(&mut cx, raw.target, env);
+    let regions = target::regions(&mut cx, raw.regions, &target);
+    let load = load(&mut cx, raw.load);
+    let viewer = viewer(&mut cx, raw.viewer, &target);
+    let publishers = raw.publishers.map(|p| publishers(&mut cx, p, &target));
+    let slo = raw.slo.map(|s| slo::slo(&mut cx, s)).unwrap_or_default();
+    let alerts = raw.alerts.map(|a| Alerts {
+        latency_ms: a
+            .latency_ms
+            .map(|v| cx.number("alerts.latency_ms", v, false)),
+        loss_pct: a.loss_pct.map(|v| cx.number("alerts.loss_pct", v, false)),
+    });
+    if !cx.errors.is_empty() {
+        let mut errors = cx.errors;
+        errors.sort_by_key(|e| (e.line == 0, e.line, e.col));
+        return Err(ScenarioErrors(errors).redact(&cx.secrets));
+    }
+    Ok(Scenario {
+        name: unescape(&raw.name),
+        description: raw.description.map(|d| unescape(&d)),
+        source: source.to_string(),
+        event,
+        target,
+        regions,
+        load,
+        viewer,
+        publishers,
+        slo,
+        alerts,
+    })
+}
+
+fn event(cx: &mut Ctx, e: file::EventFile) -> Event {
+    if let Some(at) = &e.starts_at {
+        if chrono::DateTime::parse_from_rfc3339(at).is_err() {
+            cx.expected(
+                "event.starts_at",
+                "an RFC 3339 timestamp like 2027-03-05T15:30:00Z",
+                format!("{at:?}"),
+            );
+        }
+    }
+    if let Some(j) = e.expected_peak_joins_per_sec {
+        cx.number("event.expected_peak_joins_per_sec", j, false);
+    }
+    let headroom = e.headroom.unwrap_or(1.0);
+    cx.number("event.headroom", headroom, true);
+    Event {
+        name: unescape(&e.name),
+        starts_at: e.starts_at,
+        expected_peak_viewers: e.expected_peak_viewers,
+        expected_peak_joins_per_sec: e.expected_peak_joins_per_sec,
+        headroom,
+        support_tier: match e.support_tier.unwrap_or(file::SupportTierFile::Basic) {
+            file::SupportTierFile::Basic => SupportTier::Basic,
+            file::SupportTierFile::Enterprise => SupportTier::Enterprise,
+            file::SupportTierFile::Strategic => SupportTier::Strategic,
+        },
+    }
+}
+
+fn load(cx: &mut Ctx, l: file::LoadFile) -> Load {
+    let scale = l.scale.unwrap_or(1.0);
+    if !(scale.is_finite() && scale > 0.0 && scale <= 1e6) {
+        cx.expected(
+            "load.scale",
+            "a fraction of the event in (0, 1000000], like 0.01",
+            scale.to_string(),
+        );
+    }
+    if l.phases.is_empty() {
+        cx.err("load.phases", "needs at least one phase")
+            .hint("add `- { name: steady, duration: 1m, joins_per_sec: 10 }`");
+    }
+    let mut phases: Vec<Phase> = Vec::new();
+    for (i, p) in l.phases.into_iter().enumerate() {
+        let key = format!("load.phases[{i}]");
+        let name = p
+            .name
+            .map(|n| unescape(&n))
+            .unwrap_or_else(|| format!("phase-{}", i + 1));
+        if phases.iter().any(|q| q.name == name) {
+            cx.err(
+                &format!("{key}.name"),
+                format!("duplicate phase name `{name}`"),
+            )
+            .hint("give every phase its own name; reports use them as labels");
+        }
+        cx.nonzero_duration(&format!("{key}.duration"), p.duration.0);
+        cx.number(&format!("{key}.joins_per_sec"), p.joins_per_sec, false);
+        if let Some(r) = p.ramp_to {
+            cx.number(&format!("{key}.ramp_to"), r, false);
+        }
+        phases.push(Phase {
+            name,
+            duration: p.duration.0,
+            joins_per_sec: p.joins_per_sec,
+            ramp_to: p.ramp_to,
+        });
+    }
+    let peak = phases
+        .iter()
+        .map(|p| p.joins_per_sec.max(p.ramp_to.unwrap_or(0.0)))
+        .fold(0.0, f64::max);
+    let arrivals: f64 = phases
+        .iter()
+        .map(|p| {
+            (p.joins_per_sec + p.ramp_to.unwrap_or(p.joins_per_sec)) / 2.0
+                * p.duration.as_secs_f64()
+        })
+        .sum();
+    let max_viewers = match l.max_viewers {
+        Some(0) => {
+            cx.expected("load.max_viewers", "at least 1", "0");
+            0
+        }
+        Some(v) => v,
+        None => {
+            let n = round_up_nice(arrivals);
+            cx.err(
+                "load",
+                "`max_viewers` is required: it is the hard cap on concurrent simulated viewers",
+            )
+            .hint(format!(
+                "add `max_viewers: {n}` (the phases start about {} viewers in all)",
+                arrivals.ceil()
+            ));
+            0
+        }
+    };
+    let max_joins_per_sec = match l.max_joins_per_sec {
+        Some(v) => cx.number("load.max_joins_per_sec", v, true),
+        None => {
+            let n = round_up_nice(peak);
+            cx.err(
+                "load",
+                "`max_joins_per_sec` is required: it is the hard cap on the arrival rate",
+            )
+            .hint(format!(
+                "add `max_joins_per_sec: {n}` (the phases peak at {peak}/s)"
+            ));
+            0.0
+        }
+    };
+    let abort_when = l.abort_when.map(|a| {
+        if !(a.error_rate.is_finite() && a.error_rate > 0.0 && a.error_rate <= 1.0) {
+            cx.expected(
+                "load.abort_when.error_rate",
+                "a fraction in (0, 1], like 0.5",
+                a.error_rate.to_string(),
+            );
+        }
+        AbortWhen {
+            error_rate: a.error_rate,
+            // Without a grace period the first failed request of the run would abort it.
+            after: a
+                .after
+                .map(|d| d.0)
+                .unwrap_or(std::time::Duration::from_secs(10)),
+        }
+    });
+    Load {
+        scale,
+        max_viewers,
+        max_joins_per_sec,
+        phases,
+        abort_when,
+    }
+}
+
+/// 1, 2, 5 × 10^n at or above `x` (at least 1): a cap that reads as a decision, not a sum.
+fn round_up_nice(x: f64) -> u64 {
+    let x = x.max(1.0);
+    let mut base = 1.0;
+    loop {
+        for m in [1.0, 2.0, 5.0] {
+            if m * base >= x {
+                return (m * base) as u64;
+            }
+        }
+        base *= 10.0;
+    }
+}
+
+fn viewer(cx: &mut Ctx, v: file::ViewerFile, t: &Target) -> Viewer {
+    let mut join: Vec<JoinStep> = Vec::new();
+    for (i, s) in v.join.unwrap_or_default().into_iter().enumerate() {
+        let key = format!("viewer.join[{i}]");
+        let method = match s.method.as_deref().map(str::to_ascii_uppercase).as_deref() {
+            None | Some("GET") => HttpMethod::Get,
+            Some("POST") => HttpMethod::Post,
+            Some("PUT") => HttpMethod::Put,
+            Some("DELETE") => HttpMethod::Delete,
+            Some("HEAD") => HttpMethod::Head,
+            Some(other) => {
+                let valid: Vec<String> = ["GET", "POST", "PUT", "DELETE", "HEAD"]
+                    .map(String::from)
+                    .into();
+                let hint = did_you_mean(other, &valid, "valid methods");
+                cx.expected(
+                    &format!("{key}.method"),
+                    "one of GET, POST, PUT, DELETE, HEAD",
+                    format!("`{other}`"),
+                )
+                .hint(hint);
+                HttpMethod::Get
+            }
+        };
+        if let Some(code) = s.expect_status {
+            if !(100..=599).contains(&code) {
+                cx.expected(
+                    &format!("{key}.expect_status"),
+                    "an HTTP status between 100 and 599",
+                    code.to_string(),
+                );
+            }
+        }
+        let path = unescape(&s.path);
+        target::check_path_or_url(cx, &format!("{key}.path"), &path, t, &["http", "https"]);
+        let name = s
+            .name
+            .map(|n| unescape(&n))
+            .unwrap_or_else(|| format!("step-{}", i + 1));
+        if join.iter().any(|j| j.name == name) {
+            cx.err(
+                &format!("{key}.name"),
+                format!("duplicate join step name `{name}`"),
+            );
+        }
+        join.push(JoinStep {
+            name,
+            method,
+            path,
+            body: s.body.map(|b| unescape(&b)),
+            expect_status: s.expect_status,
+            expect_body: s.expect_body.map(|b| unescape(&b)),
+        });
+    }
+    let protocol = match v.watch.protocol.unwrap_or(file::WatchProtocolFile::Hls) {
+        file::WatchProtocolFile::Hls => WatchProtocol::Hls,
+        file::WatchProtocolFile::None => WatchProtocol::None,
+    };
+    let url = v.watch.url.map(|u| unescape(&u)).unwrap_or_default();
+    if protocol == WatchProtocol::Hls && url.is_empty() {
+        cx.err("viewer.watch", "`url` is required when protocol is hls")
+            .hint("add `url: /hls/stream.m3u8` (relative to the region's base_url)");
+    } else if !url.is_empty() {
+        target::check_path_or_url(cx, "viewer.watch.url", &url, t, &["http", "https"]);
+    }
+    let duration = match v.watch.duration {
+        WatchDurationFile::Fixed(d) => {
+            cx.nonzero_duration("viewer.watch.duration", d);
+            WatchTime::Fixed { duration: d }
+        }
+        WatchDurationFile::LogNormal { median, p90 } => {
+            cx.nonzero_duration("viewer.watch.duration.median", median);
+            if p90 < median {
+                cx.err("viewer.watch.duration.p90", "must be at least the median")
+                    .hint("p90 is the watch time 90% of viewers stay less than; it cannot be below the median");
+            }
+            WatchTime::LogNormal { median, p90 }
+        }
+    };
+    let rendition = match v.watch.rendition.unwrap_or(file::RenditionFile::Lowest) {
+        file::RenditionFile::Lowest => Rendition::Lowest,
+        file::RenditionFile::Highest => Rendition::Highest,
+        file::RenditionFile::Random => Rendition::Random,
+        file::RenditionFile::ByBandwidth => Rendition::ByBandwidth,
+    };
+    let chat = v.chat.map(|c| {
+        let url = unescape(&c.url);
+        target::check_path_or_url(cx, "viewer.chat.url", &url, t, &["ws", "wss"]);
+        let rate = c.messages_per_min.unwrap_or(0.0);
+        cx.number("viewer.chat.messages_per_min", rate, false);
+        Chat {
+            url,
+            messages_per_min: rate,
+        }
+    });
+    Viewer {
+        join,
+        watch: Watch {
+            protocol,
+            url,
+            duration,
+            rendition,
+        },
+        chat,
+    }
+}
+
+fn publishers(cx: &mut Ctx, p: file::PublishersFile, t: &Target) -> Publishers {
+    let protocol = p.protocol.unwrap_or_else(|| "rtmp".to_string());
+    if protocol != "rtmp" {
+        cx.expected("publishers.protocol", "`rtmp`", format!("`{protocol}`"));
+    }
+    let url = unescape(&p.url);
+    target::check_path_or_url(cx, "publishers.url", &url, t, &["rtmp", "rtmps"]);
+    let streams = p.streams.unwrap_or(1);
+    if streams == 0 {
+        cx.expected("publishers.streams", "at least 1", "0");
+    }
+    let bitrate_kbps = p.bitrate_kbps.unwrap_or(2500);
+    if bitrate_kbps == 0 {
+        cx.expected("publishers.bitrate_kbps", "at least 1", "0");
+    }
+    cx.nonzero_duration("publishers.duration", p.duration.0);
+    Publishers {
+        protocol,
+        url,
+        streams,
+        bitrate_kbps,
+        duration: p.duration.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_up_nice;
+
+    #[test]
+    fn caps_round_up_to_readable_numbers() {
+        assert_eq!(round_up_nice(0.0), 1);
+        assert_eq!(round_up_nice(1800.0), 2000);
+        assert_eq!(round_up_nice(2000.0), 2000);
+        assert_eq!(round_up_nice(2001.0), 5000);
+        assert_eq!(round_up_nice(51_000.0), 100_000);
+    }
+}
