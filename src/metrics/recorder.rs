@@ -14,6 +14,7 @@ use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::names::{ErrorKind, Metric};
+use super::result::record_value;
 use super::series::{Counters, SeriesWriter};
 
 /// What a viewer task reports.
@@ -99,7 +100,7 @@ impl Cell {
             *slot = super::result::new_histogram().ok();
         }
         if let Some(h) = slot {
-            h.saturating_record(value.max(1));
+            record_value(h, value);
         }
     }
 }
@@ -209,7 +210,7 @@ impl Recorder {
                     _ => None,
                 };
                 if let Some(h) = all {
-                    h.saturating_record(value.max(1));
+                    record_value(h, value);
                 }
             }
             Event::Request { region, phase, error } => {

@@ -220,6 +220,15 @@ pub fn new_histogram() -> Result<Histogram<u64>, hdrhistogram::CreationError> {
     Ok(h)
 }
 
+/// Record into an auto-resizing histogram. (`saturating_record` would clamp instead of growing:
+/// every value above the initial range would read as 2 µs.)
+pub fn record_value(hist: &mut Histogram<u64>, value: u64) {
+    let value = value.max(1);
+    if hist.record(value).is_err() {
+        hist.saturating_record(value);
+    }
+}
+
 impl MetricSummary {
     /// The value of a stat named as in SLO keys (`p99`, `p99.9`, `max`, `mean`, …).
     pub fn stat(&self, stat: &str) -> Option<f64> {
