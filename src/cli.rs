@@ -101,7 +101,8 @@ fn interrupts() -> watch::Receiver<u32> {
     let (tx, rx) = watch::channel(0u32);
     tokio::spawn(async move {
         #[cfg(unix)]
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         loop {
             #[cfg(unix)]
             let term_signal = async {
@@ -130,35 +131,80 @@ pub const DEMO_SCENARIO: &str = include_str!("../scenarios/demo.yaml");
 pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
     let progress = ProgressMode::detect(cli.quiet);
     match cli.command {
-        Command::Demo { out, seed, capacity } => {
+        Command::Demo {
+            out,
+            seed,
+            capacity,
+        } => {
             let env = |name: &str| std::env::var(name).ok();
             let scenario = scenario::parse_str(DEMO_SCENARIO, "scenarios/demo.yaml", &env)?;
-            let embedded = StagingConfig { capacity, ..StagingConfig::default() };
-            let opts = RunOptions { out, seed, progress, drain: Duration::from_secs(5), embedded };
+            let embedded = StagingConfig {
+                capacity,
+                ..StagingConfig::default()
+            };
+            let opts = RunOptions {
+                out,
+                seed,
+                progress,
+                drain: Duration::from_secs(5),
+                embedded,
+            };
             run_and_print(scenario, opts).await
         }
-        Command::Run { scenario: path, out, seed, capacity, drain } => {
+        Command::Run {
+            scenario: path,
+            out,
+            seed,
+            capacity,
+            drain,
+        } => {
             let scenario = scenario::load(&path)?;
-            let embedded = StagingConfig { capacity, ..StagingConfig::default() };
-            let opts = RunOptions { out, seed, progress, drain, embedded };
+            let embedded = StagingConfig {
+                capacity,
+                ..StagingConfig::default()
+            };
+            let opts = RunOptions {
+                out,
+                seed,
+                progress,
+                drain,
+                embedded,
+            };
             run_and_print(scenario, opts).await
         }
-        Command::Validate { scenario: path, seed } => {
+        Command::Validate {
+            scenario: path,
+            seed,
+        } => {
             let scenario = scenario::load(&path)?;
             crate::run::check_hosts(&scenario)?;
             print!("{}", crate::validate::render(&scenario, seed));
             Ok(Exit::Success)
         }
-        Command::Serve { listen, capacity, segment_duration, bitrate_kbps } => {
-            let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
-            let config = StagingConfig { capacity, segment_duration, bitrate_kbps, ..StagingConfig::default() };
+        Command::Serve {
+            listen,
+            capacity,
+            segment_duration,
+            bitrate_kbps,
+        } => {
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("binding {listen}"))?;
+            let config = StagingConfig {
+                capacity,
+                segment_duration,
+                bitrate_kbps,
+                ..StagingConfig::default()
+            };
             let addr = listener.local_addr()?;
             println!("peakready staging server on http://{addr}  (HLS: /hls/stream.m3u8, chat: ws://{addr}/chat, API: /api/v1/…)");
             println!("Ctrl-C to stop.");
             let shutdown = async {
                 let _ = tokio::signal::ctrl_c().await;
             };
-            crate::staging::serve(listener, config, shutdown).await.context("staging server")?;
+            crate::staging::serve(listener, config, shutdown)
+                .await
+                .context("staging server")?;
             Ok(Exit::Success)
         }
         Command::Report { dir } => {

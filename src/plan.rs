@@ -124,7 +124,15 @@ impl Plan {
             let from = phase.joins_per_sec;
             let to = phase.ramp_to.unwrap_or(from);
             let capped = from > cap || to > cap;
-            push_capped(&mut segments, index as u16, start, start + duration, from, to, cap);
+            push_capped(
+                &mut segments,
+                index as u16,
+                start,
+                start + duration,
+                from,
+                to,
+                cap,
+            );
             phases.push(PlannedPhase {
                 name: phase.name.clone(),
                 start_s: start,
@@ -201,8 +209,12 @@ impl Plan {
     /// overstates short spikes, which is exactly what this tool rehearses.
     pub fn expected_concurrency(&self) -> Vec<f64> {
         let seconds = self.total.as_secs_f64().ceil() as usize;
-        let arrivals: Vec<f64> = (0..seconds).map(|s| self.expected_between(s as f64, s as f64 + 1.0)).collect();
-        let survival: Vec<f64> = (0..seconds).map(|age| self.survival(age as f64 + 0.5)).collect();
+        let arrivals: Vec<f64> = (0..seconds)
+            .map(|s| self.expected_between(s as f64, s as f64 + 1.0))
+            .collect();
+        let survival: Vec<f64> = (0..seconds)
+            .map(|age| self.survival(age as f64 + 0.5))
+            .collect();
         (0..seconds)
             .map(|t| (0..=t).map(|s| arrivals[s] * survival[t - s]).sum::<f64>())
             .collect()
@@ -238,7 +250,8 @@ impl Plan {
                     peak = peak.max(s.from_rate).max(s.to_rate);
                 }
                 let first = phase.start_s.floor() as usize;
-                let last = ((phase.start_s + phase.duration_s).ceil() as usize).min(concurrency.len());
+                let last =
+                    ((phase.start_s + phase.duration_s).ceil() as usize).min(concurrency.len());
                 let peak_conc = concurrency
                     .get(first..last)
                     .unwrap_or(&[])
@@ -257,11 +270,25 @@ impl Plan {
     }
 }
 
-fn push_capped(out: &mut Vec<RateSegment>, phase: u16, start: f64, end: f64, from: f64, to: f64, cap: f64) {
+fn push_capped(
+    out: &mut Vec<RateSegment>,
+    phase: u16,
+    start: f64,
+    end: f64,
+    from: f64,
+    to: f64,
+    cap: f64,
+) {
     if end <= start {
         return;
     }
-    let seg = |s: f64, e: f64, a: f64, b: f64| RateSegment { phase, start: s, end: e, from_rate: a, to_rate: b };
+    let seg = |s: f64, e: f64, a: f64, b: f64| RateSegment {
+        phase,
+        start: s,
+        end: e,
+        from_rate: a,
+        to_rate: b,
+    };
     let crosses = (from - cap) * (to - cap) < 0.0;
     if !crosses {
         out.push(seg(start, end, from.min(cap), to.min(cap)));
@@ -293,7 +320,9 @@ fn erfc(x: f64) -> f64 {
                     + t * (0.096_784_18
                         + t * (-0.186_288_06
                             + t * (0.278_868_07
-                                + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
+                                + t * (-1.135_203_98
+                                    + t * (1.488_515_87
+                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
             .exp();
     if x >= 0.0 {
         r
@@ -369,7 +398,9 @@ impl Iterator for Arrivals<'_> {
                 let region = self.pick_region();
                 let watch_for = match &self.watch {
                     WatchSampler::Fixed(d) => *d,
-                    WatchSampler::LogNormal(dist) => Duration::from_secs_f64(dist.sample(&mut self.rng).min(86_400.0)),
+                    WatchSampler::LogNormal(dist) => {
+                        Duration::from_secs_f64(dist.sample(&mut self.rng).min(86_400.0))
+                    }
                 };
                 let arrival = Arrival {
                     at: Duration::from_secs_f64(seg.start + offset),

@@ -89,23 +89,42 @@ pub fn check_hosts(scenario: &Scenario) -> anyhow::Result<()> {
 fn resolve_base(base: &BaseUrl, embedded: Option<&Url>) -> anyhow::Result<Url> {
     match base {
         BaseUrl::Url(u) => Ok(u.clone()),
-        BaseUrl::Embedded => embedded.cloned().context("the embedded server was not started"),
+        BaseUrl::Embedded => embedded
+            .cloned()
+            .context("the embedded server was not started"),
     }
 }
 
 pub fn default_out_dir(scenario: &Scenario) -> PathBuf {
-    PathBuf::from("reports").join(format!("{}-{}", scenario.name, Utc::now().format("%Y%m%dT%H%M%SZ")))
+    PathBuf::from("reports").join(format!(
+        "{}-{}",
+        scenario.name,
+        Utc::now().format("%Y%m%dT%H%M%SZ")
+    ))
 }
 
-pub async fn run(scenario: Scenario, opts: RunOptions, interrupts: watch::Receiver<u32>) -> anyhow::Result<Finished> {
+pub async fn run(
+    scenario: Scenario,
+    opts: RunOptions,
+    interrupts: watch::Receiver<u32>,
+) -> anyhow::Result<Finished> {
     check_hosts(&scenario)?;
-    let seed = opts.seed.unwrap_or_else(|| Utc::now().timestamp_nanos_opt().unwrap_or(0) as u64);
+    let seed = opts
+        .seed
+        .unwrap_or_else(|| Utc::now().timestamp_nanos_opt().unwrap_or(0) as u64);
     let plan = Plan::build(&scenario, seed);
 
     let uses_embedded = scenario.target.base_url == BaseUrl::Embedded
-        || scenario.regions.iter().any(|r| r.base_url == Some(BaseUrl::Embedded));
+        || scenario
+            .regions
+            .iter()
+            .any(|r| r.base_url == Some(BaseUrl::Embedded));
     let server = if uses_embedded {
-        Some(EmbeddedServer::start(opts.embedded.clone()).await.context("starting the embedded staging server")?)
+        Some(
+            EmbeddedServer::start(opts.embedded.clone())
+                .await
+                .context("starting the embedded staging server")?,
+        )
     } else {
         None
     };
@@ -121,14 +140,21 @@ pub async fn run(scenario: Scenario, opts: RunOptions, interrupts: watch::Receiv
             Some(b) => resolve_base(b, embedded_url.as_ref())?,
             None => target_base.clone(),
         };
-        let w = base
-            .join(&scenario.viewer.watch.url)
-            .with_context(|| format!("viewer.watch.url `{}` does not resolve against {base}", scenario.viewer.watch.url))?;
+        let w = base.join(&scenario.viewer.watch.url).with_context(|| {
+            format!(
+                "viewer.watch.url `{}` does not resolve against {base}",
+                scenario.viewer.watch.url
+            )
+        })?;
         watch_url.push(w);
         region_base.push(base);
     }
-    let client = ClientConfig::new(scenario.target.timeout, scenario.target.insecure_tls, &scenario.target.headers)
-        .map_err(|e| anyhow::anyhow!("{}: target.headers: {e}", scenario.source))?;
+    let client = ClientConfig::new(
+        scenario.target.timeout,
+        scenario.target.insecure_tls,
+        &scenario.target.headers,
+    )
+    .map_err(|e| anyhow::anyhow!("{}: target.headers: {e}", scenario.source))?;
     let mut allow_hosts = scenario.target.allow_hosts.clone();
     if embedded_url.is_some() {
         allow_hosts.extend(["127.0.0.1".to_string(), "localhost".to_string()]);
@@ -136,7 +162,12 @@ pub async fn run(scenario: Scenario, opts: RunOptions, interrupts: watch::Receiv
     let spec = Arc::new(ViewerSpec {
         client,
         region_base,
-        join: scenario.viewer.join.iter().map(PreparedStep::from_step).collect(),
+        join: scenario
+            .viewer
+            .join
+            .iter()
+            .map(PreparedStep::from_step)
+            .collect(),
         watch_protocol: scenario.viewer.watch.protocol,
         watch_url,
         allow_hosts,
@@ -144,22 +175,44 @@ pub async fn run(scenario: Scenario, opts: RunOptions, interrupts: watch::Receiv
         seed,
     });
 
-    let dir = opts.out.clone().unwrap_or_else(|| default_out_dir(&scenario));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating results directory {}", dir.display()))?;
+    let dir = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out_dir(&scenario));
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("creating results directory {}", dir.display()))?;
     let open_files_limit = sysinfo::raise_open_files_limit();
     let started_at = Utc::now();
-    let phase_bounds = plan.phases.iter().map(|p| (p.name.clone(), p.start_s, p.start_s + p.duration_s)).collect();
-    let series = SeriesWriter::create(&dir, plan.regions.clone(), phase_bounds, started_at.timestamp_millis() as f64 / 1000.0)
-        .with_context(|| format!("creating timeseries files in {}", dir.display()))?;
-    let (recorder, handle, live) = Recorder::new(plan.regions.len(), plan.phases.len(), Some(series));
+    let phase_bounds = plan
+        .phases
+        .iter()
+        .map(|p| (p.name.clone(), p.start_s, p.start_s + p.duration_s))
+        .collect();
+    let series = SeriesWriter::create(
+        &dir,
+        plan.regions.clone(),
+        phase_bounds,
+        started_at.timestamp_millis() as f64 / 1000.0,
+    )
+    .with_context(|| format!("creating timeseries files in {}", dir.display()))?;
+    let (recorder, handle, live) =
+        Recorder::new(plan.regions.len(), plan.phases.len(), Some(series));
     let (cpu_before, _) = sysinfo::cpu_and_peak_rss();
     let start = tokio::time::Instant::now();
     let recorder_task = tokio::spawn(recorder.run(start.into_std()));
     let display = progress::spawn(opts.progress, live.clone(), plan.phases.clone(), plan.total);
 
-    let engine_config = EngineConfig { plan: plan.clone(), spec, drain: opts.drain, abort_when: scenario.load.abort_when.clone() };
+    let engine_config = EngineConfig {
+        plan: plan.clone(),
+        spec,
+        drain: opts.drain,
+        abort_when: scenario.load.abort_when.clone(),
+    };
     let outcome = engine::run(engine_config, start, handle.clone(), live, interrupts).await;
-    let state = handle.finish().await.context("the recorder stopped unexpectedly")?;
+    let state = handle
+        .finish()
+        .await
+        .context("the recorder stopped unexpectedly")?;
     let _ = recorder_task.await;
     let _ = display.await;
     if let Some(server) = server {
@@ -178,9 +231,19 @@ pub async fn run(scenario: Scenario, opts: RunOptions, interrupts: watch::Receiv
         ));
     }
     if plan.phases.iter().any(|p| p.capped) {
-        notices.push(format!("load.max_joins_per_sec ({}) lowered the planned arrival rate", scenario.load.max_joins_per_sec));
+        notices.push(format!(
+            "load.max_joins_per_sec ({}) lowered the planned arrival rate",
+            scenario.load.max_joins_per_sec
+        ));
     }
-    let generator = generator_health(&overall, cpu_after - cpu_before, elapsed, peak_rss, open_files_limit, state.peak_open_files);
+    let generator = generator_health(
+        &overall,
+        cpu_after - cpu_before,
+        elapsed,
+        peak_rss,
+        open_files_limit,
+        state.peak_open_files,
+    );
     let mut result = RunResult {
         schema: SCHEMA_VERSION,
         tool: format!("peakready {}", env!("CARGO_PKG_VERSION")),
@@ -218,10 +281,21 @@ pub async fn run(scenario: Scenario, opts: RunOptions, interrupts: watch::Receiv
         RunStatus::Completed => Outcome::SloFailed,
         _ => Outcome::Aborted,
     };
-    Ok(Finished { outcome, dir, result })
+    Ok(Finished {
+        outcome,
+        dir,
+        result,
+    })
 }
 
-fn generator_health(overall: &crate::metrics::Breakdown, cpu: f64, wall: f64, peak_rss: u64, limit: u64, peak_files: u64) -> GeneratorHealth {
+fn generator_health(
+    overall: &crate::metrics::Breakdown,
+    cpu: f64,
+    wall: f64,
+    peak_rss: u64,
+    limit: u64,
+    peak_files: u64,
+) -> GeneratorHealth {
     let cores = sysinfo::cores();
     let lag = overall.metrics.get("generator_lag_ms");
     let late = lag

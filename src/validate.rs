@@ -10,23 +10,37 @@ pub fn render(s: &Scenario, seed: u64) -> String {
     let plan = Plan::build(s, seed);
     let mut out = String::new();
     let target = match &s.target.base_url {
-        BaseUrl::Embedded => "embedded staging server (started in-process on a free loopback port)".to_string(),
+        BaseUrl::Embedded => {
+            "embedded staging server (started in-process on a free loopback port)".to_string()
+        }
         BaseUrl::Url(u) => u.to_string(),
     };
     let _ = writeln!(out, "{}: valid", s.source);
     let _ = writeln!(out, "  scenario   {}", s.name);
     let _ = writeln!(out, "  target     {target}");
     if !s.target.header_names.is_empty() {
-        let _ = writeln!(out, "  headers    {} (values hidden)", s.target.header_names.join(", "));
+        let _ = writeln!(
+            out,
+            "  headers    {} (values hidden)",
+            s.target.header_names.join(", ")
+        );
     }
-    let _ = writeln!(out, "  duration   {}", crate::scenario::duration::format_duration(plan.total));
+    let _ = writeln!(
+        out,
+        "  duration   {}",
+        crate::scenario::duration::format_duration(plan.total)
+    );
     let _ = writeln!(
         out,
         "  caps       {} concurrent viewers, {} joins/s",
         s.load.max_viewers, s.load.max_joins_per_sec
     );
     let _ = writeln!(out, "  scale      {}× of the event", s.load.scale);
-    let _ = writeln!(out, "  watch      mean {:.0} s per viewer\n", plan.mean_watch_secs());
+    let _ = writeln!(
+        out,
+        "  watch      mean {:.0} s per viewer\n",
+        plan.mean_watch_secs()
+    );
 
     let mut t = Table::new(&[
         ("region", Align::Left),
@@ -36,11 +50,18 @@ pub fn render(s: &Scenario, seed: u64) -> String {
         ("peak joins/s", Align::Right),
         ("expected peak viewers", Align::Right),
     ]);
-    let shares: std::collections::HashMap<&str, f64> = s.regions.iter().map(|r| (r.name.as_str(), r.share)).collect();
+    let shares: std::collections::HashMap<&str, f64> = s
+        .regions
+        .iter()
+        .map(|r| (r.name.as_str(), r.share))
+        .collect();
     for e in plan.expectations() {
         t.row(vec![
             e.region.clone(),
-            format!("{:.1} %", shares.get(e.region.as_str()).copied().unwrap_or(0.0) * 100.0),
+            format!(
+                "{:.1} %",
+                shares.get(e.region.as_str()).copied().unwrap_or(0.0) * 100.0
+            ),
             e.phase.clone(),
             format!("{:.0}", e.expected_arrivals),
             format!("{:.1}", e.peak_joins_per_sec),
@@ -64,7 +85,11 @@ pub fn render(s: &Scenario, seed: u64) -> String {
         );
     }
     for phase in plan.phases.iter().filter(|p| p.capped) {
-        let _ = writeln!(out, "  warning: phase `{}` exceeds load.max_joins_per_sec and is capped at {}", phase.name, s.load.max_joins_per_sec);
+        let _ = writeln!(
+            out,
+            "  warning: phase `{}` exceeds load.max_joins_per_sec and is capped at {}",
+            phase.name, s.load.max_joins_per_sec
+        );
     }
     for notice in s.notices() {
         let _ = writeln!(out, "  notice: {notice}");

@@ -15,7 +15,11 @@ pub fn measured(b: &Breakdown, gate: &SloGate) -> Option<f64> {
 pub fn evaluate(result: &mut RunResult) {
     let gates = result.scenario.slo.clone();
     let mut out = Vec::new();
-    for b in result.regions.iter().chain(std::iter::once(&result.overall)) {
+    for b in result
+        .regions
+        .iter()
+        .chain(std::iter::once(&result.overall))
+    {
         for gate in &gates {
             let value = measured(b, gate);
             out.push(SloResult {

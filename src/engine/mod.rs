@@ -26,7 +26,11 @@ use viewer::{run_viewer, ViewerSpec};
 /// Is `host` one of the allowed hosts? Exact, case-insensitive; IPv6 brackets ignored.
 pub fn host_allowed(host: &str, allow: &[String]) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    allow.iter().any(|a| a.trim_start_matches('[').trim_end_matches(']').eq_ignore_ascii_case(host))
+    allow.iter().any(|a| {
+        a.trim_start_matches('[')
+            .trim_end_matches(']')
+            .eq_ignore_ascii_case(host)
+    })
 }
 
 pub struct EngineConfig {
@@ -139,7 +143,11 @@ pub async fn run(
         Ok(_) = interrupts.wait_for(|n| *n >= 2) => {}
     }
     tasks.shutdown().await;
-    EngineOutcome { status, reason, elapsed: start.elapsed() }
+    EngineOutcome {
+        status,
+        reason,
+        elapsed: start.elapsed(),
+    }
 }
 
 fn should_abort(live: &LiveStats, abort: Option<&AbortWhen>) -> Option<String> {

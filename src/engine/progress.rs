@@ -39,7 +39,10 @@ fn phase_at(phases: &[PlannedPhase], t: f64) -> &str {
 }
 
 fn status_line(s: &LiveStats, phases: &[PlannedPhase]) -> String {
-    let p99 = s.join_p99_ms.map(|v| format!("{v:.0} ms")).unwrap_or_else(|| "–".into());
+    let p99 = s
+        .join_p99_ms
+        .map(|v| format!("{v:.0} ms"))
+        .unwrap_or_else(|| "–".into());
     format!(
         "{:<14} viewers {:>6}  joins/s {:>5}  errors {:>6}  join p99 {:>8}",
         phase_at(phases, s.elapsed.as_secs_f64()),
@@ -51,13 +54,23 @@ fn status_line(s: &LiveStats, phases: &[PlannedPhase]) -> String {
 }
 
 /// Spawns the display; abort the handle (or let the `live` sender drop) to stop it.
-pub fn spawn(mode: ProgressMode, mut live: watch::Receiver<LiveStats>, phases: Vec<PlannedPhase>, total: Duration) -> tokio::task::JoinHandle<()> {
+pub fn spawn(
+    mode: ProgressMode,
+    mut live: watch::Receiver<LiveStats>,
+    phases: Vec<PlannedPhase>,
+    total: Duration,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let bar = match mode {
             ProgressMode::Bar => {
-                let bar = ProgressBar::with_draw_target(Some(total.as_secs().max(1)), ProgressDrawTarget::stderr());
-                let style = ProgressStyle::with_template("{elapsed_precise}/{duration_precise} [{bar:30.cyan/blue}] {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar());
+                let bar = ProgressBar::with_draw_target(
+                    Some(total.as_secs().max(1)),
+                    ProgressDrawTarget::stderr(),
+                );
+                let style = ProgressStyle::with_template(
+                    "{elapsed_precise}/{duration_precise} [{bar:30.cyan/blue}] {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar());
                 bar.set_style(style.progress_chars("=> "));
                 Some(bar)
             }
@@ -73,7 +86,12 @@ pub fn spawn(mode: ProgressMode, mut live: watch::Receiver<LiveStats>, phases: V
                 }
                 (None, ProgressMode::Lines) if s.elapsed >= last_line + Duration::from_secs(5) => {
                     last_line = s.elapsed;
-                    eprintln!("[{:>4.0} s / {:.0} s] {}", s.elapsed.as_secs_f64(), total.as_secs_f64(), status_line(&s, &phases));
+                    eprintln!(
+                        "[{:>4.0} s / {:.0} s] {}",
+                        s.elapsed.as_secs_f64(),
+                        total.as_secs_f64(),
+                        status_line(&s, &phases)
+                    );
                 }
                 _ => {}
             }

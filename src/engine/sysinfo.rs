@@ -11,12 +11,17 @@ pub fn cpu_and_peak_rss() -> (f64, u64) {
     }
     let secs = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
     // ru_maxrss is in KiB on Linux.
-    (secs(usage.ru_utime) + secs(usage.ru_stime), usage.ru_maxrss.max(0) as u64 * 1024)
+    (
+        secs(usage.ru_utime) + secs(usage.ru_stime),
+        usage.ru_maxrss.max(0) as u64 * 1024,
+    )
 }
 
 /// Number of open file descriptors of this process.
 pub fn open_files() -> Option<u64> {
-    std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count() as u64)
+    std::fs::read_dir("/proc/self/fd")
+        .ok()
+        .map(|d| d.count() as u64)
 }
 
 /// Raise the soft open-files limit to the hard limit; returns the limit now in force.
@@ -28,7 +33,10 @@ pub fn raise_open_files_limit() -> u64 {
             return 0;
         }
         if lim.rlim_cur < lim.rlim_max {
-            let raised = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
                 return raised.rlim_cur;
             }
@@ -38,5 +46,7 @@ pub fn raise_open_files_limit() -> u64 {
 }
 
 pub fn cores() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }

@@ -24,7 +24,11 @@ pub async fn watch_hls(
     let Some((media_url, mut media)) = open_stream(conns, url, rendition).await else {
         return false;
     };
-    let mut next_msn = media.segments.get(media.live_start_index()).map(|s| s.msn).unwrap_or(media.media_sequence);
+    let mut next_msn = media
+        .segments
+        .get(media.live_start_index())
+        .map(|s| s.msn)
+        .unwrap_or(media.media_sequence);
     let mut first_frame = false;
     loop {
         let mut fetched = false;
@@ -38,7 +42,10 @@ pub async fn watch_hls(
                 break;
             };
             next_msn = segment.msn + 1;
-            let Ok(response) = conns.request(http::Method::GET, &seg_url, None, false).await else {
+            let Ok(response) = conns
+                .request(http::Method::GET, &seg_url, None, false)
+                .await
+            else {
                 continue;
             };
             if !(200..300).contains(&response.status) {
@@ -47,17 +54,28 @@ pub async fn watch_hls(
             }
             conns.judged(None);
             fetched = true;
-            conns.rec.duration(conns.region, conns.phase, Metric::SegmentMs, response.total);
+            conns
+                .rec
+                .duration(conns.region, conns.phase, Metric::SegmentMs, response.total);
             if !first_frame {
                 first_frame = true;
-                conns.rec.duration(conns.region, conns.phase, Metric::FirstFrameMs, intended.elapsed());
+                conns.rec.duration(
+                    conns.region,
+                    conns.phase,
+                    Metric::FirstFrameMs,
+                    intended.elapsed(),
+                );
             }
         }
         if media.end_list {
             return true;
         }
         // RFC 8216 §6.3.4: reload after one target duration, half of it when unchanged.
-        let wait = if fetched { media.target_duration } else { media.target_duration / 2 };
+        let wait = if fetched {
+            media.target_duration
+        } else {
+            media.target_duration / 2
+        };
         let reload_at = (Instant::now() + wait.max(MIN_RELOAD)).min(leave_at);
         if !sleep_or_end(reload_at, ending).await || Instant::now() >= leave_at {
             return true;
@@ -76,7 +94,11 @@ pub async fn watch_hls(
     }
 }
 
-async fn open_stream(conns: &mut Connections, url: &Url, rendition: Rendition) -> Option<(Url, MediaPlaylist)> {
+async fn open_stream(
+    conns: &mut Connections,
+    url: &Url,
+    rendition: Rendition,
+) -> Option<(Url, MediaPlaylist)> {
     match fetch_playlist(conns, url).await? {
         Playlist::Media(media) => Some((url.clone(), media)),
         Playlist::Multivariant(multi) => {
@@ -101,13 +123,25 @@ async fn open_stream(conns: &mut Connections, url: &Url, rendition: Rendition) -
 }
 
 async fn fetch_playlist(conns: &mut Connections, url: &Url) -> Option<Playlist> {
-    let response = conns.request(http::Method::GET, url, None, true).await.ok()?;
+    let response = conns
+        .request(http::Method::GET, url, None, true)
+        .await
+        .ok()?;
     if !(200..300).contains(&response.status) {
         conns.judged(Some(ErrorKind::from_status(response.status)));
         return None;
     }
-    conns.rec.duration(conns.region, conns.phase, Metric::PlaylistMs, response.total);
-    let text = response.body.as_ref().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+    conns.rec.duration(
+        conns.region,
+        conns.phase,
+        Metric::PlaylistMs,
+        response.total,
+    );
+    let text = response
+        .body
+        .as_ref()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default();
     match playlist::parse(&text) {
         Ok(p) => {
             conns.judged(None);

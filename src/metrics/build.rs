@@ -21,7 +21,9 @@ impl Accumulator {
     fn add(&mut self, cell: &Cell) {
         self.counters.add(&cell.counters);
         for (metric, hist) in Metric::ALL.iter().zip(&cell.hists) {
-            let Some(hist) = hist.as_ref().filter(|h| h.len() > 0) else { continue };
+            let Some(hist) = hist.as_ref().filter(|h| !h.is_empty()) else {
+                continue;
+            };
             match self.hists.get_mut(metric) {
                 Some(acc) => {
                     let _ = acc.add(hist);
@@ -45,28 +47,48 @@ impl Accumulator {
             .collect();
         Breakdown {
             name: name.to_string(),
-            joins: JoinCounts { attempted: c.arrivals, succeeded: c.joins_ok, failed: c.joins_failed, capped: c.capped },
+            joins: JoinCounts {
+                attempted: c.arrivals,
+                succeeded: c.joins_ok,
+                failed: c.joins_failed,
+                capped: c.capped,
+            },
             departures: c.departures,
             peak_concurrent_viewers: 0,
             requests: c.requests,
             errors,
-            error_rate: if c.requests == 0 { 0.0 } else { c.errors_total() as f64 / c.requests as f64 },
-            metrics: self.hists.iter().map(|(m, h)| (m.name().to_string(), summarize(*m, h))).collect(),
+            error_rate: if c.requests == 0 {
+                0.0
+            } else {
+                c.errors_total() as f64 / c.requests as f64
+            },
+            metrics: self
+                .hists
+                .iter()
+                .map(|(m, h)| (m.name().to_string(), summarize(*m, h)))
+                .collect(),
             phases: Vec::new(),
         }
     }
 }
 
 /// Per-region breakdowns (with per-phase entries) and the overall one.
-pub fn breakdowns(state: &RecorderState, regions: &[String], phases: &[String]) -> (Vec<Breakdown>, Breakdown) {
+pub fn breakdowns(
+    state: &RecorderState,
+    regions: &[String],
+    phases: &[String],
+) -> (Vec<Breakdown>, Breakdown) {
     let mut overall = Accumulator::default();
-    let mut overall_phases: Vec<Accumulator> = phases.iter().map(|_| Accumulator::default()).collect();
+    let mut overall_phases: Vec<Accumulator> =
+        phases.iter().map(|_| Accumulator::default()).collect();
     let mut out = Vec::new();
     for (r, name) in regions.iter().enumerate() {
         let mut region = Accumulator::default();
         let mut per_phase = Vec::new();
         for (p, phase_name) in phases.iter().enumerate() {
-            let Some(cell) = state.cells.get(r).and_then(|c| c.get(p)) else { continue };
+            let Some(cell) = state.cells.get(r).and_then(|c| c.get(p)) else {
+                continue;
+            };
             let mut phase = Accumulator::default();
             phase.add(cell);
             region.add(cell);
@@ -83,6 +105,10 @@ pub fn breakdowns(state: &RecorderState, regions: &[String], phases: &[String]) 
     let mut all = overall.breakdown("overall");
     all.departures = state.departures.iter().sum();
     all.peak_concurrent_viewers = state.peak_active_overall;
-    all.phases = phases.iter().zip(&overall_phases).map(|(n, a)| a.breakdown(n)).collect();
+    all.phases = phases
+        .iter()
+        .zip(&overall_phases)
+        .map(|(n, a)| a.breakdown(n))
+        .collect();
     (out, all)
 }

@@ -20,9 +20,18 @@ use super::series::{Counters, SeriesWriter};
 /// What a viewer task reports.
 pub enum Event {
     /// A metric sample in the metric's recorded unit (µs for `*_ms`).
-    Sample { region: u16, phase: u16, metric: Metric, value: u64 },
+    Sample {
+        region: u16,
+        phase: u16,
+        metric: Metric,
+        value: u64,
+    },
     /// A request attempt finished (successfully or not): the error-rate denominator.
-    Request { region: u16, phase: u16, error: Option<ErrorKind> },
+    Request {
+        region: u16,
+        phase: u16,
+        error: Option<ErrorKind>,
+    },
     /// A viewer's journey started.
     Arrival { region: u16, phase: u16 },
     /// A planned arrival was skipped because `max_viewers` were in flight.
@@ -32,7 +41,9 @@ pub enum Event {
     /// A viewer's journey ended.
     Left { region: u16 },
     /// Stop and hand back the state.
-    Finish { respond: oneshot::Sender<RecorderState> },
+    Finish {
+        respond: oneshot::Sender<RecorderState>,
+    },
 }
 
 /// Cheap to clone; one per viewer task.
@@ -49,15 +60,29 @@ impl RecorderHandle {
     }
 
     pub fn sample(&self, region: u16, phase: u16, metric: Metric, value: u64) {
-        self.send(Event::Sample { region, phase, metric, value });
+        self.send(Event::Sample {
+            region,
+            phase,
+            metric,
+            value,
+        });
     }
 
     pub fn duration(&self, region: u16, phase: u16, metric: Metric, d: Duration) {
-        self.sample(region, phase, metric, d.as_micros().min(u64::MAX as u128) as u64);
+        self.sample(
+            region,
+            phase,
+            metric,
+            d.as_micros().min(u64::MAX as u128) as u64,
+        );
     }
 
     pub fn request(&self, region: u16, phase: u16, error: Option<ErrorKind>) {
-        self.send(Event::Request { region, phase, error });
+        self.send(Event::Request {
+            region,
+            phase,
+            error,
+        });
     }
 
     /// Ask the recorder to stop and return everything it holds.
@@ -91,7 +116,10 @@ pub struct Cell {
 
 impl Cell {
     fn new() -> Cell {
-        Cell { hists: (0..Metric::COUNT).map(|_| None).collect(), counters: Counters::default() }
+        Cell {
+            hists: (0..Metric::COUNT).map(|_| None).collect(),
+            counters: Counters::default(),
+        }
     }
 
     fn record(&mut self, metric: Metric, value: u64) {
@@ -143,7 +171,9 @@ impl Recorder {
         let (live, live_rx) = watch::channel(LiveStats::default());
         let recorder = Recorder {
             rx,
-            cells: (0..regions).map(|_| (0..phases.max(1)).map(|_| Cell::new()).collect()).collect(),
+            cells: (0..regions)
+                .map(|_| (0..phases.max(1)).map(|_| Cell::new()).collect())
+                .collect(),
             interval: (0..regions).map(|_| Cell::new()).collect(),
             active: vec![0; regions],
             departures: vec![0; regions],
@@ -162,7 +192,10 @@ impl Recorder {
 
     /// Runs until a `Finish` event arrives. `start` is the run's time zero.
     pub async fn run(mut self, start: Instant) {
-        let mut ticker = tokio::time::interval_at(tokio::time::Instant::from_std(start) + Duration::from_secs(1), Duration::from_secs(1));
+        let mut ticker = tokio::time::interval_at(
+            tokio::time::Instant::from_std(start) + Duration::from_secs(1),
+            Duration::from_secs(1),
+        );
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut second = 0u64;
         loop {
@@ -196,7 +229,12 @@ impl Recorder {
 
     fn apply(&mut self, event: Event) {
         match event {
-            Event::Sample { region, phase, metric, value } => {
+            Event::Sample {
+                region,
+                phase,
+                metric,
+                value,
+            } => {
                 let (r, p) = (region as usize, phase as usize);
                 if let Some(cell) = self.cells.get_mut(r).and_then(|c| c.get_mut(p)) {
                     cell.record(metric, value);
@@ -213,7 +251,11 @@ impl Recorder {
                     record_value(h, value);
                 }
             }
-            Event::Request { region, phase, error } => {
+            Event::Request {
+                region,
+                phase,
+                error,
+            } => {
                 self.count(region, phase, |c| c.add_request(error));
                 self.totals.requests_total += 1;
                 if error.is_some() {
@@ -229,7 +271,13 @@ impl Recorder {
             }
             Event::Capped { region, phase } => self.count(region, phase, |c| c.capped += 1),
             Event::Joined { region, phase, ok } => {
-                self.count(region, phase, |c| if ok { c.joins_ok += 1 } else { c.joins_failed += 1 });
+                self.count(region, phase, |c| {
+                    if ok {
+                        c.joins_ok += 1
+                    } else {
+                        c.joins_failed += 1
+                    }
+                });
                 if ok {
                     self.totals.joins_total += 1;
                 }
@@ -250,7 +298,11 @@ impl Recorder {
     }
 
     fn count(&mut self, region: u16, phase: u16, f: impl Fn(&mut Counters)) {
-        if let Some(cell) = self.cells.get_mut(region as usize).and_then(|c| c.get_mut(phase as usize)) {
+        if let Some(cell) = self
+            .cells
+            .get_mut(region as usize)
+            .and_then(|c| c.get_mut(phase as usize))
+        {
             f(&mut cell.counters);
         }
         if let Some(cell) = self.interval.get_mut(region as usize) {
@@ -274,23 +326,38 @@ impl Recorder {
         }
         let joins: u64 = self.interval.iter().map(|c| c.counters.joins_ok).sum();
         let requests: u64 = self.interval.iter().map(|c| c.counters.requests).sum();
-        let errors: u64 = self.interval.iter().map(|c| c.counters.errors_total()).sum();
+        let errors: u64 = self
+            .interval
+            .iter()
+            .map(|c| c.counters.errors_total())
+            .sum();
         self.recent.push_back((requests, errors));
         if self.recent.len() > 5 {
             self.recent.pop_front();
         }
-        let (req, err) = self.recent.iter().fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        let (req, err) = self
+            .recent
+            .iter()
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
         for cell in &mut self.interval {
             cell.counters = Counters::default();
             for h in cell.hists.iter_mut().flatten() {
                 h.reset();
             }
         }
-        let q99 = |h: &Option<Histogram<u64>>| h.as_ref().filter(|h| h.len() > 0).map(|h| h.value_at_quantile(0.99) as f64 / 1000.0);
+        let q99 = |h: &Option<Histogram<u64>>| {
+            h.as_ref()
+                .filter(|h| !h.is_empty())
+                .map(|h| h.value_at_quantile(0.99) as f64 / 1000.0)
+        };
         self.totals.elapsed = elapsed;
         self.totals.active_viewers = self.active.iter().sum();
         self.totals.joins_last_second = joins;
-        self.totals.recent_error_rate = if req == 0 { 0.0 } else { err as f64 / req as f64 };
+        self.totals.recent_error_rate = if req == 0 {
+            0.0
+        } else {
+            err as f64 / req as f64
+        };
         self.totals.join_p99_ms = q99(&self.all_join);
         self.totals.lag_p99_ms = q99(&self.all_lag);
         self.live.send_replace(self.totals.clone());

@@ -195,7 +195,10 @@ pub fn encode_histogram(hist: &Histogram<u64>) -> String {
     let mut bytes = Vec::new();
     // Serializing an in-memory histogram into a Vec cannot fail for lack of space; an error here
     // would be a bug in hdrhistogram, and an empty string is then decoded as an empty histogram.
-    if V2DeflateSerializer::new().serialize(hist, &mut bytes).is_err() {
+    if V2DeflateSerializer::new()
+        .serialize(hist, &mut bytes)
+        .is_err()
+    {
         return String::new();
     }
     base64::engine::general_purpose::STANDARD.encode(bytes)

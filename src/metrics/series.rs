@@ -109,13 +109,21 @@ pub struct SeriesWriter {
 }
 
 impl SeriesWriter {
-    pub fn create(dir: &Path, regions: Vec<String>, phases: Vec<(String, f64, f64)>, start_epoch_s: f64) -> std::io::Result<SeriesWriter> {
+    pub fn create(
+        dir: &Path,
+        regions: Vec<String>,
+        phases: Vec<(String, f64, f64)>,
+        start_epoch_s: f64,
+    ) -> std::io::Result<SeriesWriter> {
         let mut csv = BufWriter::new(File::create(dir.join("timeseries.csv"))?);
         writeln!(csv, "{}", csv_header())?;
         let mut hlog = BufWriter::new(File::create(dir.join("histograms.hlog"))?);
         writeln!(hlog, "#[Histogram log format version 1.3]")?;
         writeln!(hlog, "#[peakready interval log: one interval per second, region and metric; values in microseconds for *_ms metrics]")?;
-        writeln!(hlog, "#[StartTime: {start_epoch_s:.3} (seconds since epoch)]")?;
+        writeln!(
+            hlog,
+            "#[StartTime: {start_epoch_s:.3} (seconds since epoch)]"
+        )?;
         writeln!(hlog, "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"")?;
         csv.flush()?;
         hlog.flush()?;
@@ -124,7 +132,10 @@ impl SeriesWriter {
             hlog,
             regions,
             phases,
-            merged: Cell { hists: (0..Metric::COUNT).map(|_| None).collect(), counters: Counters::default() },
+            merged: Cell {
+                hists: (0..Metric::COUNT).map(|_| None).collect(),
+                counters: Counters::default(),
+            },
             serializer: V2DeflateSerializer::new(),
             error: None,
         })
@@ -148,7 +159,12 @@ impl SeriesWriter {
         }
     }
 
-    fn try_write_second(&mut self, second: u64, interval: &[Cell], active: &[u64]) -> std::io::Result<()> {
+    fn try_write_second(
+        &mut self,
+        second: u64,
+        interval: &[Cell],
+        active: &[u64],
+    ) -> std::io::Result<()> {
         self.merged.counters = Counters::default();
         for h in self.merged.hists.iter_mut().flatten() {
             h.reset();
@@ -160,7 +176,7 @@ impl SeriesWriter {
             self.write_hlog(second, &name, cell)?;
             self.merged.counters.add(&cell.counters);
             for (m, h) in cell.hists.iter().enumerate() {
-                if let Some(h) = h.as_ref().filter(|h| h.len() > 0) {
+                if let Some(h) = h.as_ref().filter(|h| !h.is_empty()) {
                     let slot = &mut self.merged.hists[m];
                     if slot.is_none() {
                         *slot = super::result::new_histogram().ok();
@@ -194,7 +210,7 @@ impl SeriesWriter {
             row.push_str(&format!(",{e}"));
         }
         for (metric, q, _) in LATENCY_COLUMNS {
-            match cell.hists[metric.index()].as_ref().filter(|h| h.len() > 0) {
+            match cell.hists[metric.index()].as_ref().filter(|h| !h.is_empty()) {
                 Some(h) => row.push_str(&format!(",{:.3}", h.value_at_quantile(q) as f64 / 1000.0)),
                 None => row.push(','),
             }
@@ -204,7 +220,7 @@ impl SeriesWriter {
 
     fn write_hlog(&mut self, second: u64, region: &str, cell: &Cell) -> std::io::Result<()> {
         for metric in Metric::ALL {
-            let Some(h) = cell.hists[metric.index()].as_ref().filter(|h| h.len() > 0) else {
+            let Some(h) = cell.hists[metric.index()].as_ref().filter(|h| !h.is_empty()) else {
                 continue;
             };
             let tag_text = format!("{region}/{}", metric.name());
@@ -225,9 +241,14 @@ impl SeriesWriter {
     }
 }
 
-fn write_interval(out: &mut impl Write, serializer: &mut V2DeflateSerializer, h: &Histogram<u64>, second: u64, tag: &str) -> std::io::Result<()> {
-    let mut writer = IntervalLogWriterBuilder::new()
-        .begin_log_with(out, serializer)?;
+fn write_interval(
+    out: &mut impl Write,
+    serializer: &mut V2DeflateSerializer,
+    h: &Histogram<u64>,
+    second: u64,
+    tag: &str,
+) -> std::io::Result<()> {
+    let mut writer = IntervalLogWriterBuilder::new().begin_log_with(out, serializer)?;
     writer
         .write_histogram(
             h,

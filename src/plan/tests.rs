@@ -20,10 +20,20 @@ fn counts_per_phase_and_region_match_the_plan_within_one_percent() {
     }
     for e in plan.expectations() {
         let r = plan.regions.iter().position(|n| *n == e.region).unwrap();
-        let p = plan.phases.iter().position(|ph| ph.name == e.phase).unwrap();
+        let p = plan
+            .phases
+            .iter()
+            .position(|ph| ph.name == e.phase)
+            .unwrap();
         let got = counts[r][p] as f64;
         let tolerance = (e.expected_arrivals * 0.01).max(2.0);
-        assert!((got - e.expected_arrivals).abs() <= tolerance, "{} {}: got {got}, expected {}", e.region, e.phase, e.expected_arrivals);
+        assert!(
+            (got - e.expected_arrivals).abs() <= tolerance,
+            "{} {}: got {got}, expected {}",
+            e.region,
+            e.phase,
+            e.expected_arrivals
+        );
     }
     // warmup 400, ramp (20+120)/2*30 = 2100, spike 2000.
     assert!((plan.expected_arrivals() - 4500.0).abs() < 1e-6);
@@ -47,17 +57,27 @@ fn arrivals_are_ordered_inside_their_phase_and_deterministic_for_a_seed() {
 
 #[test]
 fn a_ramp_is_linear() {
-    let plan = Plan::build(&Scenario::fixture().with_phases(&[("ramp", 100, 0.0, Some(200.0))]), 1);
+    let plan = Plan::build(
+        &Scenario::fixture().with_phases(&[("ramp", 100, 0.0, Some(200.0))]),
+        1,
+    );
     // Λ(t) = t² for this ramp: half the arrivals by t = 70.7 s.
     let total = plan.arrivals().count() as f64;
-    let first_half = plan.arrivals().filter(|a| a.at.as_secs_f64() < 100.0 / 2f64.sqrt()).count() as f64;
+    let first_half = plan
+        .arrivals()
+        .filter(|a| a.at.as_secs_f64() < 100.0 / 2f64.sqrt())
+        .count() as f64;
     assert!((total - 10_000.0).abs() <= 1.0);
-    assert!((first_half / total - 0.5).abs() < 0.01, "{first_half}/{total}");
+    assert!(
+        (first_half / total - 0.5).abs() < 0.01,
+        "{first_half}/{total}"
+    );
 }
 
 #[test]
 fn join_rate_cap_is_a_hard_ceiling() {
-    let mut scenario = Scenario::fixture().with_phases(&[("ramp", 10, 0.0, Some(100.0)), ("spike", 2, 1000.0, None)]);
+    let mut scenario = Scenario::fixture()
+        .with_phases(&[("ramp", 10, 0.0, Some(100.0)), ("spike", 2, 1000.0, None)]);
     scenario.load.max_joins_per_sec = 50.0;
     let plan = Plan::build(&scenario, 3);
     assert!(plan.phases.iter().all(|p| p.capped));
@@ -73,7 +93,10 @@ fn join_rate_cap_is_a_hard_ceiling() {
 #[test]
 fn watch_times_follow_median_and_p90() {
     let mut scenario = Scenario::fixture().with_phases(&[("steady", 100, 100.0, None)]);
-    scenario.viewer.watch.duration = WatchTime::LogNormal { median: Duration::from_secs(60), p90: Duration::from_secs(240) };
+    scenario.viewer.watch.duration = WatchTime::LogNormal {
+        median: Duration::from_secs(60),
+        p90: Duration::from_secs(240),
+    };
     let plan = Plan::build(&scenario, 9);
     let mut watch: Vec<f64> = plan.arrivals().map(|a| a.watch_for.as_secs_f64()).collect();
     watch.sort_by(f64::total_cmp);

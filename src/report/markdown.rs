@@ -40,7 +40,11 @@ fn status_words(r: &RunResult) -> String {
     } else if r.slo_passed {
         "all SLOs passed".to_string()
     } else {
-        format!("{} of {} SLO checks failed", r.slo.iter().filter(|s| !s.passed).count(), r.slo.len())
+        format!(
+            "{} of {} SLO checks failed",
+            r.slo.iter().filter(|s| !s.passed).count(),
+            r.slo.len()
+        )
     };
     let status = match r.status {
         RunStatus::Completed => "completed",
@@ -65,7 +69,11 @@ fn write_header(out: &mut String, r: &RunResult) {
         out,
         "- **Scale:** {} of the planned event{}",
         pct_words(s.scale),
-        if s.scale < 1.0 { " (a rehearsal: absolute numbers are not the event's)" } else { "" }
+        if s.scale < 1.0 {
+            " (a rehearsal: absolute numbers are not the event's)"
+        } else {
+            ""
+        }
     );
     let _ = writeln!(
         out,
@@ -75,8 +83,16 @@ fn write_header(out: &mut String, r: &RunResult) {
         r.duration_s,
         r.planned_duration_s
     );
-    let _ = writeln!(out, "- **Scenario:** `{}`, seed {} (replay with `--seed {}`)", s.source, r.seed, r.seed);
-    let _ = writeln!(out, "- **Caps:** {} concurrent viewers, {} joins/s", s.max_viewers, s.max_joins_per_sec);
+    let _ = writeln!(
+        out,
+        "- **Scenario:** `{}`, seed {} (replay with `--seed {}`)",
+        s.source, r.seed, r.seed
+    );
+    let _ = writeln!(
+        out,
+        "- **Caps:** {} concurrent viewers, {} joins/s",
+        s.max_viewers, s.max_joins_per_sec
+    );
     let _ = writeln!(out, "- **Tool:** {}\n", r.tool);
 }
 
@@ -100,14 +116,24 @@ fn write_slo(out: &mut String, r: &RunResult) {
         ("result", Align::Left),
     ]);
     for s in &r.slo {
-        let fmt = |v: f64| if s.metric.ends_with("_ms") { ms(v) } else { pct(v) };
+        let fmt = |v: f64| {
+            if s.metric.ends_with("_ms") {
+                ms(v)
+            } else {
+                pct(v)
+            }
+        };
         t.row(vec![
             s.scope.clone(),
             s.metric.clone(),
             s.stat.clone(),
             format!("≤ {}", fmt(s.threshold)),
             s.measured.map(fmt).unwrap_or_else(|| "no samples".into()),
-            if s.passed { "PASS".into() } else { "**FAIL**".into() },
+            if s.passed {
+                "PASS".into()
+            } else {
+                "**FAIL**".into()
+            },
         ]);
     }
     let _ = writeln!(out, "{}", t.markdown());
@@ -154,7 +180,9 @@ fn latency_table(b: &Breakdown) -> Option<String> {
     ]);
     let mut any = false;
     for name in TIMING_METRICS {
-        let Some(m) = b.metrics.get(name) else { continue };
+        let Some(m) = b.metrics.get(name) else {
+            continue;
+        };
         any = true;
         t.row(vec![
             name.to_string(),
@@ -192,7 +220,8 @@ fn write_latency(out: &mut String, r: &RunResult) {
 
 fn write_errors(out: &mut String, r: &RunResult) {
     let _ = writeln!(out, "## Errors by class\n");
-    let classes: std::collections::BTreeSet<&String> = r.regions.iter().flat_map(|b| b.errors.keys()).collect();
+    let classes: std::collections::BTreeSet<&String> =
+        r.regions.iter().flat_map(|b| b.errors.keys()).collect();
     if classes.is_empty() {
         let _ = writeln!(out, "No errors.\n");
         return;
@@ -202,7 +231,11 @@ fn write_errors(out: &mut String, r: &RunResult) {
     let mut t = Table::new(&headers);
     for b in r.regions.iter().chain(std::iter::once(&r.overall)) {
         let mut row = vec![b.name.clone()];
-        row.extend(classes.iter().map(|c| b.errors.get(*c).copied().unwrap_or(0).to_string()));
+        row.extend(
+            classes
+                .iter()
+                .map(|c| b.errors.get(*c).copied().unwrap_or(0).to_string()),
+        );
         t.row(row);
     }
     let _ = writeln!(out, "{}", t.markdown());
@@ -230,7 +263,11 @@ fn write_phases(out: &mut String, r: &RunResult) {
             plan.name.clone(),
             format!("{:.0} s", plan.start_s),
             format!("{:.0} s", plan.duration_s),
-            if plan.capped { format!("{rate} (capped)") } else { rate },
+            if plan.capped {
+                format!("{rate} (capped)")
+            } else {
+                rate
+            },
             b.joins.attempted.to_string(),
             join.map(|m| ms(m.p95)).unwrap_or_else(|| "–".into()),
             join.map(|m| ms(m.p99)).unwrap_or_else(|| "–".into()),
@@ -244,17 +281,38 @@ fn write_generator(out: &mut String, r: &RunResult) {
     let g = &r.generator;
     let _ = writeln!(out, "## Load generator health\n");
     if g.limited {
-        let _ = writeln!(out, "**{}**\n", g.message.as_deref().unwrap_or("The load generator, not the target, limited this run."));
+        let _ = writeln!(
+            out,
+            "**{}**\n",
+            g.message
+                .as_deref()
+                .unwrap_or("The load generator, not the target, limited this run.")
+        );
     }
     let mut t = Table::new(&[("reading", Align::Left), ("value", Align::Right)]);
     t.row(vec!["start lag p50".into(), ms(g.lag_p50_ms)]);
     t.row(vec!["start lag p99".into(), ms(g.lag_p99_ms)]);
     t.row(vec!["start lag max".into(), ms(g.lag_max_ms)]);
-    t.row(vec![format!("viewers started > {}", ms(g.late_threshold_ms)), g.late_arrivals.to_string()]);
-    t.row(vec!["CPU time (user + sys)".into(), format!("{:.2} s", g.cpu_seconds)]);
-    t.row(vec![format!("CPU use of {} cores", g.cores), pct(g.cpu_utilisation)]);
-    t.row(vec!["peak RSS".into(), format!("{:.1} MiB", g.peak_rss_bytes as f64 / 1048576.0)]);
-    t.row(vec!["open files (peak / limit)".into(), format!("{} / {}", g.peak_open_files, g.open_files_limit)]);
+    t.row(vec![
+        format!("viewers started > {}", ms(g.late_threshold_ms)),
+        g.late_arrivals.to_string(),
+    ]);
+    t.row(vec![
+        "CPU time (user + sys)".into(),
+        format!("{:.2} s", g.cpu_seconds),
+    ]);
+    t.row(vec![
+        format!("CPU use of {} cores", g.cores),
+        pct(g.cpu_utilisation),
+    ]);
+    t.row(vec![
+        "peak RSS".into(),
+        format!("{:.1} MiB", g.peak_rss_bytes as f64 / 1048576.0),
+    ]);
+    t.row(vec![
+        "open files (peak / limit)".into(),
+        format!("{} / {}", g.peak_open_files, g.open_files_limit),
+    ]);
     let _ = writeln!(out, "{}", t.markdown());
 }
 

@@ -23,7 +23,8 @@ pub fn write_results(dir: &Path, result: &RunResult) -> anyhow::Result<()> {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
     fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+    fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
 }
 
 /// Render every human-facing file from the result.
@@ -35,7 +36,8 @@ pub fn render_all(dir: &Path, result: &RunResult) -> anyhow::Result<()> {
 pub fn load(dir: &Path) -> anyhow::Result<RunResult> {
     let path = dir.join("results.json");
     let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let result: RunResult = serde_json::from_str(&text).with_context(|| format!("{} is not a peakready results file", path.display()))?;
+    let result: RunResult = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a peakready results file", path.display()))?;
     if result.schema != crate::metrics::result::SCHEMA_VERSION {
         anyhow::bail!(
             "{} has schema {}, this peakready reads schema {}",

@@ -18,7 +18,10 @@ pub fn render(r: &RunResult) -> String {
     ]);
     for b in r.regions.iter().chain(std::iter::once(&r.overall)) {
         let stat = |m: &str, f: fn(&crate::metrics::MetricSummary) -> f64| {
-            b.metrics.get(m).map(|s| ms(f(s))).unwrap_or_else(|| "–".into())
+            b.metrics
+                .get(m)
+                .map(|s| ms(f(s)))
+                .unwrap_or_else(|| "–".into())
         };
         let checks: Vec<_> = r.slo.iter().filter(|s| s.scope == b.name).collect();
         let slo = if checks.is_empty() {
@@ -26,7 +29,11 @@ pub fn render(r: &RunResult) -> String {
         } else if checks.iter().all(|s| s.passed) {
             "pass".to_string()
         } else {
-            let failed: Vec<String> = checks.iter().filter(|s| !s.passed).map(|s| format!("{} {}", s.metric, s.stat)).collect();
+            let failed: Vec<String> = checks
+                .iter()
+                .filter(|s| !s.passed)
+                .map(|s| format!("{} {}", s.metric, s.stat))
+                .collect();
             format!("FAIL: {}", failed.join(", "))
         };
         t.row(vec![

@@ -21,7 +21,13 @@ impl Scenario {
                 timeout: Duration::from_secs(5),
                 source_addrs: Vec::new(),
             },
-            regions: vec![Region { name: "eu".into(), share: 1.0, weight: 1.0, network: None, base_url: None }],
+            regions: vec![Region {
+                name: "eu".into(),
+                share: 1.0,
+                weight: 1.0,
+                network: None,
+                base_url: None,
+            }],
             load: Load {
                 scale: 1.0,
                 max_viewers: 10_000,
@@ -39,7 +45,9 @@ impl Scenario {
                 watch: Watch {
                     protocol: WatchProtocol::None,
                     url: "/hls/stream.m3u8".into(),
-                    duration: WatchTime::Fixed { duration: Duration::from_secs(5) },
+                    duration: WatchTime::Fixed {
+                        duration: Duration::from_secs(5),
+                    },
                     rendition: Rendition::Lowest,
                 },
                 chat: None,

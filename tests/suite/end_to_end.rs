@@ -5,19 +5,48 @@ use std::time::{Duration, Instant};
 use crate::common::*;
 
 fn assert_ordered(metric: &serde_json::Value, name: &str) {
-    let f = |k: &str| metric[k].as_f64().unwrap_or_else(|| panic!("{name}.{k} missing: {metric}"));
-    assert!(metric["count"].as_u64().unwrap_or(0) > 0, "{name} has samples");
-    assert!(f("min") <= f("p50") && f("p50") <= f("p90") && f("p90") <= f("p99") && f("p99") <= f("max"), "{name}: {metric}");
+    let f = |k: &str| {
+        metric[k]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{name}.{k} missing: {metric}"))
+    };
+    assert!(
+        metric["count"].as_u64().unwrap_or(0) > 0,
+        "{name} has samples"
+    );
+    assert!(
+        f("min") <= f("p50")
+            && f("p50") <= f("p90")
+            && f("p90") <= f("p99")
+            && f("p99") <= f("max"),
+        "{name}: {metric}"
+    );
     assert!(f("p99") <= f("p99.9"), "{name}: {metric}");
 }
 
 #[test]
 fn end_to_end_run_against_the_embedded_server_measures_every_region() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = write(dir.path(), "e2e.yaml", &scenario_yaml("embedded", 4, 25, ""));
+    let path = write(
+        dir.path(),
+        "e2e.yaml",
+        &scenario_yaml("embedded", 4, 25, ""),
+    );
     let out_dir = dir.path().join("out");
-    let out = bin().args(["run", "--seed", "7", "--drain", "5s"]).arg(&path).arg("--out").arg(&out_dir).output().expect("run");
-    assert_eq!(out.status.code(), Some(0), "stdout: {}\nstderr: {}", stdout(&out), stderr(&out));
+    let out = bin()
+        .args(["run", "--seed", "7", "--drain", "5s"])
+        .arg(&path)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        stdout(&out),
+        stderr(&out)
+    );
 
     let r = results(&out_dir);
     assert_eq!(r["schema"], 1);
@@ -25,23 +54,55 @@ fn end_to_end_run_against_the_embedded_server_measures_every_region() {
     assert_eq!(r["status"], "completed");
     let overall = &r["overall"];
     let attempted = overall["joins"]["attempted"].as_u64().unwrap_or(0);
-    assert!((95..=105).contains(&attempted), "4 s × 25/s ≈ 100 arrivals, got {attempted}");
+    assert!(
+        (95..=105).contains(&attempted),
+        "4 s × 25/s ≈ 100 arrivals, got {attempted}"
+    );
     assert_eq!(overall["joins"]["succeeded"].as_u64(), Some(attempted));
-    for name in ["connect_ms", "ttfb_ms", "join_ms", "playlist_ms", "segment_ms", "first_frame_ms", "generator_lag_ms"] {
+    for name in [
+        "connect_ms",
+        "ttfb_ms",
+        "join_ms",
+        "playlist_ms",
+        "segment_ms",
+        "first_frame_ms",
+        "generator_lag_ms",
+    ] {
         assert_ordered(&overall["metrics"][name], name);
     }
     let regions = r["regions"].as_array().expect("regions");
     assert_eq!(regions.len(), 2);
     let eu = regions[0]["joins"]["attempted"].as_u64().unwrap_or(0) as f64;
-    assert!((eu / attempted as f64 - 0.6).abs() < 0.02, "eu share {eu}/{attempted}");
-    assert!(r["slo"].as_array().is_some_and(|s| s.len() == 9 && s.iter().all(|g| g["passed"] == true)), "{}", r["slo"]);
+    assert!(
+        (eu / attempted as f64 - 0.6).abs() < 0.02,
+        "eu share {eu}/{attempted}"
+    );
+    assert!(
+        r["slo"]
+            .as_array()
+            .is_some_and(|s| s.len() == 9 && s.iter().all(|g| g["passed"] == true)),
+        "{}",
+        r["slo"]
+    );
 
     // Per-second series: a row per region and `all` for every second.
     let csv = std::fs::read_to_string(out_dir.join("timeseries.csv")).expect("timeseries.csv");
     let rows: Vec<&str> = csv.lines().collect();
     assert!(rows[0].starts_with("second,region,phase,arrivals"));
-    assert!(rows.iter().filter(|l| l.contains(",eu,steady,")).count() >= 3, "{csv}");
-    let arrivals: u64 = rows.iter().filter(|l| l.contains(",all,")).map(|l| l.split(',').nth(3).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)).sum();
+    assert!(
+        rows.iter().filter(|l| l.contains(",eu,steady,")).count() >= 3,
+        "{csv}"
+    );
+    let arrivals: u64 = rows
+        .iter()
+        .filter(|l| l.contains(",all,"))
+        .map(|l| {
+            l.split(',')
+                .nth(3)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        })
+        .sum();
     assert_eq!(arrivals, attempted, "series arrivals add up");
 
     // The interval log is a real HdrHistogram log.
@@ -56,14 +117,20 @@ fn end_to_end_run_against_the_embedded_server_measures_every_region() {
     assert!(intervals > 10, "{intervals} intervals");
 
     let report = std::fs::read_to_string(out_dir.join("report.md")).expect("report.md");
-    assert!(report.contains("| eu ") && report.contains("PASS"), "{report}");
+    assert!(
+        report.contains("| eu ") && report.contains("PASS"),
+        "{report}"
+    );
     assert!(stdout(&out).contains("report.md"));
 
     // `report DIR` re-renders from the directory alone.
     std::fs::remove_file(out_dir.join("report.md")).expect("rm");
     let re = bin().arg("report").arg(&out_dir).output().expect("report");
     assert_eq!(re.status.code(), Some(0), "{}", stderr(&re));
-    assert_eq!(std::fs::read_to_string(out_dir.join("report.md")).expect("re-rendered"), report);
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("report.md")).expect("re-rendered"),
+        report
+    );
 }
 
 #[test]
@@ -73,9 +140,19 @@ fn a_dead_target_yields_classified_errors_exit_1_and_a_report() {
         l.local_addr().expect("addr").port()
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = write(dir.path(), "dead.yaml", &scenario_yaml(&format!("http://127.0.0.1:{port}"), 2, 10, ""));
+    let path = write(
+        dir.path(),
+        "dead.yaml",
+        &scenario_yaml(&format!("http://127.0.0.1:{port}"), 2, 10, ""),
+    );
     let out_dir = dir.path().join("out");
-    let out = bin().arg("run").arg(&path).arg("--out").arg(&out_dir).output().expect("run");
+    let out = bin()
+        .arg("run")
+        .arg(&path)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let r = results(&out_dir);
     let refused = r["overall"]["errors"]["refused"].as_u64().unwrap_or(0);
@@ -88,9 +165,19 @@ fn a_dead_target_yields_classified_errors_exit_1_and_a_report() {
 #[test]
 fn ctrl_c_mid_run_still_writes_valid_results() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = write(dir.path(), "long.yaml", &scenario_yaml("embedded", 60, 10, ""));
+    let path = write(
+        dir.path(),
+        "long.yaml",
+        &scenario_yaml("embedded", 60, 10, ""),
+    );
     let out_dir = dir.path().join("out");
-    let mut child = bin().arg("run").arg(&path).arg("--out").arg(&out_dir).spawn().expect("spawn");
+    let mut child = bin()
+        .arg("run")
+        .arg(&path)
+        .arg("--out")
+        .arg(&out_dir)
+        .spawn()
+        .expect("spawn");
     std::thread::sleep(Duration::from_secs(3));
     // SAFETY: signalling our own child by its PID.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };

@@ -5,7 +5,11 @@ use crate::common::*;
 fn validate(text: &str) -> (i32, String, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = write(dir.path(), "bad.yaml", text);
-    let out = bin().arg("validate").arg(&path).output().expect("run peakready");
+    let out = bin()
+        .arg("validate")
+        .arg(&path)
+        .output()
+        .expect("run peakready");
     (out.status.code().unwrap_or(-1), stdout(&out), stderr(&out))
 }
 
@@ -20,7 +24,8 @@ fn invalid_yaml_exits_2_with_line_and_column() {
 
 #[test]
 fn unknown_key_suggests_the_nearest_valid_one() {
-    let text = scenario_yaml("embedded", 2, 5, "").replace("joins_per_sec: 5 }", "joins_per_second: 5 }");
+    let text =
+        scenario_yaml("embedded", 2, 5, "").replace("joins_per_sec: 5 }", "joins_per_second: 5 }");
     let (code, _, err) = validate(&text);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("joins_per_second"), "{err}");
@@ -35,7 +40,10 @@ fn bad_duration_names_the_key_and_location() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("bad.yaml:14:"), "{err}");
     assert!(err.contains("2 min"), "{err}");
-    assert!(err.contains("90s") || err.contains("5m"), "suggests the syntax: {err}");
+    assert!(
+        err.contains("90s") || err.contains("5m"),
+        "suggests the syntax: {err}"
+    );
 }
 
 #[test]

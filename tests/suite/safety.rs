@@ -9,14 +9,25 @@ fn a_host_outside_allow_hosts_is_refused_before_any_packet() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.set_nonblocking(true).expect("nonblocking");
     let port = listener.local_addr().expect("addr").port();
-    let text = scenario_yaml(&format!("http://127.0.0.1:{port}"), 2, 10, "").replace("allow_hosts: [127.0.0.1, localhost]", "allow_hosts: [localhost]");
+    let text = scenario_yaml(&format!("http://127.0.0.1:{port}"), 2, 10, "").replace(
+        "allow_hosts: [127.0.0.1, localhost]",
+        "allow_hosts: [localhost]",
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let path = write(dir.path(), "refused.yaml", &text);
     for verb in ["validate", "run"] {
-        let out = bin().arg(verb).arg(&path).arg("--quiet").output().expect("run");
+        let out = bin()
+            .arg(verb)
+            .arg(&path)
+            .arg("--quiet")
+            .output()
+            .expect("run");
         assert_eq!(out.status.code(), Some(2), "{verb}: {}", stderr(&out));
         let err = stderr(&out);
-        assert!(err.contains("127.0.0.1") && err.contains("allow_hosts"), "{err}");
+        assert!(
+            err.contains("127.0.0.1") && err.contains("allow_hosts"),
+            "{err}"
+        );
     }
     match listener.accept() {
         Err(e) if e.kind() == ErrorKind::WouldBlock => {}
@@ -29,13 +40,37 @@ fn secrets_from_env_never_reach_any_output() {
     let secret = "sekrit-7f3a9c-token";
     let extra = "  headers:\n    Authorization: \"Bearer ${PEAKREADY_TEST_TOKEN}\"";
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = write(dir.path(), "secret.yaml", &scenario_yaml("embedded", 2, 5, extra));
+    let path = write(
+        dir.path(),
+        "secret.yaml",
+        &scenario_yaml("embedded", 2, 5, extra),
+    );
     let out_dir = dir.path().join("out");
-    let run = bin().env("PEAKREADY_TEST_TOKEN", secret).arg("run").arg(&path).arg("--out").arg(&out_dir).output().expect("run");
-    let validate = bin().env("PEAKREADY_TEST_TOKEN", secret).arg("validate").arg(&path).output().expect("validate");
+    let run = bin()
+        .env("PEAKREADY_TEST_TOKEN", secret)
+        .arg("run")
+        .arg(&path)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .expect("run");
+    let validate = bin()
+        .env("PEAKREADY_TEST_TOKEN", secret)
+        .arg("validate")
+        .arg(&path)
+        .output()
+        .expect("validate");
     assert_eq!(validate.status.code(), Some(0), "{}", stderr(&validate));
-    assert!(stdout(&validate).contains("Authorization"), "header names are shown");
-    let mut texts = vec![stdout(&run), stderr(&run), stdout(&validate), stderr(&validate)];
+    assert!(
+        stdout(&validate).contains("Authorization"),
+        "header names are shown"
+    );
+    let mut texts = vec![
+        stdout(&run),
+        stderr(&run),
+        stdout(&validate),
+        stderr(&validate),
+    ];
     for entry in std::fs::read_dir(&out_dir).expect("out dir") {
         let p = entry.expect("entry").path();
         if p.is_file() {
@@ -44,6 +79,10 @@ fn secrets_from_env_never_reach_any_output() {
     }
     assert!(texts.len() >= 8, "results files written");
     for t in texts {
-        assert!(!t.contains(secret), "secret leaked into: {}", &t[..t.len().min(300)]);
+        assert!(
+            !t.contains(secret),
+            "secret leaked into: {}",
+            &t[..t.len().min(300)]
+        );
     }
 }
