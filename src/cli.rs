@@ -79,6 +79,38 @@ pub enum Command {
         #[arg(long, value_name = "KBPS", default_value_t = 400)]
         bitrate_kbps: u32,
     },
+    /// Load one URL with N keep-alive connections (like wrk/oha), same timing and percentiles as `run`.
+    Quick {
+        #[arg(value_name = "URL")]
+        url: url::Url,
+        /// Keep-alive connections.
+        #[arg(long, short = 'c', value_name = "N", default_value_t = 50)]
+        connections: usize,
+        /// How long to send requests.
+        #[arg(long, short = 'z', value_name = "DURATION", default_value = "10s", value_parser = parse_duration_arg)]
+        duration: Duration,
+        /// Requests per second across all connections (open model, coordinated-omission corrected).
+        #[arg(long, short = 'r', value_name = "REQ_PER_S")]
+        rate: Option<f64>,
+        /// Per-request timeout.
+        #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration_arg)]
+        timeout: Duration,
+        /// Extra header, `Name: value` (repeatable).
+        #[arg(long = "header", short = 'H', value_name = "HEADER")]
+        headers: Vec<String>,
+        /// Accept any TLS certificate (self-signed staging).
+        #[arg(long)]
+        insecure: bool,
+        /// Host to allow besides loopback (load goes only to allowed hosts).
+        #[arg(long = "allow-host", value_name = "HOST")]
+        allow_hosts: Vec<String>,
+        /// Print results.json to stdout instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// Also write a results directory.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Re-render every report file from a results directory.
     Report {
         #[arg(value_name = "DIR")]
@@ -205,6 +237,61 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             crate::staging::serve(listener, config, shutdown)
                 .await
                 .context("staging server")?;
+            Ok(Exit::Success)
+        }
+        Command::Quick {
+            url,
+            connections,
+            duration,
+            rate,
+            timeout,
+            headers,
+            insecure,
+            allow_hosts,
+            json,
+            out,
+        } => {
+            let host = url.host_str().unwrap_or_default().to_string();
+            let mut allowed = vec![
+                "127.0.0.1".to_string(),
+                "localhost".to_string(),
+                "::1".to_string(),
+            ];
+            allowed.extend(allow_hosts);
+            let loopback = host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+            if !loopback && !crate::engine::host_allowed(&host, &allowed) {
+                anyhow::bail!("host `{host}` is not loopback; nothing was sent. If this target is yours to load, pass --allow-host {host}");
+            }
+            if rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+                anyhow::bail!("--rate must be a positive number of requests per second");
+            }
+            let headers = headers
+                .iter()
+                .map(|h| match h.split_once(':') {
+                    Some((name, value)) => Ok((name.trim().to_string(), value.trim().to_string())),
+                    None => Err(anyhow::anyhow!(
+                        "--header expects `Name: value`, got a header without `:`"
+                    )),
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let opts = crate::quick::QuickOptions {
+                url,
+                connections,
+                duration,
+                rate,
+                timeout,
+                insecure_tls: insecure,
+                headers,
+                out,
+            };
+            let result = crate::quick::run(opts, interrupts()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&result)?);
+            } else {
+                println!("{}", crate::quick::render(&result));
+            }
             Ok(Exit::Success)
         }
         Command::Report { dir } => {

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod metrics;
 pub mod plan;
 pub mod protocol;
+pub mod quick;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -274,9 +274,16 @@ pub async fn run(
         notices,
     };
     crate::analysis::slo::evaluate(&mut result);
+    let nobody_joined = result.overall.joins.attempted > 0 && result.overall.joins.succeeded == 0;
+    if nobody_joined {
+        result
+            .notices
+            .push("no viewer could join: the run fails whatever the SLOs say".into());
+    }
     crate::report::write_results(&dir, &result)?;
     crate::report::render_all(&dir, &result)?;
     let outcome = match result.status {
+        RunStatus::Completed if nobody_joined => Outcome::SloFailed,
         RunStatus::Completed if result.slo_passed => Outcome::Passed,
         RunStatus::Completed => Outcome::SloFailed,
         _ => Outcome::Aborted,
@@ -288,7 +295,7 @@ pub async fn run(
     })
 }
 
-fn generator_health(
+pub(crate) fn generator_health(
     overall: &crate::metrics::Breakdown,
     cpu: f64,
     wall: f64,

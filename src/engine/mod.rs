@@ -7,6 +7,7 @@
 //! viewer task still running is cancelled.
 
 pub mod progress;
+pub mod quick;
 pub mod sysinfo;
 pub mod viewer;
 mod watch;
@@ -115,13 +116,24 @@ pub async fn run(
         next = arrivals.next();
     }
     if status == RunStatus::Completed {
-        // Run to the planned end even if the last arrival came early.
+        // Run to the planned end even if the last arrival came early; abort checks still apply.
         let end = start + config.plan.total;
-        tokio::select! {
-            _ = tokio::time::sleep_until(end) => {}
-            Ok(_) = interrupts.wait_for(|n| *n >= 1) => {
-                status = RunStatus::Interrupted;
-                reason = Some("interrupted (Ctrl-C) after the last arrival: drained".into());
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(end) => break,
+                Ok(_) = interrupts.wait_for(|n| *n >= 1) => {
+                    status = RunStatus::Interrupted;
+                    reason = Some("interrupted (Ctrl-C) after the last arrival: drained".into());
+                    break;
+                }
+                Ok(()) = live.changed() => {
+                    let abort = should_abort(&live.borrow(), config.abort_when.as_ref());
+                    if let Some(why) = abort {
+                        status = RunStatus::Aborted;
+                        reason = Some(why);
+                        break;
+                    }
+                }
             }
         }
     }

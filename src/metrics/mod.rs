@@ -13,3 +13,6 @@ pub use build::breakdowns;
 pub use names::{ErrorKind, Metric, Unit};
 pub use recorder::{Event, LiveStats, Recorder, RecorderHandle, RecorderState};
 pub use result::{Breakdown, GeneratorHealth, MetricSummary, RunResult, RunStatus, SloResult};
+
+#[cfg(test)]
+mod tests;

@@ -23,6 +23,9 @@ pub enum Metric {
     PublishConnectMs,
     /// Actual − intended start of a viewer: the generator's own lateness.
     GeneratorLagMs,
+    /// One request's whole response time (`quick`): from its intended send instant to the last
+    /// body byte.
+    RequestMs,
 }
 
 /// How a metric's recorded integer maps to the unit people read.
@@ -37,7 +40,7 @@ pub enum Unit {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 14] = [
+    pub const ALL: [Metric; 15] = [
         Metric::DnsMs,
         Metric::ConnectMs,
         Metric::TlsMs,
@@ -52,6 +55,7 @@ impl Metric {
         Metric::ChatDeliveryMs,
         Metric::PublishConnectMs,
         Metric::GeneratorLagMs,
+        Metric::RequestMs,
     ];
     pub const COUNT: usize = Self::ALL.len();
 
@@ -71,6 +75,7 @@ impl Metric {
             Metric::ChatDeliveryMs => "chat_delivery_ms",
             Metric::PublishConnectMs => "publish_connect_ms",
             Metric::GeneratorLagMs => "generator_lag_ms",
+            Metric::RequestMs => "request_ms",
         }
     }
 

@@ -40,6 +40,13 @@ pub enum Event {
     Joined { region: u16, phase: u16, ok: bool },
     /// A viewer's journey ended.
     Left { region: u16 },
+    /// A long-lived worker's locally aggregated samples and counters (see `engine::quick`):
+    /// one send per second instead of one per request.
+    Batch {
+        region: u16,
+        phase: u16,
+        cell: Box<Cell>,
+    },
     /// Stop and hand back the state.
     Finish {
         respond: oneshot::Sender<RecorderState>,
@@ -115,14 +122,14 @@ pub struct Cell {
 }
 
 impl Cell {
-    fn new() -> Cell {
+    pub fn new() -> Cell {
         Cell {
             hists: (0..Metric::COUNT).map(|_| None).collect(),
             counters: Counters::default(),
         }
     }
 
-    fn record(&mut self, metric: Metric, value: u64) {
+    pub fn record(&mut self, metric: Metric, value: u64) {
         let slot = &mut self.hists[metric.index()];
         if slot.is_none() {
             *slot = super::result::new_histogram().ok();
@@ -130,6 +137,36 @@ impl Cell {
         if let Some(h) = slot {
             record_value(h, value);
         }
+    }
+
+    /// Add another cell's histograms and counters into this one.
+    pub fn merge(&mut self, other: &Cell) {
+        self.counters.add(&other.counters);
+        for (mine, theirs) in self.hists.iter_mut().zip(&other.hists) {
+            let Some(theirs) = theirs.as_ref().filter(|h| !h.is_empty()) else {
+                continue;
+            };
+            if mine.is_none() {
+                *mine = super::result::new_histogram().ok();
+            }
+            if let Some(mine) = mine {
+                let _ = mine.add(theirs);
+            }
+        }
+    }
+
+    /// Empty it for reuse, keeping the allocated histograms.
+    pub fn reset(&mut self) {
+        self.counters = Counters::default();
+        for h in self.hists.iter_mut().flatten() {
+            h.reset();
+        }
+    }
+}
+
+impl Default for Cell {
+    fn default() -> Self {
+        Cell::new()
     }
 }
 
@@ -293,6 +330,21 @@ impl Recorder {
                     *d += 1;
                 }
             }
+            Event::Batch {
+                region,
+                phase,
+                cell,
+            } => {
+                let (r, p) = (region as usize, phase as usize);
+                if let Some(target) = self.cells.get_mut(r).and_then(|c| c.get_mut(p)) {
+                    target.merge(&cell);
+                }
+                if let Some(target) = self.interval.get_mut(r) {
+                    target.merge(&cell);
+                }
+                self.totals.requests_total += cell.counters.requests;
+                self.totals.errors_total += cell.counters.errors_total();
+            }
             Event::Finish { .. } => {}
         }
     }
@@ -340,10 +392,7 @@ impl Recorder {
             .iter()
             .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
         for cell in &mut self.interval {
-            cell.counters = Counters::default();
-            for h in cell.hists.iter_mut().flatten() {
-                h.reset();
-            }
+            cell.reset();
         }
         let q99 = |h: &Option<Histogram<u64>>| {
             h.as_ref()

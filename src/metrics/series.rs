@@ -210,7 +210,10 @@ impl SeriesWriter {
             row.push_str(&format!(",{e}"));
         }
         for (metric, q, _) in LATENCY_COLUMNS {
-            match cell.hists[metric.index()].as_ref().filter(|h| !h.is_empty()) {
+            match cell.hists[metric.index()]
+                .as_ref()
+                .filter(|h| !h.is_empty())
+            {
                 Some(h) => row.push_str(&format!(",{:.3}", h.value_at_quantile(q) as f64 / 1000.0)),
                 None => row.push(','),
             }
@@ -220,7 +223,10 @@ impl SeriesWriter {
 
     fn write_hlog(&mut self, second: u64, region: &str, cell: &Cell) -> std::io::Result<()> {
         for metric in Metric::ALL {
-            let Some(h) = cell.hists[metric.index()].as_ref().filter(|h| !h.is_empty()) else {
+            let Some(h) = cell.hists[metric.index()]
+                .as_ref()
+                .filter(|h| !h.is_empty())
+            else {
                 continue;
             };
             let tag_text = format!("{region}/{}", metric.name());

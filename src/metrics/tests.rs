@@ -1,0 +1,36 @@
+use std::time::{Duration, Instant};
+
+use super::*;
+
+#[tokio::test]
+async fn recorded_values_survive_into_summaries_at_every_magnitude() {
+    let (recorder, handle, _live) = Recorder::new(2, 1, None);
+    let task = tokio::spawn(recorder.run(Instant::now()));
+    for i in 0..1000u64 {
+        // 100 µs … 100 s: far beyond a fresh auto-resizing histogram's initial range.
+        handle.sample(0, 0, Metric::JoinMs, 100 * (i + 1) * (i + 1));
+        handle.duration(1, 0, Metric::ConnectMs, Duration::from_millis(5));
+        handle.request(1, 0, (i % 10 == 0).then_some(ErrorKind::Timeout));
+    }
+    let state = handle.finish().await.expect("state");
+    task.await.expect("recorder task");
+    let (regions, overall) = breakdowns(&state, &["a".into(), "b".into()], &["p".into()]);
+    let join = &regions[0].metrics["join_ms"];
+    assert_eq!(join.count, 1000);
+    // p50 ≈ 100 µs × 500² = 25 s, max = 100 s; 3 significant digits.
+    assert!((join.p50 / 25_000.0 - 1.0).abs() < 0.01, "p50 {}", join.p50);
+    assert!(
+        (join.max / 100_000.0 - 1.0).abs() < 0.001,
+        "max {}",
+        join.max
+    );
+    let connect = &regions[1].metrics["connect_ms"];
+    assert!((connect.p99 - 5.0).abs() < 0.01, "{}", connect.p99);
+    assert!((regions[1].error_rate - 0.1).abs() < 1e-9);
+    assert_eq!(regions[1].errors.get("timeout"), Some(&100));
+    assert_eq!(overall.metrics["join_ms"].count, 1000);
+    assert!(!regions[0].metrics.contains_key("connect_ms"));
+    // The histogram travels with the summary and decodes to the same distribution.
+    let decoded = result::decode_histogram(&join.hdr).expect("decode");
+    assert_eq!(decoded.len(), 1000);
+}

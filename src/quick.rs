@@ -1,0 +1,205 @@
+//! `peakready quick URL`: the stages of a one-endpoint run. Measurement goes through the same
+//! `Session`, recorder and `RunResult` as `run`; only the workload differs (engine::quick).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::Utc;
+use tokio::sync::watch;
+use url::Url;
+
+use crate::engine::quick::{self, QuickConfig};
+use crate::engine::sysinfo;
+use crate::metrics::result::{ScenarioInfo, SCHEMA_VERSION};
+use crate::metrics::series::SeriesWriter;
+use crate::metrics::{breakdowns, Recorder, RunResult};
+use crate::plan::PlannedPhase;
+use crate::protocol::http::ClientConfig;
+
+pub struct QuickOptions {
+    pub url: Url,
+    pub connections: usize,
+    pub duration: Duration,
+    pub rate: Option<f64>,
+    pub timeout: Duration,
+    pub insecure_tls: bool,
+    pub headers: Vec<(String, String)>,
+    pub out: Option<PathBuf>,
+}
+
+pub async fn run(
+    opts: QuickOptions,
+    interrupts: watch::Receiver<u32>,
+) -> anyhow::Result<RunResult> {
+    let host = opts.url.host_str().unwrap_or_default().to_string();
+    let client = ClientConfig::new(opts.timeout, opts.insecure_tls, &opts.headers)
+        .map_err(|e| anyhow::anyhow!("--header: {e}"))?;
+    let phase = PlannedPhase {
+        name: "steady".into(),
+        start_s: 0.0,
+        duration_s: opts.duration.as_secs_f64(),
+        joins_per_sec: 0.0,
+        ramp_to: None,
+        capped: false,
+    };
+    let region = "quick".to_string();
+    let started_at = Utc::now();
+    let series = match &opts.out {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating results directory {}", dir.display()))?;
+            let bounds = vec![(phase.name.clone(), 0.0, phase.duration_s)];
+            let epoch = started_at.timestamp_millis() as f64 / 1000.0;
+            Some(
+                SeriesWriter::create(dir, vec![region.clone()], bounds, epoch)
+                    .with_context(|| format!("creating timeseries files in {}", dir.display()))?,
+            )
+        }
+        None => None,
+    };
+    let open_files_limit = sysinfo::raise_open_files_limit();
+    let (recorder, handle, _live) = Recorder::new(1, 1, series);
+    let (cpu_before, _) = sysinfo::cpu_and_peak_rss();
+    let start = tokio::time::Instant::now();
+    let recorder_task = tokio::spawn(recorder.run(start.into_std()));
+    let config = QuickConfig {
+        url: opts.url.clone(),
+        client,
+        connections: opts.connections,
+        duration: opts.duration,
+        rate: opts.rate,
+    };
+    let outcome = quick::run(config, start, handle.clone(), interrupts).await?;
+    let state = handle
+        .finish()
+        .await
+        .context("the recorder stopped unexpectedly")?;
+    let _ = recorder_task.await;
+    let (cpu_after, peak_rss) = sysinfo::cpu_and_peak_rss();
+    let (regions, overall) = breakdowns(
+        &state,
+        std::slice::from_ref(&region),
+        std::slice::from_ref(&phase.name),
+    );
+    let elapsed = outcome.elapsed.as_secs_f64();
+    let mut notices = Vec::new();
+    if opts.rate.is_none() {
+        notices.push(
+            "closed model: each connection waits for its previous response, so latency excludes \
+             queueing (coordinated omission affects these percentiles); use --rate for corrected latency"
+                .to_string(),
+        );
+    }
+    let generator = crate::run::generator_health(
+        &overall,
+        cpu_after - cpu_before,
+        elapsed,
+        peak_rss,
+        open_files_limit,
+        state.peak_open_files,
+    );
+    let mut result = RunResult {
+        schema: SCHEMA_VERSION,
+        tool: format!("peakready {}", env!("CARGO_PKG_VERSION")),
+        scenario: ScenarioInfo {
+            name: format!("quick {host}"),
+            description: Some(format!(
+                "GET {} with {} connections for {:.0} s{}",
+                opts.url,
+                opts.connections,
+                opts.duration.as_secs_f64(),
+                opts.rate
+                    .map(|r| format!(" at {r} req/s"))
+                    .unwrap_or_default()
+            )),
+            source: "quick".into(),
+            scale: 1.0,
+            max_viewers: opts.connections as u64,
+            max_joins_per_sec: 0.0,
+            target: opts.url.to_string(),
+            slo: Vec::new(),
+            resolved: serde_json::Value::Null,
+        },
+        seed: 0,
+        started_at,
+        ended_at: Utc::now(),
+        duration_s: elapsed,
+        planned_duration_s: opts.duration.as_secs_f64(),
+        status: outcome.status,
+        status_reason: outcome.reason,
+        phases: vec![phase],
+        regions,
+        overall,
+        slo: Vec::new(),
+        slo_passed: true,
+        generator,
+        notices,
+    };
+    crate::analysis::slo::evaluate(&mut result);
+    if let Some(dir) = &opts.out {
+        crate::report::write_results(dir, &result)?;
+        crate::report::render_all(dir, &result)?;
+    }
+    Ok(result)
+}
+
+/// The terminal summary for `quick`: throughput, errors, and a percentile table.
+pub fn render(r: &RunResult) -> String {
+    use crate::report::table::{ms, Align, Table};
+    let o = &r.overall;
+    let ok = o.requests - o.errors.values().sum::<u64>();
+    let mut out = format!(
+        "{}\n  requests  {} in {:.2} s = {:.1} req/s   success {:.2} %\n",
+        r.scenario.description.as_deref().unwrap_or("quick"),
+        o.requests,
+        r.duration_s,
+        o.requests as f64 / r.duration_s.max(1e-9),
+        if o.requests == 0 {
+            0.0
+        } else {
+            ok as f64 * 100.0 / o.requests as f64
+        },
+    );
+    if !o.errors.is_empty() {
+        let errs: Vec<String> = o.errors.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        out.push_str(&format!("  errors    {}\n", errs.join(", ")));
+    }
+    let mut t = Table::new(&[
+        ("metric", Align::Left),
+        ("count", Align::Right),
+        ("min", Align::Right),
+        ("p50", Align::Right),
+        ("p90", Align::Right),
+        ("p99", Align::Right),
+        ("p99.9", Align::Right),
+        ("max", Align::Right),
+    ]);
+    for name in [
+        "request_ms",
+        "ttfb_ms",
+        "connect_ms",
+        "dns_ms",
+        "tls_ms",
+        "generator_lag_ms",
+    ] {
+        if let Some(m) = o.metrics.get(name) {
+            t.row(vec![
+                name.to_string(),
+                m.count.to_string(),
+                ms(m.min),
+                ms(m.p50),
+                ms(m.p90),
+                ms(m.p99),
+                ms(m.p99_9),
+                ms(m.max),
+            ]);
+        }
+    }
+    out.push('\n');
+    out.push_str(&t.plain());
+    for n in &r.notices {
+        out.push_str(&format!("\n  note: {n}\n"));
+    }
+    out
+}
