@@ -11,6 +11,7 @@ pub mod analysis;
 pub mod cli;
 pub mod engine;
 pub mod metrics;
+pub mod netem;
 pub mod plan;
 pub mod protocol;
 pub mod quick;

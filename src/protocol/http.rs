@@ -15,6 +15,12 @@
 //!
 //! Each phase (DNS, connect, TLS, whole request including body) is bounded by
 //! [`ClientConfig::timeout`].
+//!
+//! # Network emulation
+//! A config made with [`ClientConfig::with_network`] puts every connection on an emulated path
+//! ([`crate::netem`]): `connect` includes the handshake's emulated round trip, and TLS and
+//! every request pay the path's delay, rate and loss. Without a profile the socket is used
+//! bare (the open path is generic over the stream type, so there is no wrapper to pay for).
 
 mod body;
 mod connect;
@@ -42,6 +48,8 @@ use tokio::time::{timeout, Instant};
 use tokio_rustls::TlsConnector;
 
 use crate::metrics::ErrorKind;
+use crate::netem::Netem;
+use crate::scenario::NetworkProfile;
 use body::{body_hint, KeptBody};
 use connect::{connect_tcp, resolve};
 
@@ -61,6 +69,8 @@ pub struct ClientConfig {
     pub tls: Arc<rustls::ClientConfig>,
     has_host: bool,
     has_user_agent: bool,
+    /// The emulated network path; `None` = the real one, untouched.
+    network: Option<Arc<Netem>>,
 }
 
 impl ClientConfig {
@@ -104,7 +114,36 @@ impl ClientConfig {
             has_user_agent: parsed.iter().any(|(n, _)| n == header::USER_AGENT),
             headers: parsed,
             tls: super::tls::client_config(insecure_tls)?,
+            network: None,
         }))
+    }
+
+    /// A copy of this config whose connections take the emulated path of `profile` (one
+    /// config per region). `None`, or a profile that changes nothing, gives a config with no
+    /// emulation at all. `seed` makes each connection's jitter and loss draws reproducible;
+    /// connections are numbered in the order they open. The TLS config is shared, not rebuilt.
+    pub fn with_network(
+        self: &Arc<ClientConfig>,
+        profile: Option<NetworkProfile>,
+        seed: u64,
+    ) -> Arc<ClientConfig> {
+        Arc::new(ClientConfig {
+            timeout: self.timeout,
+            insecure_tls: self.insecure_tls,
+            headers: self.headers.clone(),
+            tls: self.tls.clone(),
+            has_host: self.has_host,
+            has_user_agent: self.has_user_agent,
+            network: profile
+                .as_ref()
+                .and_then(|p| Netem::new(p, seed))
+                .map(Arc::new),
+        })
+    }
+
+    /// The network profile connections emulate, if any.
+    pub fn network(&self) -> Option<&NetworkProfile> {
+        self.network.as_deref().map(Netem::profile)
     }
 }
 
@@ -245,25 +284,14 @@ impl HttpConnection {
         source_addr: Option<IpAddr>,
     ) -> Result<(HttpConnection, ConnectTimings), RequestError> {
         let (addr, dns) = resolve(origin, source_addr, cfg.timeout).await?;
-        let (tcp, connect) = connect_tcp(addr, source_addr, cfg.timeout).await?;
-        let (sender, driver, tls) = match &origin.server_name {
-            None => {
-                let (s, d) = start_http1(tcp).await?;
-                (s, d, None)
-            }
-            Some(name) => {
-                let start = Instant::now();
-                let handshake = TlsConnector::from(cfg.tls.clone()).connect(name.clone(), tcp);
-                let stream = timeout(cfg.timeout, handshake)
-                    .await
-                    .map_err(|_| RequestError::timed_out("TLS handshake"))?
-                    // An EOF or reset here is the peer hanging up (Reset); what rustls itself
-                    // rejected is Tls. `from_io` tells them apart.
-                    .map_err(|e| RequestError::from_io(&e, "TLS handshake"))?;
-                let tls = start.elapsed();
-                let (s, d) = start_http1(stream).await?;
-                (s, d, Some(tls))
-            }
+        let plan = cfg.network.as_ref().map(|n| n.plan_connection());
+        let handshake = plan.as_ref().map_or(Duration::ZERO, |p| p.handshake);
+        let (tcp, connect) = connect_tcp(addr, source_addr, cfg.timeout, handshake).await?;
+        // Two monomorphised paths rather than one boxed or enum stream: the unemulated one is
+        // exactly the code that ran before emulation existed.
+        let (sender, driver, tls) = match plan {
+            None => establish(origin, cfg, tcp).await?,
+            Some(plan) => establish(origin, cfg, plan.wrap(tcp)).await?,
         };
         let conn = HttpConnection {
             sender,
@@ -413,6 +441,39 @@ impl std::fmt::Debug for HttpConnection {
             .field("requests_sent", &self.requests_sent)
             .finish()
     }
+}
+
+/// TLS (for `https`) and the HTTP/1.1 handshake on a connected stream.
+async fn establish<T>(
+    origin: &Origin,
+    cfg: &ClientConfig,
+    io: T,
+) -> Result<
+    (
+        http1::SendRequest<Full<Bytes>>,
+        JoinHandle<()>,
+        Option<Duration>,
+    ),
+    RequestError,
+>
+where
+    T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let Some(name) = &origin.server_name else {
+        let (s, d) = start_http1(io).await?;
+        return Ok((s, d, None));
+    };
+    let start = Instant::now();
+    let handshake = TlsConnector::from(cfg.tls.clone()).connect(name.clone(), io);
+    let stream = timeout(cfg.timeout, handshake)
+        .await
+        .map_err(|_| RequestError::timed_out("TLS handshake"))?
+        // An EOF or reset here is the peer hanging up (Reset); what rustls itself rejected is
+        // Tls. `from_io` tells them apart.
+        .map_err(|e| RequestError::from_io(&e, "TLS handshake"))?;
+    let tls = start.elapsed();
+    let (s, d) = start_http1(stream).await?;
+    Ok((s, d, Some(tls)))
 }
 
 async fn start_http1<T>(

@@ -44,10 +44,14 @@ pub(super) async fn resolve(
     Ok((addr, Some(start.elapsed())))
 }
 
+/// Connects, then waits `emulated_handshake` (zero without a network profile): the real
+/// handshake ran on a fast path, and SYN → SYN-ACK on the emulated one costs one RTT. The wait
+/// is part of the timed connect and of its timeout, as a slow handshake would be.
 pub(super) async fn connect_tcp(
     addr: SocketAddr,
     source: Option<IpAddr>,
     limit: Duration,
+    emulated_handshake: Duration,
 ) -> Result<(TcpStream, Duration), RequestError> {
     let socket = match addr {
         SocketAddr::V4(_) => TcpSocket::new_v4(),
@@ -70,7 +74,14 @@ pub(super) async fn connect_tcp(
             .map_err(|e| RequestError::from_io(&e, "binding source address"))?;
     }
     let start = Instant::now();
-    let stream = timeout(limit, socket.connect(addr))
+    let connect = async {
+        let stream = socket.connect(addr).await?;
+        if !emulated_handshake.is_zero() {
+            tokio::time::sleep(emulated_handshake).await;
+        }
+        Ok::<_, std::io::Error>(stream)
+    };
+    let stream = timeout(limit, connect)
         .await
         .map_err(|_| RequestError::timed_out("TCP connect"))?
         .map_err(|e| RequestError::from_io(&e, "TCP connect"))?;
