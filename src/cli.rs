@@ -116,6 +116,25 @@ pub enum Command {
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
+    /// Compare two runs (results directories or results.json files): exit 1 on a regression.
+    Compare {
+        #[arg(value_name = "BASE")]
+        base: PathBuf,
+        #[arg(value_name = "CANDIDATE")]
+        candidate: PathBuf,
+        /// A latency is a regression only when worse by more than this percentage…
+        #[arg(long, value_name = "PCT", default_value_t = 10.0)]
+        tolerance_pct: f64,
+        /// …and by more than this many milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 5.0)]
+        tolerance_ms: f64,
+        /// An error rate is a regression when up by more than this many percentage points.
+        #[arg(long, value_name = "PP", default_value_t = 1.0)]
+        tolerance_error_pp: f64,
+        /// Also write the comparison as Markdown to this file.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 fn parse_duration_arg(text: &str) -> Result<Duration, String> {
@@ -295,11 +314,43 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             Ok(Exit::Success)
         }
         Command::Report { dir } => {
-            let result = crate::report::load(&dir)?;
+            let mut result = crate::report::load(&dir)?;
+            // Recompute the readiness from results.json + timeseries.csv: files from before the
+            // analysis existed gain it, and a re-render always matches the current rules.
+            let before = result.readiness.clone();
+            crate::analysis::assess_dir(&dir, &mut result);
+            if result.readiness != before {
+                crate::report::write_results(&dir, &result)?;
+            }
             crate::report::render_all(&dir, &result)?;
             println!("{}", crate::report::summary::render(&result));
             println!("Re-rendered the report in {}", dir.display());
             Ok(Exit::Success)
+        }
+        Command::Compare {
+            base,
+            candidate,
+            tolerance_pct,
+            tolerance_ms,
+            tolerance_error_pp,
+            out,
+        } => {
+            let tol = crate::report::compare::Tolerance {
+                pct: tolerance_pct,
+                ms: tolerance_ms,
+                error_pp: tolerance_error_pp,
+            };
+            let c = crate::report::compare::compare_paths(&base, &candidate, tol)?;
+            print!("{}", c.plain());
+            if let Some(out) = out {
+                crate::report::write_atomic(&out, c.markdown().as_bytes())?;
+                println!("  Comparison: {}", out.display());
+            }
+            Ok(if c.regressed() {
+                Exit::Failed
+            } else {
+                Exit::Success
+            })
         }
     }
 }

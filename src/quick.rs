@@ -135,6 +135,7 @@ pub async fn run(
         slo_passed: true,
         generator,
         notices,
+        readiness: None,
     };
     crate::analysis::slo::evaluate(&mut result);
     if let Some(dir) = &opts.out {

@@ -15,7 +15,7 @@ use url::Url;
 use crate::engine::progress::{self, ProgressMode};
 use crate::engine::viewer::{PreparedStep, ViewerSpec};
 use crate::engine::{self, sysinfo, EngineConfig};
-use crate::metrics::result::{GeneratorHealth, ScenarioInfo, SCHEMA_VERSION};
+use crate::metrics::result::{GeneratorHealth, ScenarioInfo, Verdict, SCHEMA_VERSION};
 use crate::metrics::series::SeriesWriter;
 use crate::metrics::{breakdowns, Recorder, RunResult, RunStatus};
 use crate::plan::Plan;
@@ -272,6 +272,7 @@ pub async fn run(
         slo_passed: true,
         generator,
         notices,
+        readiness: None,
     };
     crate::analysis::slo::evaluate(&mut result);
     let nobody_joined = result.overall.joins.attempted > 0 && result.overall.joins.succeeded == 0;
@@ -280,11 +281,20 @@ pub async fn run(
             .notices
             .push("no viewer could join: the run fails whatever the SLOs say".into());
     }
+    // Reads timeseries.csv back from `dir` (the recorder has flushed and closed it), exactly as
+    // `report DIR` will, so a re-render reproduces these verdicts.
+    crate::analysis::assess_dir(&dir, &mut result);
     crate::report::write_results(&dir, &result)?;
     crate::report::render_all(&dir, &result)?;
+    // NOT READY means an SLO broke (for several seconds) below the target load: that is an SLO
+    // failure for the exit-code contract even when the whole-run percentile still passed.
+    let not_ready = result
+        .readiness
+        .as_ref()
+        .is_some_and(|r| r.overall.verdict == Verdict::NotReady);
     let outcome = match result.status {
         RunStatus::Completed if nobody_joined => Outcome::SloFailed,
-        RunStatus::Completed if result.slo_passed => Outcome::Passed,
+        RunStatus::Completed if result.slo_passed && !not_ready => Outcome::Passed,
         RunStatus::Completed => Outcome::SloFailed,
         _ => Outcome::Aborted,
     };

@@ -15,3 +15,6 @@ mod safety;
 
 #[path = "suite/netem.rs"]
 mod netem;
+
+#[path = "suite/analysis.rs"]
+mod analysis;

@@ -50,6 +50,10 @@ pub struct RunResult {
     pub generator: GeneratorHealth,
     /// Things the user should know about this run (ignored keys, caps hit, …).
     pub notices: Vec<String>,
+    /// Capacity, knee, headroom and verdict per region and overall (`analysis::readiness`).
+    /// Absent in files written before the analysis existed; `report DIR` recomputes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<Readiness>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -247,4 +251,87 @@ impl MetricSummary {
             _ => return None,
         })
     }
+}
+
+/// Readiness for the planned event: READY, AT RISK or NOT READY.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every SLO held at or above the target load.
+    Ready,
+    /// SLOs held, but the target load was not reached (or the generator was the limit).
+    AtRisk,
+    /// An SLO broke below the target load.
+    NotReady,
+}
+
+impl Verdict {
+    /// The word a person reads (never a colour alone).
+    pub fn words(self) -> &'static str {
+        match self {
+            Verdict::Ready => "READY",
+            Verdict::AtRisk => "AT RISK",
+            Verdict::NotReady => "NOT READY",
+        }
+    }
+}
+
+/// The analysis of a run against its target load; see `analysis::readiness` for the rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Readiness {
+    pub overall: ScopeReadiness,
+    pub regions: Vec<ScopeReadiness>,
+    /// `event` (forecast × scale × headroom) or `plan` (the run's own planned peak).
+    pub target_basis: String,
+    /// The headroom in words, with the scale ("this run was a 3% rehearsal: …").
+    pub headroom_words: String,
+    /// Consecutive seconds a verdict must last to count (held or broken).
+    pub sustain_s: u32,
+    /// SLO gates with no per-second column: judged on the whole run only.
+    pub whole_run_gates: Vec<String>,
+    /// What this run did not exercise, in words.
+    pub not_tested: Vec<String>,
+}
+
+/// Capacity and verdict for one region, or `overall`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScopeReadiness {
+    pub scope: String,
+    pub verdict: Verdict,
+    /// Why, in words, each citing its number.
+    pub reasons: Vec<String>,
+    /// Concurrent viewers this scope had to hold.
+    pub target_viewers: f64,
+    pub target_joins_per_sec: f64,
+    /// Highest concurrent viewers reached in any second.
+    pub peak_viewers: u64,
+    /// Highest successful joins in any one second.
+    pub peak_joins_per_sec: f64,
+    /// Highest concurrent viewers at which every SLO held (sustained); `None` when never.
+    pub held_viewers: Option<u64>,
+    pub held_joins_per_sec: Option<f64>,
+    /// Where the first SLO broke in a sustained way.
+    pub knee: Option<Knee>,
+    /// held_viewers ÷ target_viewers.
+    pub headroom: Option<f64>,
+}
+
+/// The load at which the first SLO broke for `sustain_s` seconds or more.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Knee {
+    /// Run second of the first broken second.
+    pub second: u64,
+    pub active_viewers: u64,
+    /// Arrivals offered in that second.
+    pub offered_joins_per_sec: f64,
+    /// The gates that broke in that second.
+    pub broken: Vec<GateBreak>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateBreak {
+    pub metric: String,
+    pub stat: String,
+    pub threshold: f64,
+    pub measured: f64,
 }

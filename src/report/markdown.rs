@@ -24,6 +24,7 @@ const TIMING_METRICS: [&str; 10] = [
 pub fn render(r: &RunResult) -> String {
     let mut out = String::new();
     write_header(&mut out, r);
+    write_readiness(&mut out, r);
     write_slo(&mut out, r);
     write_regions(&mut out, r);
     write_latency(&mut out, r);
@@ -94,6 +95,90 @@ fn write_header(out: &mut String, r: &RunResult) {
         s.max_viewers, s.max_joins_per_sec
     );
     let _ = writeln!(out, "- **Tool:** {}\n", r.tool);
+}
+
+/// Verdict per region and overall (as words), capacity, knee, headroom and what was not tested.
+fn write_readiness(out: &mut String, r: &RunResult) {
+    use crate::analysis::words::{num, value_words};
+    let Some(rd) = &r.readiness else { return };
+    let _ = writeln!(out, "## Readiness: {}\n", rd.overall.verdict.words());
+    let _ = writeln!(out, "{}\n", rd.headroom_words);
+    let mut t = Table::new(&[
+        ("scope", Align::Left),
+        ("verdict", Align::Left),
+        ("target", Align::Right),
+        ("peak reached", Align::Right),
+        ("held (all SLOs)", Align::Right),
+        ("held joins", Align::Right),
+        ("knee", Align::Right),
+        ("first SLO broken", Align::Left),
+        ("headroom", Align::Right),
+    ]);
+    for s in rd.regions.iter().chain(std::iter::once(&rd.overall)) {
+        let viewers = |v: f64| format!("{} viewers", num(v));
+        t.row(vec![
+            s.scope.clone(),
+            s.verdict.words().to_string(),
+            viewers(s.target_viewers),
+            viewers(s.peak_viewers as f64),
+            s.held_viewers
+                .map(|v| viewers(v as f64))
+                .unwrap_or_else(|| "–".into()),
+            s.held_joins_per_sec
+                .map(|j| format!("{} joins/s", num(j)))
+                .unwrap_or_else(|| "–".into()),
+            s.knee
+                .as_ref()
+                .map(|k| viewers(k.active_viewers as f64))
+                .unwrap_or_else(|| "none".into()),
+            s.knee
+                .as_ref()
+                .and_then(|k| k.broken.first())
+                .map(|b| {
+                    format!(
+                        "{} {} {} > {}",
+                        b.metric,
+                        b.stat,
+                        value_words(&b.metric, b.measured),
+                        value_words(&b.metric, b.threshold)
+                    )
+                })
+                .unwrap_or_else(|| "–".into()),
+            s.headroom
+                .map(|h| format!("{h:.2}×"))
+                .unwrap_or_else(|| "–".into()),
+        ]);
+    }
+    let _ = writeln!(out, "{}", t.markdown());
+    for s in rd.regions.iter().chain(std::iter::once(&rd.overall)) {
+        let _ = writeln!(
+            out,
+            "- **{}: {}** — {}",
+            s.scope,
+            s.verdict.words(),
+            s.reasons.join("; ")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nCapacity is judged per second against every SLO with a per-second column; a held or broken verdict counts only after {} consecutive seconds. The knee is the concurrent viewers at the first such broken second. Target: {}.",
+        rd.sustain_s,
+        if rd.target_basis == "event" { "the event forecast × scale × headroom" } else { "the run's own planned peak (no `event` forecast)" }
+    );
+    if !rd.whole_run_gates.is_empty() {
+        let _ = writeln!(
+            out,
+            "Judged on the whole run only (no per-second column): {}.",
+            rd.whole_run_gates.join(", ")
+        );
+    }
+    if !rd.not_tested.is_empty() {
+        let _ = writeln!(out, "\n### Not tested by this run\n");
+        for n in &rd.not_tested {
+            let _ = writeln!(out, "- {n}");
+        }
+    }
+    out.push('\n');
 }
 
 fn pct_words(scale: f64) -> String {

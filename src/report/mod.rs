@@ -2,6 +2,8 @@
 //! via [`load`]), never from live engine state, so `peakready report DIR` reproduces them.
 //! Never imports `engine`.
 
+pub mod checklist;
+pub mod compare;
 pub mod markdown;
 pub mod summary;
 pub mod table;
@@ -29,7 +31,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 
 /// Render every human-facing file from the result.
 pub fn render_all(dir: &Path, result: &RunResult) -> anyhow::Result<()> {
-    write_atomic(&dir.join("report.md"), markdown::render(result).as_bytes())
+    write_atomic(&dir.join("report.md"), markdown::render(result).as_bytes())?;
+    write_atomic(
+        &dir.join("checklist.md"),
+        checklist::render(result).as_bytes(),
+    )
 }
 
 /// Read a results directory back.

@@ -14,8 +14,20 @@ pub fn render(r: &RunResult) -> String {
         ("join p95", Align::Right),
         ("first frame p95", Align::Right),
         ("errors", Align::Right),
+        ("verdict", Align::Left),
         ("SLOs", Align::Left),
     ]);
+    let verdict = |scope: &str| {
+        let rd = r.readiness.as_ref();
+        let s = rd.and_then(|rd| {
+            rd.regions
+                .iter()
+                .chain(std::iter::once(&rd.overall))
+                .find(|s| s.scope == scope)
+        });
+        s.map(|s| s.verdict.words().to_string())
+            .unwrap_or_else(|| "–".into())
+    };
     for b in r.regions.iter().chain(std::iter::once(&r.overall)) {
         let stat = |m: &str, f: fn(&crate::metrics::MetricSummary) -> f64| {
             b.metrics
@@ -45,10 +57,18 @@ pub fn render(r: &RunResult) -> String {
             stat("join_ms", |s| s.p95),
             stat("first_frame_ms", |s| s.p95),
             pct(b.error_rate),
+            verdict(&b.name),
             slo,
         ]);
     }
     let mut out = t.plain();
+    if let Some(rd) = &r.readiness {
+        out.push_str(&format!(
+            "\n  Readiness: {}. {}\n",
+            rd.overall.verdict.words(),
+            rd.headroom_words
+        ));
+    }
     if r.generator.limited {
         if let Some(m) = &r.generator.message {
             out.push_str(&format!("\n  warning: {m}\n"));

@@ -1,0 +1,80 @@
+//! What a run did not exercise, in words: a readiness report is only as good as what it says it
+//! did not test.
+
+use crate::metrics::RunResult;
+
+use super::words::{num, pct_words};
+
+fn measured(r: &RunResult, metric: &str) -> bool {
+    r.overall.metrics.get(metric).is_some_and(|m| m.count > 0)
+}
+
+pub fn list(r: &RunResult, has_series: bool) -> Vec<String> {
+    let s = &r.scenario.resolved;
+    let mut out = Vec::new();
+    if r.scenario.scale < 1.0 {
+        let forecast = s["event"]["expected_peak_viewers"].as_f64();
+        out.push(match forecast {
+            Some(f) => format!(
+                "the full scale: this was a {} rehearsal; the event's {} concurrent viewers were not generated",
+                pct_words(r.scenario.scale),
+                num(f)
+            ),
+            None => format!("the full scale: this was a {} rehearsal", pct_words(r.scenario.scale)),
+        });
+    }
+    if s["viewer"]["watch"]["protocol"].as_str() == Some("none") {
+        out.push("video delivery (viewer.watch.protocol is `none`)".into());
+    }
+    if s["viewer"]["chat"].is_null() {
+        out.push("chat, gifts and likes (no `viewer.chat`)".into());
+    } else if !measured(r, "chat_connect_ms") && !measured(r, "chat_delivery_ms") {
+        out.push("chat: `viewer.chat` is configured but no chat sample was measured".into());
+    }
+    if s["publishers"].is_null() {
+        out.push("stream ingest by publishers (no `publishers`)".into());
+    } else if !measured(r, "publish_connect_ms") {
+        out.push("stream ingest: `publishers` is configured but nothing was measured".into());
+    }
+    if r.scenario.target.starts_with("http://") && !measured(r, "tls_ms") {
+        out.push(format!(
+            "TLS handshakes and certificates (the target {} is plain http)",
+            r.scenario.target
+        ));
+    }
+    let no_network: Vec<String> = s["regions"]
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .filter(|x| x["network"].is_null())
+                .filter_map(|x| x["name"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !no_network.is_empty() {
+        out.push(format!(
+            "regional networks (latency, loss, bandwidth) for {}: no `network` profile, so their viewers saw this machine's network",
+            no_network.join(", ")
+        ));
+    }
+    let host = url::Url::parse(&r.scenario.target)
+        .ok()
+        .and_then(|u| u.host_str().map(String::from))
+        .unwrap_or_default();
+    if host == "127.0.0.1" || host == "localhost" || host == "::1" {
+        out.push("a real edge, CDN and load balancer path: the target was on loopback".into());
+    } else if host.parse::<std::net::IpAddr>().is_ok() && !measured(r, "dns_ms") {
+        out.push("DNS resolution (the target is an IP address)".into());
+    }
+    for g in &r.scenario.slo {
+        if g.metric != "error_rate" && !measured(r, &g.metric) {
+            out.push(format!("{}: gated but never measured", g.metric));
+        }
+    }
+    if !has_series {
+        out.push(
+            "capacity per second: timeseries.csv is missing from the results directory".into(),
+        );
+    }
+    out
+}
