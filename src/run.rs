@@ -159,8 +159,16 @@ pub async fn run(
     if embedded_url.is_some() {
         allow_hosts.extend(["127.0.0.1".to_string(), "localhost".to_string()]);
     }
+    // One client configuration per region: same TLS config, the region's network profile.
+    let clients = scenario
+        .regions
+        .iter()
+        .enumerate()
+        .map(|(i, r)| client.with_network(r.network.clone(), seed ^ (i as u64 + 1)))
+        .collect();
     let spec = Arc::new(ViewerSpec {
-        client,
+        clients,
+        source_addrs: scenario.target.source_addrs.clone(),
         region_base,
         join: scenario
             .viewer

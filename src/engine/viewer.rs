@@ -19,7 +19,10 @@ use super::watch::watch_hls;
 
 /// Everything viewers share, built once per run.
 pub struct ViewerSpec {
-    pub client: Arc<ClientConfig>,
+    /// Per region: the client configuration, carrying the region's network profile.
+    pub clients: Vec<Arc<ClientConfig>>,
+    /// Local addresses connections are spread over (`target.source_addrs`); empty = OS choice.
+    pub source_addrs: Vec<std::net::IpAddr>,
     /// Per region: the base URL join paths and the watch URL resolve against.
     pub region_base: Vec<Url>,
     pub join: Vec<PreparedStep>,
@@ -132,7 +135,18 @@ impl Connections {
                 detail: format!("host {host} is not in target.allow_hosts"),
             });
         }
-        let session = Session::new(origin.clone(), self.spec.client.clone(), None);
+        let client = self.spec.clients[self.region as usize].clone();
+        // Spread viewers over the local source addresses so one machine can hold more than one
+        // ephemeral-port range of connections to a single target.
+        let source = match self.spec.source_addrs.len() {
+            0 => None,
+            n => self
+                .spec
+                .source_addrs
+                .get((self.viewer_id % n as u64) as usize)
+                .copied(),
+        };
+        let session = Session::new(origin.clone(), client, source);
         self.sessions.push((origin, session));
         let last = self.sessions.len() - 1;
         Ok(&mut self.sessions[last].1)

@@ -58,7 +58,7 @@ pub struct TargetFile {
     pub headers: Option<OrderedMap<String>>,
     pub insecure_tls: Option<bool>,
     pub timeout: Option<Dur>,
-    pub source_addrs: Option<Vec<String>>,
+    pub source_addrs: Option<OneOrMany>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -338,5 +338,22 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for OrderedMap<V> {
             }
         }
         d.deserialize_map(MapVisitor(PhantomData))
+    }
+}
+
+/// A single string (`127.0.0.2-127.0.0.40`, `10.0.0.0/28`) or a list of them.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
     }
 }

@@ -82,18 +82,6 @@ impl Scenario {
         if self.publishers.is_some() {
             out.push("publishers: parsed; RTMP publishing is not implemented yet, ignoring".into());
         }
-        let emulated: Vec<&str> = self
-            .regions
-            .iter()
-            .filter(|r| r.network.is_some())
-            .map(|r| r.name.as_str())
-            .collect();
-        if !emulated.is_empty() {
-            out.push(format!(
-                "regions[].network: parsed; network emulation is not implemented yet, ignoring ({})",
-                emulated.join(", ")
-            ));
-        }
         for (i, p) in self.load.phases.iter().enumerate() {
             let peak = p.joins_per_sec.max(p.ramp_to.unwrap_or(0.0));
             if peak > self.load.max_joins_per_sec {

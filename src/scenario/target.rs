@@ -11,7 +11,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::error::nearest;
-use super::file::{NetworkFile, RegionFile, TargetFile};
+use super::file::{NetworkFile, OneOrMany, RegionFile, TargetFile};
 use super::interpolate::{refs_in_text, substitute, unescape, RefProblem};
 use super::locate::Pos;
 use super::model::*;
@@ -74,7 +74,13 @@ pub(crate) fn target(cx: &mut Ctx, t: TargetFile, env: &dyn Fn(&str) -> Option<S
     let timeout = t.timeout.map(|d| d.0).unwrap_or(Duration::from_secs(10));
     cx.nonzero_duration("target.timeout", timeout);
     let mut source_addrs = Vec::new();
-    for (i, s) in t.source_addrs.unwrap_or_default().iter().enumerate() {
+    for (i, s) in t
+        .source_addrs
+        .map(OneOrMany::into_vec)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
         match parse_addrs(s) {
             Ok(mut v) => source_addrs.append(&mut v),
             Err(expected) => {

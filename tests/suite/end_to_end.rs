@@ -199,3 +199,42 @@ fn ctrl_c_mid_run_still_writes_valid_results() {
     assert!(r["duration_s"].as_f64().unwrap_or(99.0) < 15.0);
     assert!(out_dir.join("report.md").exists());
 }
+
+#[test]
+fn regions_carry_their_own_network_profile_and_source_addresses() {
+    let text = scenario_yaml("embedded", 3, 10, "  source_addrs: 127.0.0.2-127.0.0.5").replace(
+        "  - { name: eu, weight: 60 }",
+        "  - { name: eu, weight: 60, network: { rtt_ms: 100 } }",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(dir.path(), "netem.yaml", &text);
+    let out_dir = dir.path().join("out");
+    let out = bin()
+        .arg("run")
+        .arg(&path)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = results(&out_dir);
+    let connect_p50 = |i: usize| {
+        r["regions"][i]["metrics"]["connect_ms"]["p50"]
+            .as_f64()
+            .unwrap_or(-1.0)
+    };
+    assert!(
+        (85.0..=115.0).contains(&connect_p50(0)),
+        "eu (rtt 100 ms) connect p50 {}",
+        connect_p50(0)
+    );
+    assert!(
+        connect_p50(1) >= 0.0 && connect_p50(1) < 5.0,
+        "sea (no profile) connect p50 {}",
+        connect_p50(1)
+    );
+    assert_eq!(
+        r["overall"]["joins"]["failed"], 0,
+        "source addresses 127.0.0.2-5 reach the target"
+    );
+}
