@@ -10,7 +10,9 @@ use url::Url;
 
 use crate::metrics::{ErrorKind, Event, Metric, RecorderHandle};
 use crate::plan::Arrival;
-use crate::protocol::http::{ClientConfig, ConnectTimings, Origin, RequestError, Response, Session};
+use crate::protocol::http::{
+    ClientConfig, ConnectTimings, Origin, RequestError, Response, Session,
+};
 use crate::scenario::{JoinStep, WatchProtocol};
 
 use super::watch::watch_hls;
@@ -73,7 +75,13 @@ pub struct Connections {
 impl Connections {
     /// One timed request. Records connect timings, ttfb and the request outcome; returns the
     /// response whatever its status (callers judge the status).
-    pub async fn request(&mut self, method: http::Method, url: &Url, body: Option<Bytes>, keep_body: bool) -> Result<Response, RequestError> {
+    pub async fn request(
+        &mut self,
+        method: http::Method,
+        url: &Url,
+        body: Option<Bytes>,
+        keep_body: bool,
+    ) -> Result<Response, RequestError> {
         let session = self.session_for(url)?;
         let path = match url.query() {
             Some(q) => format!("{}?{}", url.path(), q),
@@ -86,7 +94,8 @@ impl Connections {
                 if let Some(t) = timings {
                     self.record_connect(t);
                 }
-                self.rec.duration(region, phase, Metric::TtfbMs, response.ttfb);
+                self.rec
+                    .duration(region, phase, Metric::TtfbMs, response.ttfb);
                 Ok(response)
             }
             Err(e) => {
@@ -108,14 +117,20 @@ impl Connections {
     }
 
     fn session_for(&mut self, url: &Url) -> Result<&mut Session, RequestError> {
-        let origin = Origin::from_url(url).map_err(|detail| RequestError { kind: ErrorKind::Other, detail })?;
+        let origin = Origin::from_url(url).map_err(|detail| RequestError {
+            kind: ErrorKind::Other,
+            detail,
+        })?;
         if let Some(i) = self.sessions.iter().position(|(o, _)| *o == origin) {
             return Ok(&mut self.sessions[i].1);
         }
         let host = url.host_str().unwrap_or_default();
         if !super::host_allowed(host, &self.spec.allow_hosts) {
             // A playlist pointing at a host nobody allowed: refuse before any packet.
-            return Err(RequestError { kind: ErrorKind::Other, detail: format!("host {host} is not in target.allow_hosts") });
+            return Err(RequestError {
+                kind: ErrorKind::Other,
+                detail: format!("host {host} is not in target.allow_hosts"),
+            });
         }
         let session = Session::new(origin.clone(), self.spec.client.clone(), None);
         self.sessions.push((origin, session));
@@ -139,15 +154,33 @@ impl Connections {
 }
 
 /// Run one viewer to the end of its watch time or until `ending` fires.
-pub async fn run_viewer(spec: Arc<ViewerSpec>, arrival: Arrival, intended: Instant, rec: RecorderHandle, mut ending: tokio::sync::watch::Receiver<bool>) {
+pub async fn run_viewer(
+    spec: Arc<ViewerSpec>,
+    arrival: Arrival,
+    intended: Instant,
+    rec: RecorderHandle,
+    mut ending: tokio::sync::watch::Receiver<bool>,
+) {
     let (region, phase) = (arrival.region, arrival.phase);
     let lag = Instant::now().saturating_duration_since(intended);
     rec.duration(region, phase, Metric::GeneratorLagMs, lag);
     rec.send(Event::Arrival { region, phase });
-    let mut conns = Connections { spec: spec.clone(), sessions: Vec::new(), rec: rec.clone(), region, phase, viewer_id: arrival.viewer_id, seed: spec.seed };
+    let mut conns = Connections {
+        spec: spec.clone(),
+        sessions: Vec::new(),
+        rec: rec.clone(),
+        region,
+        phase,
+        viewer_id: arrival.viewer_id,
+        seed: spec.seed,
+    };
 
     let joined = join(&spec, &mut conns, arrival.viewer_id).await;
-    rec.send(Event::Joined { region, phase, ok: joined.is_ok() });
+    rec.send(Event::Joined {
+        region,
+        phase,
+        ok: joined.is_ok(),
+    });
     if joined.is_err() {
         rec.send(Event::Left { region });
         return;
@@ -157,7 +190,15 @@ pub async fn run_viewer(spec: Arc<ViewerSpec>, arrival: Arrival, intended: Insta
     match spec.watch_protocol {
         WatchProtocol::Hls => {
             let url = &spec.watch_url[region as usize];
-            watch_hls(&mut conns, url, spec.rendition, intended, leave_at, &mut ending).await;
+            watch_hls(
+                &mut conns,
+                url,
+                spec.rendition,
+                intended,
+                leave_at,
+                &mut ending,
+            )
+            .await;
         }
         WatchProtocol::None => {
             sleep_or_end(leave_at, &mut ending).await;
@@ -175,8 +216,14 @@ async fn join(spec: &ViewerSpec, conns: &mut Connections, viewer_id: u64) -> Res
             conns.judged(Some(ErrorKind::Other));
             return Err(());
         };
-        let body = step.body.as_ref().map(|b| Bytes::from(b.replace("{{viewer_id}}", &id)));
-        let response = conns.request(step.method.clone(), &url, body, step.expect_body.is_some()).await.map_err(|_| ())?;
+        let body = step
+            .body
+            .as_ref()
+            .map(|b| Bytes::from(b.replace("{{viewer_id}}", &id)));
+        let response = conns
+            .request(step.method.clone(), &url, body, step.expect_body.is_some())
+            .await
+            .map_err(|_| ())?;
         let status_ok = match step.expect_status {
             Some(expected) => response.status == expected,
             None => (200..300).contains(&response.status),
@@ -186,7 +233,10 @@ async fn join(spec: &ViewerSpec, conns: &mut Connections, viewer_id: u64) -> Res
             return Err(());
         }
         if let Some(needle) = &step.expect_body {
-            let found = response.body.as_ref().is_some_and(|b| contains(b, needle.as_bytes()));
+            let found = response
+                .body
+                .as_ref()
+                .is_some_and(|b| contains(b, needle.as_bytes()));
             if !found {
                 conns.judged(Some(ErrorKind::BodyMismatch));
                 return Err(());
