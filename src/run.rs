@@ -72,6 +72,12 @@ pub fn check_hosts(scenario: &Scenario) -> anyhow::Result<()> {
     if let Ok(u) = Url::parse(&scenario.viewer.watch.url) {
         urls.push(("viewer.watch.url".into(), u));
     }
+    if let Some(u) = scenario.viewer.chat.as_ref().and_then(|c| Url::parse(&c.url).ok()) {
+        urls.push(("viewer.chat.url".into(), u));
+    }
+    if let Some(u) = scenario.publishers.as_ref().and_then(|p| Url::parse(&p.url).ok()) {
+        urls.push(("publishers.url".into(), u));
+    }
     for (key, url) in urls {
         let host = url.host_str().unwrap_or_default();
         if !engine::host_allowed(host, &scenario.target.allow_hosts) {
@@ -116,6 +122,7 @@ pub async fn run(scenario: Scenario, opts: RunOptions, interrupts: watch::Receiv
     let target_base = resolve_base(&scenario.target.base_url, embedded_url.as_ref())?;
     let mut region_base = Vec::new();
     let mut watch_url = Vec::new();
+    let mut chat_url = Vec::new();
     for r in &scenario.regions {
         let base = match &r.base_url {
             Some(b) => resolve_base(b, embedded_url.as_ref())?,
@@ -125,6 +132,9 @@ pub async fn run(scenario: Scenario, opts: RunOptions, interrupts: watch::Receiv
             .join(&scenario.viewer.watch.url)
             .with_context(|| format!("viewer.watch.url `{}` does not resolve against {base}", scenario.viewer.watch.url))?;
         watch_url.push(w);
+        if let Some(chat) = &scenario.viewer.chat {
+            chat_url.push(engine::chat::resolve_url(&base, &chat.url).map_err(|e| anyhow::anyhow!("viewer.chat.url `{}` against {base}: {e}", chat.url))?);
+        }
         region_base.push(base);
     }
     let client = ClientConfig::new(scenario.target.timeout, scenario.target.insecure_tls, &scenario.target.headers)
@@ -133,6 +143,7 @@ pub async fn run(scenario: Scenario, opts: RunOptions, interrupts: watch::Receiv
     if embedded_url.is_some() {
         allow_hosts.extend(["127.0.0.1".to_string(), "localhost".to_string()]);
     }
+    let chat = scenario.viewer.chat.as_ref().map(|c| engine::chat::ChatSpec::new(chat_url, c.messages_per_min, client.tls.clone(), scenario.target.timeout));
     let spec = Arc::new(ViewerSpec {
         client,
         region_base,
@@ -142,6 +153,7 @@ pub async fn run(scenario: Scenario, opts: RunOptions, interrupts: watch::Receiv
         allow_hosts,
         rendition: scenario.viewer.watch.rendition,
         seed,
+        chat,
     });
 
     let dir = opts.out.clone().unwrap_or_else(|| default_out_dir(&scenario));

@@ -6,6 +6,7 @@
 //! may finish, so the slowest measurements are not dropped); after the drain deadline every
 //! viewer task still running is cancelled.
 
+pub mod chat;
 pub mod progress;
 pub mod sysinfo;
 pub mod viewer;

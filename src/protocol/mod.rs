@@ -9,4 +9,5 @@
 pub mod hls;
 pub mod http;
 pub mod playlist;
+pub mod ws;
 mod tls;
