@@ -170,7 +170,15 @@ pub async fn run(scenario: Scenario, opts: RunOptions, interrupts: watch::Receiv
     let display = progress::spawn(opts.progress, live.clone(), plan.phases.clone(), plan.total);
 
     let engine_config = EngineConfig { plan: plan.clone(), spec, drain: opts.drain, abort_when: scenario.load.abort_when.clone() };
+    // Publishers stream alongside the viewers and stop with them.
+    let publishers = match &scenario.publishers {
+        Some(p) => Some(engine::publisher::start(p, handle.clone(), scenario.target.timeout).map_err(|e| anyhow::anyhow!("{}: {e}", scenario.source))?),
+        None => None,
+    };
     let outcome = engine::run(engine_config, start, handle.clone(), live, interrupts).await;
+    if let Some(p) = publishers {
+        p.stop(Duration::from_secs(2)).await;
+    }
     let state = handle.finish().await.context("the recorder stopped unexpectedly")?;
     let _ = recorder_task.await;
     let _ = display.await;

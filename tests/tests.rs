@@ -15,3 +15,6 @@ mod safety;
 
 #[path = "suite/player.rs"]
 mod player;
+
+#[path = "suite/real_servers.rs"]
+mod real_servers;

@@ -8,6 +8,7 @@
 
 pub mod chat;
 pub mod progress;
+pub mod publisher;
 pub mod sysinfo;
 pub mod viewer;
 mod watch;

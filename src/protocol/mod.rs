@@ -9,5 +9,6 @@
 pub mod hls;
 pub mod http;
 pub mod playlist;
+pub mod rtmp;
 pub mod ws;
 mod tls;

@@ -74,9 +74,6 @@ impl Scenario {
     /// the start of `run`. Remove a line when its feature lands.
     pub fn notices(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if self.publishers.is_some() {
-            out.push("publishers: parsed; RTMP publishing is not implemented yet, ignoring".into());
-        }
         let emulated: Vec<&str> = self
             .regions
             .iter()
