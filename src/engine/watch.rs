@@ -276,7 +276,8 @@ impl Player {
         self.loaded_at = Instant::now();
         match fetch_playlist(conns, &self.stream.url).await {
             Ok(Playlist::Media(media)) => {
-                self.failures = 0;
+                // A playlist that loads does not reset `failures`: only media does, so a
+                // stream whose segments all fail still ends in a start failure.
                 self.changed = media.next_msn() != self.stream.media.next_msn()
                     || media.end_list != self.stream.media.end_list;
                 let stale = !media.end_list

@@ -276,3 +276,151 @@ fn close_1013_is_counted_and_followed_by_a_reconnect() {
     );
     assert_eq!(r["status"], "completed");
 }
+
+/// Answers requests on one keep-alive connection with `respond(path)` (raw response bytes;
+/// `None` closes the connection).
+fn http_loop(mut s: std::net::TcpStream, respond: fn(&str) -> Option<Vec<u8>>) {
+    use std::io::Write;
+    loop {
+        let head = read_head(&mut s);
+        let Some(path) = head.split(' ').nth(1) else {
+            return;
+        };
+        match respond(path) {
+            Some(bytes) => {
+                if s.write_all(&bytes).is_err() {
+                    return;
+                }
+            }
+            None => return,
+        }
+    }
+}
+
+fn ok(content_type: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// A live playlist that never advances: six 1 s segments.
+fn static_playlist() -> Vec<u8> {
+    let mut p = String::from(
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:0\n",
+    );
+    for i in 0..6 {
+        p.push_str(&format!("#EXTINF:1.0,\nseg-{i}.ts\n"));
+    }
+    ok("application/vnd.apple.mpegurl", p.as_bytes())
+}
+
+fn fault_run(base: &str) -> (serde_json::Value, u64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let r = run_scenario(dir.path(), &player_yaml(base, 3, 3, "5s", "lowest", ""));
+    assert_eq!(r["status"], "completed", "the run goes on");
+    let viewers = r["overall"]["joins"]["attempted"].as_u64().unwrap_or(0);
+    assert!(viewers >= 8, "{viewers}");
+    assert_eq!(
+        r["overall"]["departures"].as_u64(),
+        Some(viewers),
+        "every viewer ended cleanly"
+    );
+    (r, viewers)
+}
+
+#[test]
+fn a_playlist_that_is_not_hls_fails_the_video_start() {
+    let base =
+        fake_server(|s| http_loop(s, |_| Some(ok("text/html", b"<html>maintenance</html>"))));
+    let (r, viewers) = fault_run(&base);
+    assert_eq!(errors(&r, "not_hls"), viewers, "{}", r["overall"]["errors"]);
+    assert_eq!(errors(&r, "video_start_failed"), viewers);
+    assert_eq!(count(&r, "first_frame_ms"), 0);
+}
+
+#[test]
+fn segments_that_404_forever_are_counted_at_the_live_edge_and_give_up() {
+    let base = fake_server(|s| {
+        http_loop(s, |path| {
+            Some(if path.ends_with(".m3u8") {
+                static_playlist()
+            } else {
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec()
+            })
+        })
+    });
+    let (r, viewers) = fault_run(&base);
+    let e = &r["overall"]["errors"];
+    assert!(errors(&r, "http_4xx") >= viewers, "{e}");
+    assert!(errors(&r, "live_edge_404") >= viewers, "{e}");
+    // Viewers still retrying when the run ends are not failures (the run cut them off).
+    assert!(errors(&r, "video_start_failed") >= viewers / 3, "{e}");
+    assert_eq!(count(&r, "first_frame_ms"), 0);
+}
+
+#[test]
+fn a_server_closing_mid_segment_is_a_reset() {
+    let base = fake_server(|mut s| {
+        use std::io::Write;
+        loop {
+            let head = read_head(&mut s);
+            if head.is_empty() {
+                return;
+            }
+            if head.contains(".m3u8") {
+                if s.write_all(&static_playlist()).is_err() {
+                    return;
+                }
+                continue;
+            }
+            // Announce 100 kB, send 1 kB, hang up.
+            let mut partial = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n".to_vec();
+            partial.resize(partial.len() + 1000, 0x47);
+            let _ = s.write_all(&partial);
+            return;
+        }
+    });
+    let (r, viewers) = fault_run(&base);
+    let e = &r["overall"]["errors"];
+    assert!(errors(&r, "reset") + errors(&r, "other") >= viewers, "{e}");
+    // Every listed segment failed; the playlist never advances, so viewers wait for new
+    // segments until the run ends them.
+    assert_eq!(count(&r, "first_frame_ms"), 0);
+}
+
+#[test]
+fn an_rtmp_server_that_refuses_publish_is_counted_and_the_run_goes_on() {
+    // Completes the handshake, then hangs up on `connect`, as a server refusing an app does.
+    let base = fake_server(|mut s| {
+        use std::io::{Read, Write};
+        let mut c0c1 = [0u8; 1537];
+        if s.read_exact(&mut c0c1).is_err() {
+            return;
+        }
+        let mut reply = vec![3u8];
+        reply.extend_from_slice(&[0u8; 1536]);
+        reply.extend_from_slice(&c0c1[1..]);
+        let _ = s.write_all(&reply);
+        let mut c2 = [0u8; 1536];
+        let _ = s.read_exact(&mut c2);
+    });
+    let rtmp = base.replace("http://", "rtmp://") + "/live/x";
+    let extra = format!("publishers:\n  protocol: rtmp\n  url: {rtmp}\n  streams: 2\n  bitrate_kbps: 300\n  duration: 3s\n");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let yaml = player_yaml("embedded", 3, 2, "2s", "lowest", "")
+        .replace("\npublishers_placeholder", "")
+        + &extra;
+    let r = run_scenario(dir.path(), &yaml);
+    assert_eq!(r["status"], "completed");
+    assert!(
+        errors(&r, "publish_rejected") >= 2,
+        "{}",
+        r["overall"]["errors"]
+    );
+    assert_eq!(count(&r, "publish_connect_ms"), 0);
+    assert!(count(&r, "first_frame_ms") > 0, "viewers unaffected");
+}
