@@ -72,6 +72,21 @@ pub fn check_hosts(scenario: &Scenario) -> anyhow::Result<()> {
     if let Ok(u) = Url::parse(&scenario.viewer.watch.url) {
         urls.push(("viewer.watch.url".into(), u));
     }
+    if let Some(u) = scenario
+        .viewer
+        .chat
+        .as_ref()
+        .and_then(|c| Url::parse(&c.url).ok())
+    {
+        urls.push(("viewer.chat.url".into(), u));
+    }
+    if let Some(u) = scenario
+        .publishers
+        .as_ref()
+        .and_then(|p| Url::parse(&p.url).ok())
+    {
+        urls.push(("publishers.url".into(), u));
+    }
     for (key, url) in urls {
         let host = url.host_str().unwrap_or_default();
         if !engine::host_allowed(host, &scenario.target.allow_hosts) {
@@ -135,6 +150,7 @@ pub async fn run(
     let target_base = resolve_base(&scenario.target.base_url, embedded_url.as_ref())?;
     let mut region_base = Vec::new();
     let mut watch_url = Vec::new();
+    let mut chat_url = Vec::new();
     for r in &scenario.regions {
         let base = match &r.base_url {
             Some(b) => resolve_base(b, embedded_url.as_ref())?,
@@ -147,6 +163,11 @@ pub async fn run(
             )
         })?;
         watch_url.push(w);
+        if let Some(chat) = &scenario.viewer.chat {
+            chat_url.push(engine::chat::resolve_url(&base, &chat.url).map_err(|e| {
+                anyhow::anyhow!("viewer.chat.url `{}` against {base}: {e}", chat.url)
+            })?);
+        }
         region_base.push(base);
     }
     let client = ClientConfig::new(
@@ -166,6 +187,14 @@ pub async fn run(
         .enumerate()
         .map(|(i, r)| client.with_network(r.network.clone(), seed ^ (i as u64 + 1)))
         .collect();
+    let chat = scenario.viewer.chat.as_ref().map(|c| {
+        engine::chat::ChatSpec::new(
+            chat_url,
+            c.messages_per_min,
+            client.tls.clone(),
+            scenario.target.timeout,
+        )
+    });
     let spec = Arc::new(ViewerSpec {
         clients,
         source_addrs: scenario.target.source_addrs.clone(),
@@ -181,6 +210,7 @@ pub async fn run(
         allow_hosts,
         rendition: scenario.viewer.watch.rendition,
         seed,
+        chat,
     });
 
     let dir = opts
@@ -216,7 +246,18 @@ pub async fn run(
         drain: opts.drain,
         abort_when: scenario.load.abort_when.clone(),
     };
+    // Publishers stream alongside the viewers and stop with them.
+    let publishers = match &scenario.publishers {
+        Some(p) => Some(
+            engine::publisher::start(p, handle.clone(), scenario.target.timeout)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", scenario.source))?,
+        ),
+        None => None,
+    };
     let outcome = engine::run(engine_config, start, handle.clone(), live, interrupts).await;
+    if let Some(p) = publishers {
+        p.stop(Duration::from_secs(2)).await;
+    }
     let state = handle
         .finish()
         .await

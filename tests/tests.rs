@@ -18,3 +18,9 @@ mod netem;
 
 #[path = "suite/analysis.rs"]
 mod analysis;
+
+#[path = "suite/player.rs"]
+mod player;
+
+#[path = "suite/real_servers.rs"]
+mod real_servers;

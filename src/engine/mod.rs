@@ -6,7 +6,9 @@
 //! may finish, so the slowest measurements are not dropped); after the drain deadline every
 //! viewer task still running is cancelled.
 
+pub mod chat;
 pub mod progress;
+pub mod publisher;
 pub mod quick;
 pub mod sysinfo;
 pub mod viewer;

@@ -15,6 +15,7 @@ use crate::protocol::http::{
 };
 use crate::scenario::{JoinStep, WatchProtocol};
 
+use super::chat::{run_chat, ChatViewer};
 use super::watch::watch_hls;
 
 /// Everything viewers share, built once per run.
@@ -32,6 +33,8 @@ pub struct ViewerSpec {
     pub allow_hosts: Vec<String>,
     pub rendition: crate::scenario::Rendition,
     pub seed: u64,
+    /// `viewer.chat`, when the scenario has it.
+    pub chat: Option<super::chat::ChatSpec>,
 }
 
 pub struct PreparedStep {
@@ -173,7 +176,7 @@ pub async fn run_viewer(
     arrival: Arrival,
     intended: Instant,
     rec: RecorderHandle,
-    mut ending: tokio::sync::watch::Receiver<bool>,
+    ending: tokio::sync::watch::Receiver<bool>,
 ) {
     let (region, phase) = (arrival.region, arrival.phase);
     let lag = Instant::now().saturating_duration_since(intended);
@@ -201,23 +204,42 @@ pub async fn run_viewer(
     }
     rec.duration(region, phase, Metric::JoinMs, intended.elapsed());
     let leave_at = intended + arrival.watch_for;
-    match spec.watch_protocol {
-        WatchProtocol::Hls => {
-            let url = &spec.watch_url[region as usize];
-            watch_hls(
-                &mut conns,
-                url,
-                spec.rendition,
-                intended,
-                leave_at,
-                &mut ending,
-            )
-            .await;
+    // Watching and chatting run side by side, as in an app, until the same leave instant.
+    let spread = conns.rng_index(1000) as f64 / 1000.0;
+    let chat = async {
+        if let Some(chat) = &spec.chat {
+            let offset = chat.interval.mul_f64(spread);
+            let who = ChatViewer {
+                rec: rec.clone(),
+                region,
+                phase,
+                viewer_id: arrival.viewer_id,
+                offset,
+            };
+            run_chat(chat, who, leave_at, ending.clone()).await;
         }
-        WatchProtocol::None => {
-            sleep_or_end(leave_at, &mut ending).await;
+    };
+    let mut watch_ending = ending.clone();
+    let watch = async {
+        match spec.watch_protocol {
+            WatchProtocol::Hls => {
+                let url = &spec.watch_url[region as usize];
+                watch_hls(
+                    &mut conns,
+                    url,
+                    spec.rendition,
+                    intended,
+                    leave_at,
+                    &mut watch_ending,
+                )
+                .await;
+            }
+            WatchProtocol::None => {
+                sleep_or_end(leave_at, &mut watch_ending).await;
+            }
         }
-    }
+    };
+    tokio::join!(watch, chat);
     rec.send(Event::Left { region });
 }
 

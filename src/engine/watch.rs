@@ -1,18 +1,51 @@
-//! Watching an HLS live stream: multivariant → rendition → media playlist, start three target
-//! durations behind the live edge (RFC 8216 §6.3.3), download every segment in order, reload the
-//! playlist on the RFC cadence. Whole segments are fetched so load on the origin is real.
+//! Watching an HLS live stream the way a player does: multivariant → rendition → media
+//! playlist, start three target durations behind the live edge (RFC 8216 §6.3.3), download
+//! every segment in order, reload the playlist on the RFC cadence (§6.3.4), and run the
+//! buffer model of [`crate::protocol::hls`] on the download completion instants.
+//!
+//! Recorded: `playlist_ms`, `segment_ms`, `download_ratio`, `first_frame_ms` (from the
+//! *intended* arrival), `live_latency_ms`, and per viewer at the end `stall_count` and
+//! `stall_ratio`; error kinds `not_hls`, `live_edge_404`, `stale_playlist`,
+//! `video_start_failed`, `exit_before_start`. Whole segments are fetched (so load on the
+//! origin is real) but only counted, never kept: per-viewer state is the current parsed
+//! playlist and a few words of player state.
 
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use url::Url;
 
 use crate::metrics::{ErrorKind, Metric};
-use crate::protocol::playlist::{self, MediaPlaylist, Playlist};
+use crate::protocol::hls::{choose_by_bandwidth, threshold, Buffer, StaleWatch};
+use crate::protocol::playlist::{self, MediaPlaylist, Playlist, Variant};
 use crate::scenario::Rendition;
 
 use super::viewer::{sleep_or_end, Connections, MIN_RELOAD};
 
-/// Returns false when the stream could not be started (no playlist, not HLS).
+/// Failed requests in a row after which the viewer gives up (a player shows an error).
+const MAX_CONSECUTIVE_FAILURES: u32 = 5;
+/// Retries of a segment that 404s at the live edge before skipping it: the origin may
+/// simply not have it yet, so a player asks again after the next reload.
+const LIVE_EDGE_RETRIES: u8 = 2;
+
+/// What the viewer chose to watch.
+struct Stream {
+    url: Url,
+    media: MediaPlaylist,
+    /// When by-bandwidth still has to pick: the multivariant URL and its variants.
+    pending_choice: Option<(Url, Vec<Variant>)>,
+}
+
+/// Why a viewer stopped before it could play.
+enum Fatal {
+    /// A fatal error has been recorded as a request failure already.
+    Failed,
+}
+
+/// Watches until `leave_at`, `ending`, the end of a VOD/ended stream, or a fatal failure.
+/// Returns whether playback ever started.
 pub async fn watch_hls(
     conns: &mut Connections,
     url: &Url,
@@ -21,115 +54,334 @@ pub async fn watch_hls(
     leave_at: Instant,
     ending: &mut watch::Receiver<bool>,
 ) -> bool {
-    let Some((media_url, mut media)) = open_stream(conns, url, rendition).await else {
-        return false;
+    let started_at = Instant::now();
+    let opened = open_stream(conns, url, rendition).await;
+    let stream = match opened {
+        Ok(s) => s,
+        Err(Fatal::Failed) => {
+            conns.judged(Some(ErrorKind::VideoStartFailed));
+            return false;
+        }
     };
-    let mut next_msn = media
-        .segments
-        .get(media.live_start_index())
-        .map(|s| s.msn)
-        .unwrap_or(media.media_sequence);
-    let mut first_frame = false;
-    loop {
-        let mut fetched = false;
-        let from_msn = next_msn;
-        for segment in media.segments.iter().filter(|s| s.msn >= from_msn) {
-            if Instant::now() >= leave_at || *ending.borrow() {
-                return true;
+    let mut player = Player::new(stream, started_at);
+    let failed = player.run(conns, intended, leave_at, ending).await.is_err();
+    let now = Instant::now();
+    player.buffer.finish(now);
+    let (r, p) = (conns.region, conns.phase);
+    if player.buffer.started.is_some() {
+        conns
+            .rec
+            .sample(r, p, Metric::StallCount, u64::from(player.buffer.stalls));
+        conns
+            .rec
+            .sample(r, p, Metric::StallRatio, player.buffer.stall_ratio_ppm());
+        true
+    } else {
+        if failed {
+            conns.judged(Some(ErrorKind::VideoStartFailed));
+        } else if !*ending.borrow() {
+            // The viewer's own watch time ran out. A viewer cut off by the end of the run did
+            // not choose to leave, so it is not counted.
+            conns.judged(Some(ErrorKind::ExitBeforeStart));
+        }
+        false
+    }
+}
+
+struct Player {
+    stream: Stream,
+    buffer: Buffer,
+    stale: StaleWatch,
+    next_msn: u64,
+    failures: u32,
+    edge_retries: u8,
+    /// When the last playlist load began: the reload cadence counts from there.
+    loaded_at: Instant,
+    changed: bool,
+}
+
+impl Player {
+    fn new(stream: Stream, loaded_at: Instant) -> Player {
+        let media = &stream.media;
+        let next_msn = media
+            .segments
+            .get(media.live_start_index())
+            .map(|s| s.msn)
+            .unwrap_or(media.media_sequence);
+        let buffer = Buffer::new(threshold(media.target_duration), loaded_at);
+        let stale = StaleWatch::new(media.next_msn(), loaded_at);
+        Player {
+            stream,
+            buffer,
+            stale,
+            next_msn,
+            failures: 0,
+            edge_retries: 0,
+            loaded_at,
+            changed: true,
+        }
+    }
+
+    async fn run(
+        &mut self,
+        conns: &mut Connections,
+        intended: Instant,
+        leave_at: Instant,
+        ending: &mut watch::Receiver<bool>,
+    ) -> Result<(), Fatal> {
+        loop {
+            if !self.download_new(conns, intended, leave_at, ending).await? {
+                return Ok(());
             }
-            let Ok(seg_url) = playlist::resolve(&media_url, &segment.uri) else {
-                conns.judged(Some(ErrorKind::BodyMismatch));
-                break;
+            let media = &self.stream.media;
+            if media.end_list && self.next_msn >= media.next_msn() {
+                // A stream that ended: play out what is buffered, then leave.
+                let play_out = Instant::now() + self.buffer.level();
+                sleep_or_end(play_out.min(leave_at), ending).await;
+                return Ok(());
+            }
+            // RFC 8216 §6.3.4: one target duration after the last load began, half of it
+            // when the playlist had not changed.
+            let td = media.target_duration;
+            let wait = if self.changed { td } else { td / 2 };
+            let reload_at = (self.loaded_at + wait.max(MIN_RELOAD)).min(leave_at);
+            if !sleep_or_end(reload_at, ending).await || Instant::now() >= leave_at {
+                return Ok(());
+            }
+            self.reload(conns).await?;
+        }
+    }
+
+    /// Downloads every listed segment from `next_msn` on. False when the viewer must stop.
+    async fn download_new(
+        &mut self,
+        conns: &mut Connections,
+        intended: Instant,
+        leave_at: Instant,
+        ending: &watch::Receiver<bool>,
+    ) -> Result<bool, Fatal> {
+        let media = &self.stream.media;
+        if self.next_msn < media.media_sequence + media.skipped_segments {
+            // Fell out of the window (long stall, slow downloads): rejoin where a new viewer
+            // would, as players do.
+            self.next_msn = media
+                .segments
+                .get(media.live_start_index())
+                .map(|s| s.msn)
+                .unwrap_or(self.next_msn);
+        }
+        loop {
+            if Instant::now() >= leave_at || *ending.borrow() {
+                return Ok(false);
+            }
+            let media = &self.stream.media;
+            let Some(segment) = media.segments.iter().find(|s| s.msn >= self.next_msn) else {
+                return Ok(true);
             };
-            next_msn = segment.msn + 1;
-            let Ok(response) = conns
-                .request(http::Method::GET, &seg_url, None, false)
-                .await
-            else {
+            let at_edge = segment.msn + 1 == media.next_msn();
+            let (msn, duration, pdt) = (segment.msn, segment.duration, segment.program_date_time);
+            let Ok(seg_url) = playlist::resolve(&self.stream.url, &segment.uri) else {
+                conns.judged(Some(ErrorKind::NotHls));
+                self.next_msn = msn + 1;
+                self.fail()?;
                 continue;
             };
+            let response = match conns
+                .request(http::Method::GET, &seg_url, None, false)
+                .await
+            {
+                Ok(r) => r,
+                Err(_) => {
+                    // Recorded by `request`; a player skips the segment and moves on.
+                    self.next_msn = msn + 1;
+                    self.fail()?;
+                    continue;
+                }
+            };
+            if response.status == 404 && at_edge {
+                conns.judged(Some(ErrorKind::LiveEdge404));
+                self.edge_retries += 1;
+                if self.edge_retries <= LIVE_EDGE_RETRIES {
+                    // Ask again after the next reload.
+                    self.fail()?;
+                    return Ok(true);
+                }
+                self.edge_retries = 0;
+                self.next_msn = msn + 1;
+                self.fail()?;
+                continue;
+            }
             if !(200..300).contains(&response.status) {
                 conns.judged(Some(ErrorKind::from_status(response.status)));
+                self.next_msn = msn + 1;
+                self.fail()?;
                 continue;
             }
             conns.judged(None);
-            fetched = true;
+            self.failures = 0;
+            self.edge_retries = 0;
+            self.next_msn = msn + 1;
+            let now = Instant::now();
+            let (r, p) = (conns.region, conns.phase);
+            conns.rec.duration(r, p, Metric::SegmentMs, response.total);
+            let ratio = duration.as_secs_f64() / response.total.as_secs_f64().max(1e-6);
             conns
                 .rec
-                .duration(conns.region, conns.phase, Metric::SegmentMs, response.total);
-            if !first_frame {
-                first_frame = true;
+                .sample(r, p, Metric::DownloadRatio, (ratio * 1e6).round() as u64);
+            if self.buffer.add(duration, now) {
                 conns.rec.duration(
-                    conns.region,
-                    conns.phase,
+                    r,
+                    p,
                     Metric::FirstFrameMs,
-                    intended.elapsed(),
+                    now.saturating_duration_since(intended),
                 );
             }
-        }
-        if media.end_list {
-            return true;
-        }
-        // RFC 8216 §6.3.4: reload after one target duration, half of it when unchanged.
-        let wait = if fetched {
-            media.target_duration
-        } else {
-            media.target_duration / 2
-        };
-        let reload_at = (Instant::now() + wait.max(MIN_RELOAD)).min(leave_at);
-        if !sleep_or_end(reload_at, ending).await || Instant::now() >= leave_at {
-            return true;
-        }
-        match fetch_playlist(conns, &media_url).await {
-            Some(Playlist::Media(m)) => media = m,
-            Some(Playlist::Multivariant(_)) => {
-                conns.judged(Some(ErrorKind::BodyMismatch));
-                return true;
+            if self.buffer.is_playing() {
+                if let Some(latency) = live_latency(pdt, duration, self.buffer.level()) {
+                    conns.rec.duration(r, p, Metric::LiveLatencyMs, latency);
+                }
             }
-            None => {
-                // Keep the old playlist: a player retries on the next reload.
-                continue;
+            if let Some((master, variants)) = self.stream.pending_choice.take() {
+                let bps = response.body_len as f64 * 8.0 / response.total.as_secs_f64().max(1e-6);
+                self.switch_rendition(conns, &master, &variants, bps).await;
             }
         }
     }
+
+    /// by-bandwidth: after the first segment, move to the highest sustainable variant.
+    async fn switch_rendition(
+        &mut self,
+        conns: &mut Connections,
+        master: &Url,
+        variants: &[Variant],
+        bps: f64,
+    ) {
+        let Some(chosen) = choose_by_bandwidth(variants, bps) else {
+            return;
+        };
+        let Ok(url) = playlist::resolve(master, &variants[chosen].uri) else {
+            return;
+        };
+        if url == self.stream.url {
+            return;
+        }
+        // If the new rendition fails to load, keep playing the current one.
+        if let Ok(Playlist::Media(media)) = fetch_playlist(conns, &url).await {
+            self.stream.url = url;
+            self.stream.media = media;
+        }
+    }
+
+    async fn reload(&mut self, conns: &mut Connections) -> Result<(), Fatal> {
+        self.loaded_at = Instant::now();
+        match fetch_playlist(conns, &self.stream.url).await {
+            Ok(Playlist::Media(media)) => {
+                // A playlist that loads does not reset `failures`: only media does, so a
+                // stream whose segments all fail still ends in a start failure.
+                self.changed = media.next_msn() != self.stream.media.next_msn()
+                    || media.end_list != self.stream.media.end_list;
+                let stale = !media.end_list
+                    && self
+                        .stale
+                        .observe(media.next_msn(), media.target_duration, Instant::now());
+                if stale {
+                    conns.judged(Some(ErrorKind::StalePlaylist));
+                }
+                self.stream.media = media;
+                Ok(())
+            }
+            Ok(Playlist::Multivariant(_)) => {
+                conns.judged(Some(ErrorKind::NotHls));
+                self.fail()
+            }
+            // Keep the old playlist: a player retries on the next reload.
+            Err(()) => {
+                self.changed = false;
+                self.fail()
+            }
+        }
+    }
+
+    fn fail(&mut self) -> Result<(), Fatal> {
+        self.failures += 1;
+        if self.failures >= MAX_CONSECUTIVE_FAILURES {
+            return Err(Fatal::Failed);
+        }
+        Ok(())
+    }
+}
+
+/// Wall clock − program date-time of the frame playing now: the segment just buffered ends at
+/// `pdt + duration`, and the playhead is `buffered` behind that.
+fn live_latency(
+    pdt: Option<DateTime<Utc>>,
+    duration: Duration,
+    buffered: Duration,
+) -> Option<Duration> {
+    let end = pdt? + TimeDelta::from_std(duration).ok()?;
+    let playhead = end - TimeDelta::from_std(buffered).ok()?;
+    (Utc::now() - playhead).to_std().ok()
 }
 
 async fn open_stream(
     conns: &mut Connections,
     url: &Url,
     rendition: Rendition,
-) -> Option<(Url, MediaPlaylist)> {
-    match fetch_playlist(conns, url).await? {
-        Playlist::Media(media) => Some((url.clone(), media)),
-        Playlist::Multivariant(multi) => {
-            let mut variants: Vec<_> = multi.variants.iter().collect();
-            variants.sort_by_key(|v| v.bandwidth);
-            let chosen = match rendition {
-                Rendition::Highest => variants.last(),
-                Rendition::Random => variants.get(conns.rng_index(variants.len())),
-                // Without a bandwidth estimate yet, by-bandwidth starts where players start: low.
-                Rendition::Lowest | Rendition::ByBandwidth => variants.first(),
-            }?;
-            let media_url = playlist::resolve(url, &chosen.uri).ok()?;
-            match fetch_playlist(conns, &media_url).await? {
-                Playlist::Media(media) => Some((media_url, media)),
-                Playlist::Multivariant(_) => {
-                    conns.judged(Some(ErrorKind::BodyMismatch));
-                    None
-                }
-            }
+) -> Result<Stream, Fatal> {
+    let multi = match fetch_playlist(conns, url).await {
+        Ok(Playlist::Media(media)) => {
+            return Ok(Stream {
+                url: url.clone(),
+                media,
+                pending_choice: None,
+            })
         }
+        Ok(Playlist::Multivariant(multi)) => multi,
+        Err(()) => return Err(Fatal::Failed),
+    };
+    let mut variants = multi.variants;
+    variants.sort_by_key(|v| v.bandwidth);
+    let index = match rendition {
+        Rendition::Highest => variants.len().checked_sub(1),
+        Rendition::Random => (!variants.is_empty()).then(|| conns.rng_index(variants.len())),
+        // by-bandwidth starts where players start, low, and measures the first segment.
+        Rendition::Lowest | Rendition::ByBandwidth => (!variants.is_empty()).then_some(0),
+    };
+    let Some(chosen) = index.and_then(|i| variants.get(i)) else {
+        conns.judged(Some(ErrorKind::NotHls));
+        return Err(Fatal::Failed);
+    };
+    let Ok(media_url) = playlist::resolve(url, &chosen.uri) else {
+        conns.judged(Some(ErrorKind::NotHls));
+        return Err(Fatal::Failed);
+    };
+    match fetch_playlist(conns, &media_url).await {
+        Ok(Playlist::Media(media)) => {
+            let pending_choice = (rendition == Rendition::ByBandwidth && variants.len() > 1)
+                .then(|| (url.clone(), variants));
+            Ok(Stream {
+                url: media_url,
+                media,
+                pending_choice,
+            })
+        }
+        Ok(Playlist::Multivariant(_)) => {
+            conns.judged(Some(ErrorKind::NotHls));
+            Err(Fatal::Failed)
+        }
+        Err(()) => Err(Fatal::Failed),
     }
 }
 
-async fn fetch_playlist(conns: &mut Connections, url: &Url) -> Option<Playlist> {
+/// Fetches and parses a playlist; every failure is recorded before returning `Err`.
+pub async fn fetch_playlist(conns: &mut Connections, url: &Url) -> Result<Playlist, ()> {
     let response = conns
         .request(http::Method::GET, url, None, true)
         .await
-        .ok()?;
+        .map_err(|_| ())?;
     if !(200..300).contains(&response.status) {
         conns.judged(Some(ErrorKind::from_status(response.status)));
-        return None;
+        return Err(());
     }
     conns.rec.duration(
         conns.region,
@@ -140,16 +392,16 @@ async fn fetch_playlist(conns: &mut Connections, url: &Url) -> Option<Playlist> 
     let text = response
         .body
         .as_ref()
-        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .map(|b| String::from_utf8_lossy(b))
         .unwrap_or_default();
     match playlist::parse(&text) {
         Ok(p) => {
             conns.judged(None);
-            Some(p)
+            Ok(p)
         }
         Err(_) => {
-            conns.judged(Some(ErrorKind::BodyMismatch));
-            None
+            conns.judged(Some(ErrorKind::NotHls));
+            Err(())
         }
     }
 }

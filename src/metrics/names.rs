@@ -23,6 +23,23 @@ pub enum Metric {
     PublishConnectMs,
     /// Actual − intended start of a viewer: the generator's own lateness.
     GeneratorLagMs,
+    /// Wall clock − `EXT-X-PROGRAM-DATE-TIME` of the frame playing, sampled at each segment
+    /// completion while playing (needs the server's and our clocks in sync; loopback is).
+    LiveLatencyMs,
+    /// Segment duration ÷ download time, one sample per segment (< 1 means the viewer cannot
+    /// keep up with real time and will stall).
+    DownloadRatio,
+    /// LL-HLS: how long a blocking playlist reload was held by the server.
+    PartHoldMs,
+    /// LL-HLS: time between consecutive new parts becoming available to the viewer.
+    PartIntervalMs,
+    /// Per chat session: messages from other viewers received ÷ messages they sent while this
+    /// viewer was connected (see `engine::chat`).
+    ChatDeliveryRatio,
+    /// Per viewer with chat: reconnects after the chat socket was closed or failed.
+    ChatReconnects,
+    /// Per publisher: the ingest bitrate achieved (kbit/s).
+    IngestKbps,
     /// One request's whole response time (`quick`): from its intended send instant to the last
     /// body byte.
     RequestMs,
@@ -40,7 +57,7 @@ pub enum Unit {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 15] = [
+    pub const ALL: [Metric; 22] = [
         Metric::DnsMs,
         Metric::ConnectMs,
         Metric::TlsMs,
@@ -55,6 +72,13 @@ impl Metric {
         Metric::ChatDeliveryMs,
         Metric::PublishConnectMs,
         Metric::GeneratorLagMs,
+        Metric::LiveLatencyMs,
+        Metric::DownloadRatio,
+        Metric::PartHoldMs,
+        Metric::PartIntervalMs,
+        Metric::ChatDeliveryRatio,
+        Metric::ChatReconnects,
+        Metric::IngestKbps,
         Metric::RequestMs,
     ];
     pub const COUNT: usize = Self::ALL.len();
@@ -75,6 +99,13 @@ impl Metric {
             Metric::ChatDeliveryMs => "chat_delivery_ms",
             Metric::PublishConnectMs => "publish_connect_ms",
             Metric::GeneratorLagMs => "generator_lag_ms",
+            Metric::LiveLatencyMs => "live_latency_ms",
+            Metric::DownloadRatio => "download_ratio",
+            Metric::PartHoldMs => "part_hold_ms",
+            Metric::PartIntervalMs => "part_interval_ms",
+            Metric::ChatDeliveryRatio => "chat_delivery_ratio",
+            Metric::ChatReconnects => "chat_reconnects",
+            Metric::IngestKbps => "ingest_kbps",
             Metric::RequestMs => "request_ms",
         }
     }
@@ -89,14 +120,18 @@ impl Metric {
 
     pub fn unit(self) -> Unit {
         match self {
-            Metric::StallCount => Unit::Count,
-            Metric::StallRatio => Unit::Ratio,
+            Metric::StallCount | Metric::ChatReconnects | Metric::IngestKbps => Unit::Count,
+            Metric::StallRatio | Metric::DownloadRatio | Metric::ChatDeliveryRatio => Unit::Ratio,
             _ => Unit::Millis,
         }
     }
 }
 
 /// Why a request, connection or viewer step failed. Counted by variant, never by message.
+///
+/// Player and session outcomes that are not a single request (a stale playlist, a video start
+/// failure, an exit before video start, a chat close code, a dropped publish) are recorded the
+/// same way, as one failed attempt each, so they appear in `errors` and in `error_rate`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
@@ -119,10 +154,38 @@ pub enum ErrorKind {
     BodyMismatch,
     /// Any other I/O or protocol failure.
     Other,
+    /// A playlist that is not HLS (no `#EXTM3U`) or does not parse.
+    NotHls,
+    /// A segment listed at the live edge answered 404 (published in the playlist before the
+    /// origin/CDN could serve it).
+    LiveEdge404,
+    /// The media sequence did not advance for more than 1.5 × target duration (once per
+    /// stale episode, per viewer).
+    StalePlaylist,
+    /// A viewer gave up before its first frame (fatal playlist error or repeated failures).
+    VideoStartFailed,
+    /// A viewer's watch time ended before its first frame (no failure; counted per viewer).
+    ExitBeforeStart,
+    /// The chat WebSocket handshake did not end in `101 Switching Protocols`.
+    WsUpgrade,
+    /// Chat closed by the server with 1008 (policy violation).
+    WsClose1008,
+    /// Chat closed by the server with 1011 (internal error).
+    WsClose1011,
+    /// Chat closed by the server with 1013 (try again later).
+    WsClose1013,
+    /// Chat closed with any other code, or the socket dropped without a close frame.
+    WsClosed,
+    /// The same chat message received twice by one viewer.
+    ChatDuplicate,
+    /// The RTMP server refused `connect`, `createStream` or `publish`, or the handshake.
+    PublishRejected,
+    /// An RTMP publish session dropped before its duration was over.
+    PublishDisconnect,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 9] = [
+    pub const ALL: [ErrorKind; 22] = [
         ErrorKind::Dns,
         ErrorKind::Refused,
         ErrorKind::Timeout,
@@ -132,6 +195,19 @@ impl ErrorKind {
         ErrorKind::Http5xx,
         ErrorKind::BodyMismatch,
         ErrorKind::Other,
+        ErrorKind::NotHls,
+        ErrorKind::LiveEdge404,
+        ErrorKind::StalePlaylist,
+        ErrorKind::VideoStartFailed,
+        ErrorKind::ExitBeforeStart,
+        ErrorKind::WsUpgrade,
+        ErrorKind::WsClose1008,
+        ErrorKind::WsClose1011,
+        ErrorKind::WsClose1013,
+        ErrorKind::WsClosed,
+        ErrorKind::ChatDuplicate,
+        ErrorKind::PublishRejected,
+        ErrorKind::PublishDisconnect,
     ];
     pub const COUNT: usize = Self::ALL.len();
 
@@ -146,6 +222,19 @@ impl ErrorKind {
             ErrorKind::Http5xx => "http_5xx",
             ErrorKind::BodyMismatch => "body_mismatch",
             ErrorKind::Other => "other",
+            ErrorKind::NotHls => "not_hls",
+            ErrorKind::LiveEdge404 => "live_edge_404",
+            ErrorKind::StalePlaylist => "stale_playlist",
+            ErrorKind::VideoStartFailed => "video_start_failed",
+            ErrorKind::ExitBeforeStart => "exit_before_start",
+            ErrorKind::WsUpgrade => "ws_upgrade",
+            ErrorKind::WsClose1008 => "ws_close_1008",
+            ErrorKind::WsClose1011 => "ws_close_1011",
+            ErrorKind::WsClose1013 => "ws_close_1013",
+            ErrorKind::WsClosed => "ws_closed",
+            ErrorKind::ChatDuplicate => "chat_duplicate",
+            ErrorKind::PublishRejected => "publish_rejected",
+            ErrorKind::PublishDisconnect => "publish_disconnect",
         }
     }
 

@@ -228,9 +228,9 @@ pub fn new_histogram() -> Result<Histogram<u64>, hdrhistogram::CreationError> {
 }
 
 /// Record into an auto-resizing histogram. (`saturating_record` would clamp instead of growing:
-/// every value above the initial range would read as 2 µs.)
+/// every value above the initial range would read as 2 µs.) Zero is a real value for counts
+/// and ratios (no stalls), and HdrHistogram records it exactly.
 pub fn record_value(hist: &mut Histogram<u64>, value: u64) {
-    let value = value.max(1);
     if hist.record(value).is_err() {
         hist.saturating_record(value);
     }

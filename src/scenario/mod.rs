@@ -74,14 +74,6 @@ impl Scenario {
     /// the start of `run`. Remove a line when its feature lands.
     pub fn notices(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if self.viewer.chat.is_some() {
-            out.push(
-                "viewer.chat: parsed; chat simulation is not implemented yet, ignoring".into(),
-            );
-        }
-        if self.publishers.is_some() {
-            out.push("publishers: parsed; RTMP publishing is not implemented yet, ignoring".into());
-        }
         for (i, p) in self.load.phases.iter().enumerate() {
             let peak = p.joins_per_sec.max(p.ramp_to.unwrap_or(0.0));
             if peak > self.load.max_joins_per_sec {

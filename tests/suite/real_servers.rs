@@ -1,0 +1,411 @@
+//! Against real servers: nginx with the RTMP module (RTMP ingest → HLS, served over HTTP) and
+//! ffmpeg publishing a test pattern, all on 127.0.0.1 with free ports and a temp dir.
+//! `.ci/run` installs them (`nginx libnginx-mod-rtmp ffmpeg`); on a machine without them each
+//! test prints a loud SKIP and passes, so the README's `cargo test` works anywhere.
+//!
+//! Every process started here is owned by a guard that kills and reaps it by PID on drop,
+//! so a failing assertion never leaves nginx or ffmpeg behind.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+use crate::player::{count, errors, metric};
+
+const MODULE_DIRS: [&str; 3] = [
+    "/usr/lib/nginx/modules",
+    "/usr/share/nginx/modules",
+    "/usr/lib64/nginx/modules",
+];
+
+/// Kills and reaps its process on drop.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/usr/bin".into()])
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+}
+
+/// nginx, its RTMP module, ffmpeg — or a loud skip.
+fn tools(test: &str) -> Option<(PathBuf, PathBuf, PathBuf)> {
+    let nginx = which("nginx");
+    let module = MODULE_DIRS
+        .iter()
+        .map(|d| Path::new(d).join("ngx_rtmp_module.so"))
+        .find(|p| p.is_file());
+    let ffmpeg = which("ffmpeg");
+    match (nginx, module, ffmpeg) {
+        (Some(n), Some(m), Some(f)) => Some((n, m, f)),
+        (n, m, f) => {
+            eprintln!(
+                "\n*** SKIP {test}: needs nginx ({}), ngx_rtmp_module.so ({}) and ffmpeg ({}). \
+                 Install with: apt-get install -y nginx libnginx-mod-rtmp ffmpeg ***\n",
+                found(n.is_some()),
+                found(m.is_some()),
+                found(f.is_some())
+            );
+            None
+        }
+    }
+}
+
+fn found(ok: bool) -> &'static str {
+    if ok {
+        "found"
+    } else {
+        "MISSING"
+    }
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+struct Nginx {
+    _guard: Guard,
+    rtmp: u16,
+    http: u16,
+    dir: PathBuf,
+}
+
+/// nginx on two free loopback ports: RTMP app `live` (→ HLS, 1 s fragments, 6 s playlist),
+/// app `closed` (publishing denied), and HTTP serving the HLS directory under `/hls/`.
+fn start_nginx(nginx: &Path, module: &Path, dir: &Path) -> Nginx {
+    let (rtmp, http) = (free_port(), free_port());
+    let d = dir.display();
+    for sub in ["hls", "tmp"] {
+        std::fs::create_dir_all(dir.join(sub)).expect("mkdir");
+    }
+    let conf = format!(
+        r#"load_module {module};
+daemon off;
+master_process off;
+pid {d}/nginx.pid;
+error_log {d}/error.log info;
+events {{ worker_connections 1024; }}
+rtmp {{
+  server {{
+    listen 127.0.0.1:{rtmp};
+    chunk_size 4096;
+    application live {{ live on; record off; hls on; hls_path {d}/hls; hls_fragment 1s; hls_playlist_length 6s; }}
+    application closed {{ live on; deny publish all; }}
+  }}
+}}
+http {{
+  access_log off;
+  client_body_temp_path {d}/tmp/body; proxy_temp_path {d}/tmp/proxy; fastcgi_temp_path {d}/tmp/fcgi;
+  uwsgi_temp_path {d}/tmp/uwsgi; scgi_temp_path {d}/tmp/scgi;
+  types {{ application/vnd.apple.mpegurl m3u8; video/mp2t ts; }}
+  server {{ listen 127.0.0.1:{http}; location /hls/ {{ alias {d}/hls/; add_header Cache-Control no-cache; }} }}
+}}
+"#,
+        module = module.display()
+    );
+    let conf_path = write(dir, "nginx.conf", &conf);
+    let child = Command::new(nginx)
+        .arg("-p")
+        .arg(dir)
+        .arg("-e")
+        .arg(dir.join("error.log"))
+        .arg("-c")
+        .arg(&conf_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start nginx");
+    let guard = Guard(child);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(("127.0.0.1", http)).is_err()
+        || std::net::TcpStream::connect(("127.0.0.1", rtmp)).is_err()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "nginx did not listen: {}",
+            std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Nginx {
+        _guard: guard,
+        rtmp,
+        http,
+        dir: dir.to_path_buf(),
+    }
+}
+
+/// ffmpeg publishing a 25 fps test pattern with a 1 s GOP to `live/<key>`.
+fn start_ffmpeg(ffmpeg: &Path, ng: &Nginx, key: &str) -> Guard {
+    let child = Command::new(ffmpeg)
+        .args([
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine",
+        ])
+        .args([
+            "-pix_fmt",
+            "yuv420p",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+            "-g",
+            "25",
+            "-c:a",
+            "aac",
+            "-f",
+            "flv",
+        ])
+        .arg(format!("rtmp://127.0.0.1:{}/live/{key}", ng.rtmp))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start ffmpeg");
+    Guard(child)
+}
+
+/// Waits until nginx lists at least `segments` segments for `key`.
+fn wait_for_playlist(ng: &Nginx, key: &str, segments: usize, within: Duration) {
+    let path = ng.dir.join("hls").join(format!("{key}.m3u8"));
+    let deadline = Instant::now() + within;
+    loop {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        if text.matches("#EXTINF").count() >= segments {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no HLS playlist for {key} after {within:?}: {text:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Viewers of `/hls/<key>.m3u8` on nginx; `extra` is appended (e.g. `publishers:`).
+fn yaml(ng: &Nginx, key: &str, phases: &str, watch: &str, extra: &str) -> String {
+    format!(
+        r#"name: real
+target:
+  base_url: http://127.0.0.1:{http}
+  allow_hosts: [127.0.0.1]
+  timeout: 2s
+regions:
+  - {{ name: eu, weight: 1 }}
+load:
+  max_viewers: 200
+  max_joins_per_sec: 100
+  phases:
+{phases}
+viewer:
+  join: []
+  watch:
+    protocol: hls
+    url: /hls/{key}.m3u8
+    duration: {watch}
+{extra}
+"#,
+        http = ng.http
+    )
+}
+
+fn run(dir: &Path, yaml: &str) -> std::process::Child {
+    let path = write(dir, "real.yaml", yaml);
+    bin()
+        .args(["run", "--seed", "5", "--drain", "3s"])
+        .arg(&path)
+        .arg("--out")
+        .arg(dir.join("out"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run")
+}
+
+fn finish(child: std::process::Child, dir: &Path) -> serde_json::Value {
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(1)),
+        "stdout: {}\nstderr: {}",
+        stdout(&out),
+        stderr(&out)
+    );
+    results(&dir.join("out"))
+}
+
+#[test]
+fn viewers_watch_an_ffmpeg_stream_through_nginx_rtmp() {
+    let Some((nginx, module, ffmpeg)) = tools("viewers_watch_an_ffmpeg_stream_through_nginx_rtmp")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ng = start_nginx(&nginx, &module, dir.path());
+    let _ff = start_ffmpeg(&ffmpeg, &ng, "test");
+    wait_for_playlist(&ng, "test", 4, Duration::from_secs(15));
+    let r = finish(
+        run(
+            dir.path(),
+            &yaml(
+                &ng,
+                "test",
+                "    - { name: steady, duration: 8s, joins_per_sec: 3 }",
+                "5s",
+                "",
+            ),
+        ),
+        dir.path(),
+    );
+    let viewers = r["overall"]["joins"]["attempted"].as_u64().unwrap_or(0);
+    eprintln!(
+        "real (a): {viewers} viewers, first_frame {}, segments {}, stall_ratio {}",
+        metric(&r, "first_frame_ms"),
+        count(&r, "segment_ms"),
+        metric(&r, "stall_ratio")
+    );
+    assert!(viewers >= 20, "{viewers}");
+    assert_eq!(
+        count(&r, "first_frame_ms"),
+        viewers,
+        "first frames for all: {}",
+        r["overall"]["errors"]
+    );
+    assert!(
+        count(&r, "segment_ms") >= viewers * 3,
+        "{}",
+        metric(&r, "segment_ms")
+    );
+    assert!(
+        metric(&r, "stall_ratio")["p95"].as_f64().unwrap_or(1.0) < 0.02,
+        "{}",
+        metric(&r, "stall_ratio")
+    );
+    assert!(
+        r["overall"]["error_rate"].as_f64().unwrap_or(1.0) < 0.01,
+        "{}",
+        r["overall"]["errors"]
+    );
+}
+
+#[test]
+fn killing_the_publisher_shows_stalls_and_a_stale_playlist() {
+    let Some((nginx, module, ffmpeg)) =
+        tools("killing_the_publisher_shows_stalls_and_a_stale_playlist")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ng = start_nginx(&nginx, &module, dir.path());
+    let mut ff = start_ffmpeg(&ffmpeg, &ng, "test");
+    wait_for_playlist(&ng, "test", 4, Duration::from_secs(15));
+    let child = run(
+        dir.path(),
+        &yaml(
+            &ng,
+            "test",
+            "    - { name: steady, duration: 12s, joins_per_sec: 2 }",
+            "12s",
+            "",
+        ),
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    let _ = ff.0.kill();
+    let _ = ff.0.wait();
+    let r = finish(child, dir.path());
+    eprintln!(
+        "real (b): stall_ratio {}, errors {}",
+        metric(&r, "stall_ratio"),
+        r["overall"]["errors"]
+    );
+    assert!(
+        errors(&r, "stale_playlist") > 0,
+        "{}",
+        r["overall"]["errors"]
+    );
+    assert!(
+        metric(&r, "stall_ratio")["max"].as_f64().unwrap_or(0.0) > 0.2,
+        "{}",
+        metric(&r, "stall_ratio")
+    );
+}
+
+#[test]
+fn peakready_publishes_to_nginx_and_viewers_watch_it() {
+    let Some((nginx, module, _)) = tools("peakready_publishes_to_nginx_and_viewers_watch_it")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ng = start_nginx(&nginx, &module, dir.path());
+    let publishers = format!("publishers:\n  protocol: rtmp\n  url: rtmp://127.0.0.1:{}/live/pr\n  streams: 1\n  bitrate_kbps: 800\n  duration: 30s\n", ng.rtmp);
+    // Viewers arrive once our own publisher has had time to fill nginx's playlist.
+    let phases = "    - { name: warmup, duration: 5s, joins_per_sec: 0 }\n    - { name: watch, duration: 8s, joins_per_sec: 2 }";
+    let r = finish(
+        run(dir.path(), &yaml(&ng, "pr", phases, "6s", &publishers)),
+        dir.path(),
+    );
+    let viewers = r["overall"]["joins"]["attempted"].as_u64().unwrap_or(0);
+    eprintln!(
+        "real (c): publish_connect {}, ingest {}, first_frame {}",
+        metric(&r, "publish_connect_ms"),
+        metric(&r, "ingest_kbps"),
+        metric(&r, "first_frame_ms")
+    );
+    assert_eq!(count(&r, "publish_connect_ms"), 1);
+    let kbps = metric(&r, "ingest_kbps")["p50"].as_f64().unwrap_or(0.0);
+    assert!(
+        (760.0..880.0).contains(&kbps),
+        "ingest {kbps} kbit/s for 800 asked"
+    );
+    assert!(viewers >= 14);
+    assert_eq!(
+        count(&r, "first_frame_ms"),
+        viewers,
+        "{}",
+        r["overall"]["errors"]
+    );
+    assert_eq!(r["overall"]["errors"], serde_json::json!({}));
+}
+
+#[test]
+fn nginx_denying_publish_is_a_rejection() {
+    let Some((nginx, module, _)) = tools("nginx_denying_publish_is_a_rejection") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ng = start_nginx(&nginx, &module, dir.path());
+    let publishers = format!("publishers:\n  protocol: rtmp\n  url: rtmp://127.0.0.1:{}/closed/pr\n  streams: 2\n  bitrate_kbps: 300\n  duration: 10s\n", ng.rtmp);
+    let phases = "    - { name: idle, duration: 3s, joins_per_sec: 0 }";
+    let r = finish(
+        run(dir.path(), &yaml(&ng, "pr", phases, "1s", &publishers)),
+        dir.path(),
+    );
+    assert!(
+        errors(&r, "publish_rejected") >= 2,
+        "{}",
+        r["overall"]["errors"]
+    );
+    assert_eq!(errors(&r, "publish_disconnect"), 0);
+    assert_eq!(r["status"], "completed");
+}
