@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::io::Write;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tokio::sync::watch;
@@ -23,6 +25,10 @@ pub struct Cli {
     /// No progress display (results and errors are still printed).
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Worker threads of the generator (default: one per core). Fewer threads make the
+    /// generator, not the target, the bottleneck sooner — reports say so when it happens.
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,6 +84,13 @@ pub enum Command {
         /// Bitrate of the lowest rendition (the others are 3× and 8×).
         #[arg(long, value_name = "KBPS", default_value_t = 400)]
         bitrate_kbps: u32,
+        /// Stall the whole server for `--stall-for` every this often (a known schedule to check
+        /// coordinated-omission correction against).
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg, requires = "stall_for")]
+        stall_every: Option<Duration>,
+        /// How long each stall lasts.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg, requires = "stall_every")]
+        stall_for: Option<Duration>,
     },
     /// Load one URL with N keep-alive connections (like wrk/oha), same timing and percentiles as `run`.
     Quick {
@@ -237,19 +250,35 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             capacity,
             segment_duration,
             bitrate_kbps,
+            stall_every,
+            stall_for,
         } => {
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("binding {listen}"))?;
+            let stall = match (stall_every, stall_for) {
+                (Some(every), Some(length)) if length < every => {
+                    Some(crate::staging::StallSchedule { every, length })
+                }
+                (Some(_), Some(_)) => {
+                    anyhow::bail!("--stall-for must be shorter than --stall-every")
+                }
+                _ => None,
+            };
             let config = StagingConfig {
                 capacity,
                 segment_duration,
                 bitrate_kbps,
+                stall,
                 ..StagingConfig::default()
             };
             let addr = listener.local_addr()?;
-            println!("peakready staging server on http://{addr}  (HLS: /hls/stream.m3u8, chat: ws://{addr}/chat, API: /api/v1/…)");
-            println!("Ctrl-C to stop.");
+            // One line with the address, so a script or test can read it; a closed stdout must
+            // not take the server down.
+            let _ = writeln!(
+                std::io::stdout(),
+                "peakready staging server on http://{addr}  (HLS /hls/stream.m3u8, chat ws://{addr}/chat, API /api/v1/…; Ctrl-C stops)"
+            );
             let shutdown = async {
                 let _ = tokio::signal::ctrl_c().await;
             };

@@ -24,3 +24,6 @@ mod player;
 
 #[path = "suite/real_servers.rs"]
 mod real_servers;
+
+#[path = "suite/generator.rs"]
+mod generator;

@@ -60,6 +60,32 @@ pub struct StagingConfig {
     pub base_service_time: Duration,
     /// LL-HLS mode. Not implemented: accepted and ignored, playlists are classic HLS.
     pub ll_hls: bool,
+    /// A known stall schedule (every `every`, the server answers nothing for `length`): the
+    /// target wrk2's coordinated-omission method needs, so measured tails can be checked
+    /// against the tails the schedule implies.
+    pub stall: Option<StallSchedule>,
+}
+
+/// `every` and `length` of a periodic, whole-server stall, from server start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StallSchedule {
+    pub every: Duration,
+    pub length: Duration,
+}
+
+impl StallSchedule {
+    /// How long a request arriving `elapsed` after server start waits for the stall to end.
+    pub fn wait_at(&self, elapsed: Duration) -> Duration {
+        // Nanosecond arithmetic: the schedule must not drift over a long run.
+        let every = self.every.as_nanos().max(1);
+        let into = elapsed.as_nanos() % every;
+        let length = self.length.as_nanos();
+        if into < length {
+            Duration::from_nanos((length - into) as u64)
+        } else {
+            Duration::ZERO
+        }
+    }
 }
 
 impl Default for StagingConfig {
@@ -71,6 +97,7 @@ impl Default for StagingConfig {
             playlist_window: 6,
             base_service_time: Duration::from_millis(1),
             ll_hls: false,
+            stall: None,
         }
     }
 }
@@ -98,15 +125,31 @@ pub(crate) struct ServerState {
 
 pub(crate) type Shared = Arc<ServerState>;
 
-fn router(state: Shared) -> Router {
-    Router::new()
+fn router(state: Shared, stall: Option<StallSchedule>) -> Router {
+    let routes = Router::new()
         .route("/healthz", get(api::healthz))
         .route("/api/v1/token", post(api::token))
         .route("/api/v1/rooms/{id}", get(api::room))
         .route("/hls/stream.m3u8", get(hls::master))
         .route("/hls/{rendition}/{file}", get(hls::rendition_file))
-        .route("/chat", get(chat::chat))
-        .with_state(state)
+        .route("/chat", get(chat::chat));
+    // Only a server asked to stall pays for the middleware.
+    let routes = match stall {
+        Some(schedule) => {
+            let started = tokio::time::Instant::now();
+            routes.layer(axum::middleware::from_fn(
+                move |req: axum::extract::Request, next: axum::middleware::Next| async move {
+                    let wait = schedule.wait_at(started.elapsed());
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
+                    }
+                    next.run(req).await
+                },
+            ))
+        }
+        None => routes,
+    };
+    routes.with_state(state)
 }
 
 /// Serves the staging routes on `listener` until `shutdown` completes, then stops
@@ -137,7 +180,7 @@ async fn run(
         rooms: Arc::default(),
         shutdown: stop_rx.clone(),
     });
-    let app = TowerToHyperService::new(router(state));
+    let app = TowerToHyperService::new(router(state, config.stall));
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
     loop {

@@ -1,0 +1,132 @@
+//! The generator's honesty: coordinated-omission correction against a target with a known stall
+//! schedule (wrk2's method), and an overloaded generator reported as the bottleneck.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+
+use crate::common::*;
+
+/// A `peakready serve` child on a free loopback port, killed by PID when dropped.
+struct Server {
+    child: Child,
+    url: String,
+    _stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Server {
+        let mut child = bin()
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn serve");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("first line");
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        Server {
+            child,
+            url,
+            _stdout: stdout,
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn open_model_tail_matches_the_known_stall_schedule() {
+    // Stall 500 ms every 5 s. A request arriving u into a stall waits 500 ms − u, so
+    // P(latency > x) = (0.5 s − x) / 5 s and p99.9 = 0.5 s − 0.001 × 5 s = 495 ms.
+    let server = Server::start(&["--stall-every", "5s", "--stall-for", "500ms"]);
+    let url = format!("{}/healthz", server.url);
+    let out = bin()
+        .args([
+            "quick", &url, "-c", "50", "-z", "10s", "--rate", "500", "--json",
+        ])
+        .output()
+        .expect("quick");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let m = &r["overall"]["metrics"]["request_ms"];
+    let p999 = m["p99.9"].as_f64().expect("p99.9");
+    let expected = 500.0 - 0.001 * 5000.0;
+    assert!(
+        (p999 / expected - 1.0).abs() <= 0.10,
+        "p99.9 {p999} ms vs {expected} ms from the schedule"
+    );
+    let p99 = m["p99"].as_f64().expect("p99");
+    assert!(
+        (p99 / (500.0 - 0.01 * 5000.0) - 1.0).abs() <= 0.10,
+        "p99 {p99} ms vs 450 ms"
+    );
+    assert!(
+        r["notices"].as_array().is_some_and(|n| n.is_empty()),
+        "open model: no CO notice"
+    );
+
+    let closed = bin()
+        .args(["quick", &url, "-c", "50", "-z", "3s", "--json"])
+        .output()
+        .expect("quick closed");
+    let c: serde_json::Value = serde_json::from_slice(&closed.stdout).expect("json");
+    let notices = c["notices"].to_string();
+    assert!(
+        notices.contains("coordinated omission"),
+        "closed model is flagged: {notices}"
+    );
+}
+
+#[test]
+fn an_overloaded_generator_is_reported_as_the_bottleneck() {
+    // One worker thread, a spike of 4000 joins/s: the generator cannot start viewers on time.
+    let text = scenario_yaml("embedded", 3, 10, "")
+        .replace("max_joins_per_sec: 200", "max_joins_per_sec: 5000")
+        .replace("max_viewers: 500", "max_viewers: 20000")
+        .replace(
+            "- { name: steady, duration: 3s, joins_per_sec: 10 }",
+            "- { name: spike, duration: 3s, joins_per_sec: 4000 }",
+        );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(dir.path(), "overload.yaml", &text);
+    let out_dir = dir.path().join("out");
+    let out = bin()
+        .args(["--threads", "1", "run"])
+        .arg(&path)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .expect("run");
+    let r = results(&out_dir);
+    assert_eq!(
+        r["generator"]["limited"],
+        true,
+        "lag p99 {} ms\n{}",
+        r["generator"]["lag_p99_ms"],
+        stderr(&out)
+    );
+    let report = std::fs::read_to_string(out_dir.join("report.md")).expect("report.md");
+    assert!(
+        report.contains("the load generator, not the target, limited this run"),
+        "{report}"
+    );
+    assert!(stdout(&out).contains("the load generator, not the target, limited this run"));
+    let verdict = r["readiness"]["overall"]["verdict"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    assert!(
+        verdict.contains("risk") || verdict.contains("not"),
+        "verdict {verdict}"
+    );
+}
