@@ -12,3 +12,6 @@ mod end_to_end;
 
 #[path = "suite/safety.rs"]
 mod safety;
+
+#[path = "suite/charts.rs"]
+mod charts;

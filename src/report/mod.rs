@@ -2,6 +2,9 @@
 //! via [`load`]), never from live engine state, so `peakready report DIR` reproduces them.
 //! Never imports `engine`.
 
+pub mod card;
+pub mod charts;
+pub mod html;
 pub mod markdown;
 pub mod summary;
 pub mod table;
@@ -28,7 +31,28 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 
 /// Render every human-facing file from the result.
 pub fn render_all(dir: &Path, result: &RunResult) -> anyhow::Result<()> {
-    write_atomic(&dir.join("report.md"), markdown::render(result).as_bytes())
+    write_atomic(&dir.join("report.md"), markdown::render(result).as_bytes())?;
+    // Charts, card and HTML come after report.md and never stop each other: a failed chart is
+    // reported once everything that could be written has been.
+    // Hook: the analysis passes its knee here once it computes one.
+    let charts = charts::render_all(dir, result, &charts::ChartExtras::default());
+    let mut failed: Vec<String> = charts
+        .failed
+        .iter()
+        .map(|(file, e)| format!("{file}: {e:#}"))
+        .collect();
+    // Hook: the analysis passes its per-region verdicts here (`card::Badge::from_slo` until then).
+    let badges = card::Badge::from_slo(result);
+    if let Err(e) = card::render(&dir.join("report-card.png"), result, &badges) {
+        failed.push(format!("report-card.png: {e:#}"));
+    }
+    if let Err(e) = html::write(dir, result) {
+        failed.push(format!("report.html: {e:#}"));
+    }
+    if !failed.is_empty() {
+        anyhow::bail!("some report files could not be rendered (results.json, report.md and the rest are written):\n  {}", failed.join("\n  "));
+    }
+    Ok(())
 }
 
 /// Read a results directory back.
