@@ -334,7 +334,11 @@ pub async fn run(
     // `report DIR` will, so a re-render reproduces these verdicts.
     crate::analysis::assess_dir(&dir, &mut result);
     crate::report::write_results(&dir, &result)?;
-    crate::report::render_all(&dir, &result)?;
+    // results.json is safe on disk; a chart that fails to draw must not turn a measured run
+    // into "bad input", so it is a warning.
+    if let Err(e) = crate::report::render_all(&dir, &result) {
+        eprintln!("peakready: warning: {e:#}");
+    }
     // NOT READY means an SLO broke (for several seconds) below the target load: that is an SLO
     // failure for the exit-code contract even when the whole-run percentile still passed.
     let not_ready = result

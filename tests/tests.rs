@@ -27,3 +27,6 @@ mod real_servers;
 
 #[path = "suite/generator.rs"]
 mod generator;
+
+#[path = "suite/charts.rs"]
+mod charts;

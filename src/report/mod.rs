@@ -2,8 +2,11 @@
 //! via [`load`]), never from live engine state, so `peakready report DIR` reproduces them.
 //! Never imports `engine`.
 
+pub mod card;
+pub mod charts;
 pub mod checklist;
 pub mod compare;
+pub mod html;
 pub mod markdown;
 pub mod summary;
 pub mod table;
@@ -35,7 +38,33 @@ pub fn render_all(dir: &Path, result: &RunResult) -> anyhow::Result<()> {
     write_atomic(
         &dir.join("checklist.md"),
         checklist::render(result).as_bytes(),
-    )
+    )?;
+    // Charts, card and HTML come after report.md and never stop each other: a failed chart is
+    // reported once everything that could be written has been.
+    let extras = charts::ChartExtras {
+        knee_viewers: result
+            .readiness
+            .as_ref()
+            .and_then(|r| r.overall.knee.as_ref())
+            .map(|k| k.active_viewers as f64),
+    };
+    let charts = charts::render_all(dir, result, &extras);
+    let mut failed: Vec<String> = charts
+        .failed
+        .iter()
+        .map(|(file, e)| format!("{file}: {e:#}"))
+        .collect();
+    let badges = card::Badge::for_result(result);
+    if let Err(e) = card::render(&dir.join("report-card.png"), result, &badges) {
+        failed.push(format!("report-card.png: {e:#}"));
+    }
+    if let Err(e) = html::write(dir, result) {
+        failed.push(format!("report.html: {e:#}"));
+    }
+    if !failed.is_empty() {
+        anyhow::bail!("some report files could not be rendered (results.json, report.md and the rest are written):\n  {}", failed.join("\n  "));
+    }
+    Ok(())
 }
 
 /// Read a results directory back.

@@ -1,0 +1,215 @@
+//! The report card's "top risks": findings in plain words, worst first, derived from the
+//! RunResult alone (failed SLOs, an early stop, a limited generator, errors by class, capped
+//! arrivals, an untested peak, the rehearsal's scale).
+
+use super::{gate_words, scale_words, Severity};
+use crate::metrics::{RunResult, RunStatus};
+use crate::report::charts::style::{fmt_count, fmt_ms};
+
+/// The expected peak viewers at this run's scale, when the scenario names an event.
+pub(super) fn planned_peak(result: &RunResult) -> Option<f64> {
+    let peak = result
+        .scenario
+        .resolved
+        .get("event")?
+        .get("expected_peak_viewers")?
+        .as_f64()?;
+    Some(peak * result.scenario.scale)
+}
+
+pub(super) fn percent(v: f64) -> String {
+    if v == 0.0 {
+        "0%".into()
+    } else if v < 0.001 {
+        format!("{:.3}%", v * 100.0)
+    } else {
+        format!("{:.2}%", v * 100.0)
+    }
+}
+
+/// Plain words for an error class.
+fn class_words(class: &str) -> &str {
+    match class {
+        "refused" => "connections refused",
+        "timeout" => "requests timed out",
+        "http_5xx" => "server errors (5xx)",
+        "http_4xx" => "rejected requests (4xx)",
+        "reset" => "connections reset",
+        "tls" => "TLS failures",
+        "dns" => "DNS failures",
+        "body_mismatch" => "unexpected responses",
+        _ => "other failures",
+    }
+}
+
+/// Risks in plain words, worst first: failed SLOs, an early stop, a limited generator, errors,
+/// capped arrivals, an untested peak, and the rehearsal's scale. At most `n`.
+pub fn top_risks(result: &RunResult, n: usize) -> Vec<(Severity, String)> {
+    let mut risks: Vec<(Severity, f64, String)> = Vec::new();
+    if let (RunStatus::Aborted | RunStatus::Interrupted, reason) =
+        (result.status, &result.status_reason)
+    {
+        let why = reason
+            .as_deref()
+            .unwrap_or("stopped before the plan finished");
+        risks.push((
+            Severity::Critical,
+            f64::MAX,
+            format!("The run stopped early ({why}): later phases were not tested."),
+        ));
+    }
+    let region_failures: Vec<_> = result
+        .slo
+        .iter()
+        .filter(|s| !s.passed && s.scope != "overall")
+        .collect();
+    let failures: Vec<_> = result
+        .slo
+        .iter()
+        .filter(|s| !s.passed && (s.scope != "overall" || region_failures.is_empty()))
+        .collect();
+    // One risk per broken SLO, naming every region that broke it: three regions failing the
+    // same gate is one finding, not three.
+    let mut gates: Vec<(&str, &str)> = Vec::new();
+    for f in &failures {
+        if !gates.contains(&(f.metric.as_str(), f.stat.as_str())) {
+            gates.push((f.metric.as_str(), f.stat.as_str()));
+        }
+    }
+    for (metric, stat) in gates {
+        let group: Vec<_> = failures
+            .iter()
+            .filter(|f| f.metric == metric && f.stat == stat)
+            .collect();
+        let ratio =
+            |f: &&&crate::metrics::SloResult| f.measured.map_or(1e6, |m| m / f.threshold.max(1e-9));
+        let worst = group.iter().map(ratio).fold(0.0, f64::max);
+        let text = match group.as_slice() {
+            [f] => format!(
+                "{}: {} ({worst:.1}× the limit).",
+                f.scope,
+                gate_words(metric, stat, f.measured, f.threshold)
+            ),
+            _ => {
+                let words = gate_words(metric, stat, None, 0.0).replace(": no samples", "");
+                let fmt = |v: f64| {
+                    if metric.ends_with("_ms") {
+                        fmt_ms(v)
+                    } else {
+                        percent(v)
+                    }
+                };
+                let each: Vec<String> = group
+                    .iter()
+                    .map(|f| {
+                        format!(
+                            "{} {}",
+                            f.scope,
+                            f.measured.map_or("no samples".into(), fmt)
+                        )
+                    })
+                    .collect();
+                let limit = group.first().map_or(String::new(), |f| fmt(f.threshold));
+                format!(
+                    "{words} over its {limit} SLO in {} regions: {}.",
+                    group.len(),
+                    each.join(", ")
+                )
+            }
+        };
+        risks.push((Severity::Critical, worst, text));
+    }
+    let g = &result.generator;
+    if g.limited {
+        let msg = g.message.clone().unwrap_or_else(|| {
+            format!("The load generator fell behind its schedule (start lag p99 {}): the target may do better than measured.", fmt_ms(g.lag_p99_ms))
+        });
+        risks.push((Severity::Warning, 3.0, msg));
+    }
+    let o = &result.overall;
+    if let Some((class, count)) = o.errors.iter().max_by_key(|e| *e.1) {
+        let failed: u64 = o.errors.values().sum();
+        let sev = if o.error_rate >= 0.01 {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        };
+        risks.push((
+            sev,
+            2.0,
+            format!(
+                "{} of requests failed ({} of {}; {} of them {}){}.",
+                percent(o.error_rate),
+                fmt_count(failed as f64),
+                fmt_count(o.requests as f64),
+                fmt_count(*count as f64),
+                class_words(class),
+                if o.joins.failed > 0 {
+                    format!(
+                        "; {} of {} viewers could not join",
+                        fmt_count(o.joins.failed as f64),
+                        fmt_count(o.joins.attempted as f64)
+                    )
+                } else {
+                    String::new()
+                }
+            ),
+        ));
+    }
+    if o.joins.capped > 0 {
+        risks.push((
+            Severity::Warning,
+            1.5,
+            format!(
+                "{} planned arrivals were not started because max_viewers ({}) was reached: the planned load was not fully applied.",
+                fmt_count(o.joins.capped as f64),
+                fmt_count(result.scenario.max_viewers as f64)
+            ),
+        ));
+    }
+    if let Some(plan) =
+        planned_peak(result).filter(|p| (o.peak_concurrent_viewers as f64) < p * 0.95)
+    {
+        risks.push((
+            Severity::Warning,
+            1.2,
+            format!(
+                "Peak concurrency was {} viewers, {:.0}% of the {} planned at this scale: the event's peak was not tested.",
+                fmt_count(o.peak_concurrent_viewers as f64),
+                o.peak_concurrent_viewers as f64 / plan * 100.0,
+                fmt_count(plan)
+            ),
+        ));
+    }
+    if result.scenario.scale < 1.0 {
+        risks.push((
+            Severity::Warning,
+            1.0,
+            format!(
+                "This was a {}: it shows behaviour up to {} concurrent viewers, not at the event's full size.",
+                scale_words(result.scenario.scale),
+                fmt_count(o.peak_concurrent_viewers as f64)
+            ),
+        ));
+    }
+    // Worst first: severity, then how far over (ratios for SLOs, fixed ranks for the others).
+    risks.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.total_cmp(&a.1)));
+    let capitalise = |t: String| {
+        let mut chars = t.chars();
+        chars
+            .next()
+            .map_or(String::new(), |c| c.to_uppercase().chain(chars).collect())
+    };
+    let mut out: Vec<(Severity, String)> = risks
+        .into_iter()
+        .take(n)
+        .map(|r| (r.0, capitalise(r.2)))
+        .collect();
+    if out.is_empty() {
+        out.push((
+            Severity::Ok,
+            "No risks found: every SLO held at the tested load.".into(),
+        ));
+    }
+    out
+}
