@@ -61,6 +61,9 @@ pub enum Command {
         /// How long in-flight viewers may finish after the plan ends or Ctrl-C.
         #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration_arg)]
         drain: Duration,
+        /// Run only slice I of N of the plan (one of N processes or machines; same seed for all).
+        #[arg(long, value_name = "I/N")]
+        shard: Option<crate::plan::Shard>,
     },
     /// Parse and check a scenario and print the resolved plan: exit 0 when valid, 2 when not.
     Validate {
@@ -212,6 +215,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
                 progress,
                 drain: Duration::from_secs(5),
                 embedded,
+                shard: None,
             };
             run_and_print(scenario, opts).await
         }
@@ -221,18 +225,23 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             seed,
             capacity,
             drain,
+            shard,
         } => {
             let scenario = scenario::load(&path)?;
             let embedded = StagingConfig {
                 capacity,
                 ..StagingConfig::default()
             };
+            if shard.is_some() && seed.is_none() {
+                anyhow::bail!("--shard needs --seed: every shard must draw the same plan");
+            }
             let opts = RunOptions {
                 out,
                 seed,
                 progress,
                 drain,
                 embedded,
+                shard,
             };
             run_and_print(scenario, opts).await
         }

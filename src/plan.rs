@@ -87,9 +87,46 @@ pub struct Plan {
     pub segments: Vec<RateSegment>,
     pub total: Duration,
     pub seed: u64,
+    /// This process's slice of the plan (`--shard I/N`); `None` = the whole plan.
+    pub shard: Option<Shard>,
     pub max_viewers: u64,
     pub max_joins_per_sec: f64,
     watch: WatchTime,
+}
+
+/// `--shard I/N`: this process runs arrivals whose viewer id ≡ I−1 (mod N).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Shard {
+    /// 1-based.
+    pub index: u64,
+    pub count: u64,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Shard, String> {
+        let expected =
+            || format!("expected a shard like 2/8 (the 2nd of 8 processes), got {text:?}");
+        let (i, n) = text.split_once('/').ok_or_else(expected)?;
+        let index: u64 = i.trim().parse().map_err(|_| expected())?;
+        let count: u64 = n.trim().parse().map_err(|_| expected())?;
+        if count == 0 || index == 0 || index > count {
+            return Err(format!(
+                "shard {index}/{count}: the index must be between 1 and {count}"
+            ));
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl Plan {
+    /// Keep only this shard's arrivals; the concurrency cap is split evenly.
+    pub fn with_shard(mut self, shard: Shard) -> Plan {
+        self.max_viewers = self.max_viewers.div_ceil(shard.count);
+        self.shard = Some(shard);
+        self
+    }
 }
 
 /// One viewer's planned arrival.
@@ -150,6 +187,7 @@ impl Plan {
             segments,
             total: Duration::from_secs_f64(start),
             seed,
+            shard: None,
             max_viewers: scenario.load.max_viewers,
             max_joins_per_sec: cap,
             watch: scenario.viewer.watch.duration,
@@ -389,6 +427,20 @@ impl Iterator for Arrivals<'_> {
     type Item = Arrival;
 
     fn next(&mut self) -> Option<Arrival> {
+        // Every shard draws the whole plan (same seed, same instants) and keeps its slice, so
+        // N shards together run exactly the plan one process would.
+        loop {
+            let arrival = self.next_unsharded()?;
+            match self.plan.shard {
+                Some(shard) if arrival.viewer_id % shard.count != shard.index - 1 => continue,
+                _ => return Some(arrival),
+            }
+        }
+    }
+}
+
+impl Arrivals<'_> {
+    fn next_unsharded(&mut self) -> Option<Arrival> {
         let target = self.next_index as f64 + self.rng.gen::<f64>();
         loop {
             let seg = self.plan.segments.get(self.segment)?;

@@ -33,6 +33,8 @@ pub struct RunOptions {
     pub drain: Duration,
     /// Capacity of the embedded staging server, when the scenario targets it.
     pub embedded: StagingConfig,
+    /// `--shard I/N`: run one slice of the plan.
+    pub shard: Option<crate::plan::Shard>,
 }
 
 /// How a finished run maps onto exit codes.
@@ -127,7 +129,12 @@ pub async fn run(
     let seed = opts
         .seed
         .unwrap_or_else(|| Utc::now().timestamp_nanos_opt().unwrap_or(0) as u64);
-    let plan = Plan::build(&scenario, seed);
+    let mut plan = Plan::build(&scenario, seed);
+    if let Some(shard) = opts.shard {
+        plan = plan.with_shard(shard);
+    }
+    let open_files_limit = sysinfo::raise_open_files_limit();
+    preflight(&scenario, &plan, open_files_limit)?;
 
     let uses_embedded = scenario.target.base_url == BaseUrl::Embedded
         || scenario
@@ -219,7 +226,6 @@ pub async fn run(
         .unwrap_or_else(|| default_out_dir(&scenario));
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("creating results directory {}", dir.display()))?;
-    let open_files_limit = sysinfo::raise_open_files_limit();
     let started_at = Utc::now();
     let phase_bounds = plan
         .phases
@@ -273,6 +279,17 @@ pub async fn run(
     let (regions, overall) = breakdowns(&state, &plan.regions, &phase_names);
     let elapsed = outcome.elapsed.as_secs_f64();
     let mut notices = scenario.notices();
+    if let Some(shard) = opts.shard {
+        notices.push(format!(
+            "shard {} of {}: this process ran 1/{} of the plan's arrivals (viewer id ≡ {} mod {}); \
+             results cover this shard only",
+            shard.index,
+            shard.count,
+            shard.count,
+            shard.index - 1,
+            shard.count
+        ));
+    }
     if overall.joins.capped > 0 {
         notices.push(format!(
             "load.max_viewers ({}) was reached: {} planned arrivals were not started",
@@ -356,6 +373,48 @@ pub async fn run(
         dir,
         result,
     })
+}
+
+/// Descriptors and ephemeral ports a plan needs, checked before any packet: a run that would
+/// hit `ulimit -n` or run out of ports half-way measures the generator's limits, not the
+/// target's, so it is refused with what to change.
+fn preflight(scenario: &Scenario, plan: &Plan, open_files_limit: u64) -> anyhow::Result<()> {
+    let shards = plan.shard.map_or(1, |s| s.count) as f64;
+    let expected_peak = plan
+        .expected_concurrency()
+        .into_iter()
+        .fold(0.0f64, f64::max)
+        / shards;
+    // The plan's peak is an expectation; leave 10% for the draw, never more than the cap.
+    let viewers = (expected_peak * 1.1).ceil().min(plan.max_viewers as f64) as u64;
+    let per_viewer = 1 + u64::from(scenario.viewer.chat.is_some());
+    let publishers = scenario
+        .publishers
+        .as_ref()
+        .map_or(0, |p| u64::from(p.streams));
+    let needed = viewers * per_viewer + publishers + 256;
+    if open_files_limit > 0 && needed > open_files_limit {
+        bail!(
+            "{}: this plan expects about {viewers} concurrent viewers, needing ~{needed} open files, \
+             but this process may open {open_files_limit} (ulimit -n). Raise the hard limit \
+             (ulimit -Hn, or LimitNOFILE= for a service), split the run with --shard I/N across \
+             processes, or lower load.max_viewers",
+            scenario.source
+        );
+    }
+    if let Some(ports) = sysinfo::ephemeral_ports() {
+        let sources = scenario.target.source_addrs.len().max(1) as u64;
+        let to_one_target = viewers * per_viewer;
+        if to_one_target > ports * sources {
+            bail!(
+                "{}: about {to_one_target} connections to one target need more than the {ports} ephemeral \
+                 ports of {sources} source address(es). Add local addresses with target.source_addrs \
+                 (e.g. 127.0.0.2-127.0.0.40 on loopback), widen net.ipv4.ip_local_port_range, or shard",
+                scenario.source
+            );
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn generator_health(

@@ -50,3 +50,11 @@ pub fn cores() -> usize {
         .map(|n| n.get())
         .unwrap_or(1)
 }
+
+/// Size of the local ephemeral port range (`net.ipv4.ip_local_port_range`).
+pub fn ephemeral_ports() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    let mut parts = text.split_whitespace().map(|p| p.parse::<u64>().ok());
+    let (low, high) = (parts.next()??, parts.next()??);
+    (high >= low).then(|| high - low + 1)
+}

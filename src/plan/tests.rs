@@ -117,3 +117,22 @@ fn expected_concurrency_accounts_for_departures() {
     assert!((e.expected_peak_concurrency - 50.0).abs() < 1.0);
     assert!((e.peak_joins_per_sec - 10.0).abs() < 1e-9);
 }
+
+#[test]
+fn shards_partition_the_plan_exactly() {
+    let whole: Vec<Arrival> = Plan::build(&demo_like(), 5).arrivals().collect();
+    let mut joined: Vec<Arrival> = (1..=3)
+        .flat_map(|i| {
+            let plan = Plan::build(&demo_like(), 5).with_shard(Shard { index: i, count: 3 });
+            plan.arrivals().collect::<Vec<_>>()
+        })
+        .collect();
+    joined.sort_by_key(|a| a.viewer_id);
+    assert_eq!(joined, whole);
+    assert!(
+        "0/3".parse::<Shard>().is_err()
+            && "4/3".parse::<Shard>().is_err()
+            && "x".parse::<Shard>().is_err()
+    );
+    assert_eq!("2/8".parse::<Shard>(), Ok(Shard { index: 2, count: 8 }));
+}

@@ -130,3 +130,66 @@ fn an_overloaded_generator_is_reported_as_the_bottleneck() {
         "verdict {verdict}"
     );
 }
+
+#[test]
+fn a_plan_beyond_the_open_files_limit_is_refused_before_it_starts() {
+    // 2000 joins/s for 30 s, each watching 60 s: ~60,000 concurrent viewers, over any
+    // ordinary ulimit -n (20,000 here).
+    let text = scenario_yaml("embedded", 30, 2000, "")
+        .replace("max_joins_per_sec: 200", "max_joins_per_sec: 5000")
+        .replace("max_viewers: 500", "max_viewers: 100000")
+        .replace("duration: 3s\n", "duration: 60s\n");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(dir.path(), "huge.yaml", &text);
+    let started = std::time::Instant::now();
+    let out = bin()
+        .arg("run")
+        .arg(&path)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("ulimit") && err.contains("--shard"), "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "refused up front"
+    );
+    assert!(
+        !dir.path().join("out").join("timeseries.csv").exists(),
+        "nothing ran"
+    );
+}
+
+#[test]
+fn a_shard_runs_its_slice_of_the_plan() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(
+        dir.path(),
+        "shard.yaml",
+        &scenario_yaml("embedded", 4, 25, ""),
+    );
+    let out_dir = dir.path().join("out");
+    let out = bin()
+        .args(["run", "--seed", "3", "--shard", "2/2"])
+        .arg(&path)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = results(&out_dir);
+    let attempted = r["overall"]["joins"]["attempted"].as_u64().unwrap_or(0);
+    assert!(
+        (48..=52).contains(&attempted),
+        "half of ~100 arrivals, got {attempted}"
+    );
+    assert!(r["notices"].to_string().contains("shard 2 of 2"));
+    let refused = bin()
+        .args(["run", "--shard", "3/2", "--seed", "1"])
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert_eq!(refused.status.code(), Some(2));
+}
