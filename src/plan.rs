@@ -250,11 +250,19 @@ impl Plan {
         let arrivals: Vec<f64> = (0..seconds)
             .map(|s| self.expected_between(s as f64, s as f64 + 1.0))
             .collect();
+        // The survival curve is cut where it no longer matters (< 1e-6), so a long soak costs
+        // seconds × watch-time span, not seconds².
         let survival: Vec<f64> = (0..seconds)
             .map(|age| self.survival(age as f64 + 0.5))
+            .take_while(|p| *p >= 1e-6)
             .collect();
         (0..seconds)
-            .map(|t| (0..=t).map(|s| arrivals[s] * survival[t - s]).sum::<f64>())
+            .map(|t| {
+                let oldest = t.saturating_sub(survival.len().saturating_sub(1));
+                (oldest..=t)
+                    .map(|s| arrivals[s] * survival.get(t - s).copied().unwrap_or(0.0))
+                    .sum::<f64>()
+            })
             .collect()
     }
 

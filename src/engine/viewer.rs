@@ -192,6 +192,12 @@ pub async fn run_viewer(
         seed: spec.seed,
     };
 
+    let mut trace = LeaveTrace {
+        rec: rec.clone(),
+        region,
+        phase,
+        stage: Stage::Joining,
+    };
     let joined = join(&spec, &mut conns, arrival.viewer_id).await;
     rec.send(Event::Joined {
         region,
@@ -199,9 +205,11 @@ pub async fn run_viewer(
         ok: joined.is_ok(),
     });
     if joined.is_err() {
+        trace.stage = Stage::Done;
         rec.send(Event::Left { region });
         return;
     }
+    trace.stage = Stage::Watching;
     rec.duration(region, phase, Metric::JoinMs, intended.elapsed());
     let leave_at = intended + arrival.watch_for;
     // Watching and chatting run side by side, as in an app, until the same leave instant.
@@ -240,7 +248,44 @@ pub async fn run_viewer(
         }
     };
     tokio::join!(watch, chat);
+    trace.stage = Stage::Done;
     rec.send(Event::Left { region });
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Joining,
+    Watching,
+    Done,
+}
+
+/// A viewer cancelled at the drain deadline still leaves a trace: the slowest joins are the
+/// ones still in flight then, and dropping them silently would flatter an overloaded target.
+/// A join cut off counts as a timed-out request and a failed join; every started viewer leaves.
+struct LeaveTrace {
+    rec: RecorderHandle,
+    region: u16,
+    phase: u16,
+    stage: Stage,
+}
+
+impl Drop for LeaveTrace {
+    fn drop(&mut self) {
+        let (region, phase) = (self.region, self.phase);
+        match self.stage {
+            Stage::Done => return,
+            Stage::Joining => {
+                self.rec.request(region, phase, Some(ErrorKind::Timeout));
+                self.rec.send(Event::Joined {
+                    region,
+                    phase,
+                    ok: false,
+                });
+            }
+            Stage::Watching => {}
+        }
+        self.rec.send(Event::Left { region });
+    }
 }
 
 async fn join(spec: &ViewerSpec, conns: &mut Connections, viewer_id: u64) -> Result<(), ()> {

@@ -60,7 +60,7 @@ impl Accumulator {
             error_rate: if c.requests == 0 {
                 0.0
             } else {
-                c.errors_total() as f64 / c.requests as f64
+                c.request_errors() as f64 / c.requests as f64
             },
             metrics: self
                 .hists

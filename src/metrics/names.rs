@@ -130,8 +130,10 @@ impl Metric {
 /// Why a request, connection or viewer step failed. Counted by variant, never by message.
 ///
 /// Player and session outcomes that are not a single request (a stale playlist, a video start
-/// failure, an exit before video start, a chat close code, a dropped publish) are recorded the
-/// same way, as one failed attempt each, so they appear in `errors` and in `error_rate`.
+/// failure, an exit before video start, a duplicate chat message, a dropped publish) are counted
+/// in `errors` by class too, but they are not requests: [`ErrorKind::is_outcome`] keeps them out
+/// of `error_rate`, which stays "failed requests ÷ attempted requests" (a live-edge 404 is
+/// already counted as the `http_4xx` of its request).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
@@ -240,6 +242,20 @@ impl ErrorKind {
 
     pub fn index(self) -> usize {
         self as usize
+    }
+
+    /// A viewer or session outcome rather than a failed request: counted by class, never in the
+    /// request count nor in `error_rate`.
+    pub fn is_outcome(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::LiveEdge404
+                | ErrorKind::StalePlaylist
+                | ErrorKind::VideoStartFailed
+                | ErrorKind::ExitBeforeStart
+                | ErrorKind::ChatDuplicate
+                | ErrorKind::PublishDisconnect
+        )
     }
 
     /// The class for an unexpected HTTP status.

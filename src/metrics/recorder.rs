@@ -294,9 +294,13 @@ impl Recorder {
                 error,
             } => {
                 self.count(region, phase, |c| c.add_request(error));
-                self.totals.requests_total += 1;
-                if error.is_some() {
-                    self.totals.errors_total += 1;
+                match error {
+                    Some(kind) if kind.is_outcome() => {}
+                    Some(_) => {
+                        self.totals.requests_total += 1;
+                        self.totals.errors_total += 1;
+                    }
+                    None => self.totals.requests_total += 1,
                 }
             }
             Event::Arrival { region, phase } => {
@@ -343,7 +347,7 @@ impl Recorder {
                     target.merge(&cell);
                 }
                 self.totals.requests_total += cell.counters.requests;
-                self.totals.errors_total += cell.counters.errors_total();
+                self.totals.errors_total += cell.counters.request_errors();
             }
             Event::Finish { .. } => {}
         }
@@ -381,7 +385,7 @@ impl Recorder {
         let errors: u64 = self
             .interval
             .iter()
-            .map(|c| c.counters.errors_total())
+            .map(|c| c.counters.request_errors())
             .sum();
         self.recent.push_back((requests, errors));
         if self.recent.len() > 5 {

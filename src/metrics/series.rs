@@ -2,7 +2,8 @@
 //!
 //! # Format
 //! `timeseries.csv`: one row per second per region, plus a row for region `all` (histograms
-//! merged, counters summed). Columns are [`CSV_HEADER`]; times in milliseconds, empty when the
+//! merged, counters summed). `errors` counts failed requests (the `error_rate` numerator);
+//! the `err_*` columns count every class, viewer outcomes such as `err_stale_playlist` included. Columns are [`CSV_HEADER`]; times in milliseconds, empty when the
 //! second had no sample. `second` counts from the run's time zero; `phase` is the planned phase
 //! that second falls in.
 //!
@@ -35,15 +36,30 @@ pub struct Counters {
 }
 
 impl Counters {
+    /// A finished request (an outcome kind counts by class only, see `ErrorKind::is_outcome`).
     pub fn add_request(&mut self, error: Option<ErrorKind>) {
-        self.requests += 1;
-        if let Some(kind) = error {
-            self.errors[kind.index()] += 1;
+        match error {
+            Some(kind) if kind.is_outcome() => self.errors[kind.index()] += 1,
+            Some(kind) => {
+                self.requests += 1;
+                self.errors[kind.index()] += 1;
+            }
+            None => self.requests += 1,
         }
     }
 
+    /// Every failure counted, requests and viewer outcomes alike.
     pub fn errors_total(&self) -> u64 {
         self.errors.iter().sum()
+    }
+
+    /// Failed requests only: the numerator of `error_rate`.
+    pub fn request_errors(&self) -> u64 {
+        ErrorKind::ALL
+            .iter()
+            .filter(|k| !k.is_outcome())
+            .map(|k| self.errors[k.index()])
+            .sum()
     }
 
     pub fn add(&mut self, other: &Counters) {
@@ -204,7 +220,7 @@ impl SeriesWriter {
             c.joins_failed,
             c.departures,
             c.requests,
-            c.errors_total()
+            c.request_errors()
         );
         for e in c.errors {
             row.push_str(&format!(",{e}"));

@@ -435,6 +435,13 @@ impl ChunkReader {
             if st.1 == 0xFF_FFFF {
                 r.read_u32().await.map_err(e)?;
             }
+            if st.4.len() > st.2 {
+                // A server that shrank a message's length mid-message: never underflow on it.
+                return Err(fail(
+                    ErrorKind::Other,
+                    "RTMP: message length changed mid-message",
+                ));
+            }
             let take = (st.2 - st.4.len()).min(chunk_size);
             let start = st.4.len();
             st.4.resize(start + take, 0);

@@ -261,6 +261,23 @@ pub(crate) fn regions(cx: &mut Ctx, raw: Option<Vec<RegionFile>>, t: &Target) ->
         let name = unescape(&r.name);
         if name.trim().is_empty() {
             cx.expected(&format!("{key}.name"), "a non-empty name", "\"\"");
+        } else if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            // Region names become CSV fields and HdrHistogram log tags, which allow neither
+            // spaces nor commas.
+            cx.expected(
+                &format!("{key}.name"),
+                "letters, digits, `-`, `_` or `.` (like me-riyadh)",
+                &format!("{name:?}"),
+            );
+        } else if name == "all" || name == "overall" {
+            cx.err(
+                &format!("{key}.name"),
+                format!("`{name}` is reserved for the all-regions rows"),
+            )
+            .hint("name the region after its place, like eu-frankfurt");
         }
         if out.iter().any(|o| o.name == name) {
             cx.err(

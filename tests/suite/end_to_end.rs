@@ -195,7 +195,8 @@ fn ctrl_c_mid_run_still_writes_valid_results() {
     assert_eq!(status.code(), Some(1));
     let r = results(&out_dir);
     assert_eq!(r["status"], "interrupted");
-    assert!(r["overall"]["joins"]["attempted"].as_u64().unwrap_or(0) >= 15);
+    // At 10 joins/s, 3 s in: a loaded machine may take a second or two to start.
+    assert!(r["overall"]["joins"]["attempted"].as_u64().unwrap_or(0) >= 5);
     assert!(r["duration_s"].as_f64().unwrap_or(99.0) < 15.0);
     assert!(out_dir.join("report.md").exists());
 }
