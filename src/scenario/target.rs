@@ -270,7 +270,7 @@ pub(crate) fn regions(cx: &mut Ctx, raw: Option<Vec<RegionFile>>, t: &Target) ->
             cx.expected(
                 &format!("{key}.name"),
                 "letters, digits, `-`, `_` or `.` (like me-riyadh)",
-                &format!("{name:?}"),
+                format!("{name:?}"),
             );
         } else if name == "all" || name == "overall" {
             cx.err(
