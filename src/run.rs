@@ -199,6 +199,7 @@ pub async fn run(
             chat_url,
             c.messages_per_min,
             client.tls.clone(),
+            client.headers.clone(),
             scenario.target.timeout,
         )
     });

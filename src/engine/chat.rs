@@ -43,6 +43,8 @@ pub struct ChatSpec {
     pub url: Vec<Url>,
     pub interval: Duration,
     pub tls: Arc<rustls::ClientConfig>,
+    /// `target.headers`, sent on the upgrade request.
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
     pub timeout: Duration,
     pub rooms: Rooms,
 }
@@ -52,6 +54,7 @@ impl ChatSpec {
         url: Vec<Url>,
         messages_per_min: f64,
         tls: Arc<rustls::ClientConfig>,
+        headers: Vec<(http::HeaderName, http::HeaderValue)>,
         timeout: Duration,
     ) -> ChatSpec {
         // Validation guarantees a positive rate; the floor keeps a typo from busy-looping.
@@ -61,6 +64,7 @@ impl ChatSpec {
             url,
             interval,
             tls,
+            headers,
             timeout,
             rooms: Rooms::default(),
         }
@@ -150,7 +154,7 @@ pub async fn run_chat(
             tally.reconnects += 1;
         }
         attempts += 1;
-        match ws::connect(url, &spec.tls, spec.timeout).await {
+        match ws::connect(url, &spec.tls, &spec.headers, spec.timeout).await {
             Ok((socket, took)) => {
                 who.rec
                     .duration(who.region, who.phase, Metric::ChatConnectMs, took);

@@ -147,6 +147,9 @@ impl ClientConfig {
     }
 }
 
+/// Largest response body kept in memory (playlists, `expect_body`); larger ones are counted only.
+pub const MAX_KEPT_BODY: u64 = 4 << 20;
+
 /// `http` or `https`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
@@ -419,6 +422,12 @@ impl HttpConnection {
             let frame = frame.map_err(Stage::Body)?;
             if let Ok(data) = frame.into_data() {
                 body_len += data.len() as u64;
+                if body_len > MAX_KEPT_BODY {
+                    // Bodies are kept for playlists and `expect_body` checks; a server answering
+                    // with something huge must not grow a viewer's memory without bound. The
+                    // body is still read and counted; the caller sees no body (e.g. "not HLS").
+                    kept = None;
+                }
                 if let Some(k) = kept.as_mut() {
                     k.push(data);
                 }

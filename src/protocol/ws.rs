@@ -52,6 +52,7 @@ fn err(kind: ErrorKind, detail: impl Into<String>) -> ConnectError {
 pub async fn connect(
     url: &Url,
     tls: &Arc<rustls::ClientConfig>,
+    headers: &[(http::HeaderName, http::HeaderValue)],
     limit: Duration,
 ) -> Result<(ChatSocket, Duration), ConnectError> {
     let secure = match url.scheme() {
@@ -102,10 +103,15 @@ pub async fn connect(
     } else {
         Box::new(tcp)
     };
-    let request = url
+    let mut request = url
         .as_str()
         .into_client_request()
         .map_err(|e| err(ErrorKind::Other, format!("chat request: {e}")))?;
+    // The target's headers (e.g. `Authorization`) go on the upgrade too: an authenticated chat
+    // would otherwise refuse every viewer. Values stay marked sensitive.
+    for (name, value) in headers {
+        request.headers_mut().insert(name.clone(), value.clone());
+    }
     let (socket, _response) = timeout(limit, tokio_tungstenite::client_async(request, stream))
         .await
         .map_err(|_| err(ErrorKind::Timeout, "chat upgrade: no 101 in time"))?

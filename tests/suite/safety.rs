@@ -86,3 +86,57 @@ fn secrets_from_env_never_reach_any_output() {
         );
     }
 }
+
+#[test]
+fn the_secret_header_does_reach_the_target() {
+    // The other half of secret safety: hiding the value must not mean dropping it.
+    use std::io::{Read, Write};
+    let secret = "sekrit-reaches-target-42";
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen_by_server = seen.clone();
+    let expected = format!("authorization: bearer {secret}");
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(50) {
+            let Ok(mut stream) = stream else { break };
+            let mut buf = [0u8; 4096];
+            let n = stream.read(&mut buf).unwrap_or(0);
+            if String::from_utf8_lossy(&buf[..n])
+                .to_lowercase()
+                .contains(&expected)
+            {
+                seen_by_server.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        }
+    });
+    let text = scenario_yaml(
+        &format!("http://127.0.0.1:{port}"),
+        2,
+        5,
+        "  headers:\n    Authorization: \"Bearer ${PEAKREADY_TEST_TOKEN}\"",
+    )
+    .replace(
+        "    - { name: room, method: GET, path: /api/v1/rooms/gala }\n",
+        "",
+    )
+    .replace("    protocol: hls\n", "    protocol: none\n")
+    .replace("  error_rate: 0.05\n", "");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(dir.path(), "auth.yaml", &text);
+    let out = bin()
+        .env("PEAKREADY_TEST_TOKEN", secret)
+        .arg("run")
+        .arg(&path)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        seen.load(std::sync::atomic::Ordering::SeqCst) >= 8,
+        "the Authorization header reached the server"
+    );
+}
