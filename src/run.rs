@@ -351,11 +351,19 @@ pub async fn run(
     // Reads timeseries.csv back from `dir` (the recorder has flushed and closed it), exactly as
     // `report DIR` will, so a re-render reproduces these verdicts.
     crate::analysis::assess_dir(&dir, &mut result);
-    crate::report::write_results(&dir, &result)?;
-    // results.json is safe on disk; a chart that fails to draw must not turn a measured run
-    // into "bad input", so it is a warning.
-    if let Err(e) = crate::report::render_all(&dir, &result) {
-        eprintln!("peakready: warning: {e:#}");
+    // Load was sent: from here a failure is a failed run (exit 1), never "bad input" (exit 2),
+    // and the terminal summary still shows what was measured.
+    let saved = crate::report::write_results(&dir, &result);
+    match &saved {
+        Ok(()) => {
+            if let Err(e) = crate::report::render_all(&dir, &result) {
+                eprintln!("peakready: warning: {e:#}");
+            }
+        }
+        Err(e) => eprintln!(
+            "peakready: error: {e:#}; timeseries.csv and histograms.hlog in {} hold the per-second data",
+            dir.display()
+        ),
     }
     // NOT READY means an SLO broke (for several seconds) below the target load: that is an SLO
     // failure for the exit-code contract even when the whole-run percentile still passed.
@@ -364,6 +372,7 @@ pub async fn run(
         .as_ref()
         .is_some_and(|r| r.overall.verdict == Verdict::NotReady);
     let outcome = match result.status {
+        _ if saved.is_err() => Outcome::Aborted,
         RunStatus::Completed if nobody_joined => Outcome::SloFailed,
         RunStatus::Completed if result.slo_passed && !not_ready => Outcome::Passed,
         RunStatus::Completed => Outcome::SloFailed,
