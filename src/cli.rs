@@ -186,7 +186,7 @@ fn interrupts() -> watch::Receiver<u32> {
                 r = tokio::signal::ctrl_c() => if r.is_err() { return },
                 _ = term_signal => {}
             }
-            eprintln!("\npeakready: stopping: no new viewers, draining (press Ctrl-C again to skip the drain)");
+            eprintln!("\npeakready: stopping: no new work starts; in-flight work drains (Ctrl-C again skips the drain, a third time exits at once)");
             tx.send_modify(|n| *n += 1);
             if *tx.borrow() >= 3 {
                 // Whatever is stuck (a publisher, a server shutdown, a chart), the user asked
@@ -295,8 +295,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
                 std::io::stdout(),
                 "peakready staging server on http://{addr}  (HLS /hls/stream.m3u8, chat ws://{addr}/chat, API /api/v1/…; Ctrl-C stops)"
             );
-            let shutdown = async {
-                let _ = tokio::signal::ctrl_c().await;
+            // Ctrl-C or SIGTERM (a service manager, `kill PID`) stop the server gracefully.
+            let mut stop = interrupts();
+            let shutdown = async move {
+                let _ = stop.wait_for(|n| *n >= 1).await;
             };
             crate::staging::serve(listener, config, shutdown)
                 .await

@@ -147,6 +147,9 @@ impl ClientConfig {
     }
 }
 
+/// Per-connection read buffer (see `start_http1`).
+const READ_BUFFER: usize = 8 * 1024;
+
 /// Largest response body kept in memory (playlists, `expect_body`); larger ones are counted only.
 pub const MAX_KEPT_BODY: u64 = 4 << 20;
 
@@ -491,7 +494,11 @@ async fn start_http1<T>(
 where
     T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let (sender, conn) = http1::handshake(TokioIo::new(io))
+    // A fixed 8 KiB read buffer: hyper's adaptive buffer grows towards 400 KiB on large bodies,
+    // and with one connection per simulated viewer that, not the viewer, dominated memory.
+    let (sender, conn) = http1::Builder::new()
+        .read_buf_exact_size(Some(READ_BUFFER))
+        .handshake(TokioIo::new(io))
         .await
         .map_err(|e| RequestError::from_hyper(&e, "HTTP handshake"))?;
     // The driver's own result is dropped on purpose: any failure reaches the in-flight request
