@@ -9,6 +9,13 @@
 //! `video_start_failed`, `exit_before_start`. Whole segments are fetched (so load on the
 //! origin is real) but only counted, never kept: per-viewer state is the current parsed
 //! playlist and a few words of player state.
+//!
+//! LL-HLS: when the media playlist lists parts and says `CAN-BLOCK-RELOAD=YES`, the viewer
+//! starts `PART-HOLD-BACK` from the end, fetches parts (not whole segments) and, once at the
+//! edge, asks for the next part with a blocking reload (`_HLS_msn`/`_HLS_part`). Its response
+//! time is `part_hold_ms`; the spacing of the reloads that delivered a new part is
+//! `part_interval_ms`. Part downloads are `segment_ms` / `download_ratio` samples. Preload
+//! hints are not fetched (the blocking reload already wakes the viewer at each new part).
 
 use std::time::Duration;
 
@@ -18,7 +25,11 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::metrics::{ErrorKind, Metric};
-use crate::protocol::hls::{choose_by_bandwidth, threshold, Buffer, StaleWatch};
+use crate::protocol::hls::{
+    choose_by_bandwidth, is_low_latency, ll_start, part_hold_back, part_program_date_time,
+    threshold, Buffer, NextMedia, PartCursor, StaleWatch,
+};
+use crate::protocol::http::Response;
 use crate::protocol::playlist::{self, MediaPlaylist, Playlist, Variant};
 use crate::scenario::Rendition;
 
@@ -36,6 +47,15 @@ struct Stream {
     media: MediaPlaylist,
     /// When by-bandwidth still has to pick: the multivariant URL and its variants.
     pending_choice: Option<(Url, Vec<Variant>)>,
+}
+
+/// Outcome of one media request (the failure has been recorded already).
+enum Got {
+    Media(Response),
+    /// Give up on this segment or part and move on.
+    Skip,
+    /// A 404 at the live edge: ask again after the next reload.
+    Retry,
 }
 
 /// Why a viewer stopped before it could play.
@@ -98,6 +118,10 @@ struct Player {
     /// When the last playlist load began: the reload cadence counts from there.
     loaded_at: Instant,
     changed: bool,
+    /// LL-HLS: the next part wanted; `None` plays classic HLS.
+    ll: Option<PartCursor>,
+    /// When the last blocking reload that delivered a new part returned.
+    last_part_at: Option<Instant>,
 }
 
 impl Player {
@@ -108,7 +132,14 @@ impl Player {
             .get(media.live_start_index())
             .map(|s| s.msn)
             .unwrap_or(media.media_sequence);
-        let buffer = Buffer::new(threshold(media.target_duration), loaded_at);
+        let ll = is_low_latency(media).then(|| ll_start(media)).flatten();
+        // An LL-HLS start holds back only PART-HOLD-BACK, so waiting for more than that
+        // before the first frame would add latency a real low-latency player does not.
+        let startup = match (ll, part_hold_back(media)) {
+            (Some(_), Some(hold)) => media.target_duration.min(hold),
+            _ => media.target_duration,
+        };
+        let buffer = Buffer::new(threshold(startup), loaded_at);
         let stale = StaleWatch::new(media.next_msn(), loaded_at);
         Player {
             stream,
@@ -119,6 +150,8 @@ impl Player {
             edge_retries: 0,
             loaded_at,
             changed: true,
+            ll,
+            last_part_at: None,
         }
     }
 
@@ -129,6 +162,9 @@ impl Player {
         leave_at: Instant,
         ending: &mut watch::Receiver<bool>,
     ) -> Result<(), Fatal> {
+        if self.ll.is_some() {
+            return self.run_ll(conns, intended, leave_at, ending).await;
+        }
         loop {
             if !self.download_new(conns, intended, leave_at, ending).await? {
                 return Ok(());
@@ -149,6 +185,124 @@ impl Player {
                 return Ok(());
             }
             self.reload(conns).await?;
+        }
+    }
+
+    /// LL-HLS: fetch what is listed from the cursor on, then block-reload for the next part.
+    async fn run_ll(
+        &mut self,
+        conns: &mut Connections,
+        intended: Instant,
+        leave_at: Instant,
+        ending: &mut watch::Receiver<bool>,
+    ) -> Result<(), Fatal> {
+        loop {
+            if !self
+                .download_parts(conns, intended, leave_at, ending)
+                .await?
+            {
+                return Ok(());
+            }
+            let media = &self.stream.media;
+            let Some(cursor) = self.ll.filter(|_| !media.end_list) else {
+                let play_out = Instant::now() + self.buffer.level();
+                sleep_or_end(play_out.min(leave_at), ending).await;
+                return Ok(());
+            };
+            let part = media.part_target.unwrap_or(media.target_duration / 4);
+            let mut url = self.stream.url.clone();
+            url.query_pairs_mut()
+                .append_pair("_HLS_msn", &cursor.msn.to_string())
+                .append_pair("_HLS_part", &cursor.part.to_string());
+            self.reload_from(conns, &url, Metric::PartHoldMs).await?;
+            let now = Instant::now();
+            let mut probe = cursor;
+            if probe.next(&self.stream.media) == NextMedia::Wait {
+                // The server answered without the part (it ignores blocking, or failed):
+                // pace the next attempt instead of spinning.
+                let at = (now + (part / 2).max(MIN_RELOAD)).min(leave_at);
+                if !sleep_or_end(at, ending).await {
+                    return Ok(());
+                }
+            } else {
+                if let Some(prev) = self.last_part_at {
+                    let (r, p) = (conns.region, conns.phase);
+                    conns.rec.duration(r, p, Metric::PartIntervalMs, now - prev);
+                }
+                self.last_part_at = Some(now);
+            }
+            if Instant::now() >= leave_at || *ending.borrow() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// LL-HLS: fetches every listed part (or whole segment, when behind) from the cursor on.
+    async fn download_parts(
+        &mut self,
+        conns: &mut Connections,
+        intended: Instant,
+        leave_at: Instant,
+        ending: &watch::Receiver<bool>,
+    ) -> Result<bool, Fatal> {
+        loop {
+            if Instant::now() >= leave_at || *ending.borrow() {
+                return Ok(false);
+            }
+            let Some(mut cursor) = self.ll else {
+                return Ok(true);
+            };
+            let media = &self.stream.media;
+            let (uri, duration, pdt, msn, part, at_edge) = match cursor.next(media) {
+                NextMedia::Wait => {
+                    self.ll = Some(cursor);
+                    return Ok(true);
+                }
+                NextMedia::Rejoin => {
+                    // Fell out of the window (long stall): rejoin where a new viewer would.
+                    match ll_start(media) {
+                        Some(start) if start != cursor => self.ll = Some(start),
+                        _ => return Ok(true),
+                    }
+                    continue;
+                }
+                NextMedia::Part(i) => {
+                    let p = &media.parts[i];
+                    let pdt = part_program_date_time(media, i);
+                    let edge = i + 1 == media.parts.len();
+                    (
+                        p.uri.clone(),
+                        p.duration,
+                        pdt,
+                        p.msn,
+                        Some(p.part_index),
+                        edge,
+                    )
+                }
+                NextMedia::Segment(i) => {
+                    let s = &media.segments[i];
+                    (
+                        s.uri.clone(),
+                        s.duration,
+                        s.program_date_time,
+                        s.msn,
+                        None,
+                        false,
+                    )
+                }
+            };
+            match self.get_media(conns, &uri, at_edge).await? {
+                Got::Retry => {
+                    self.ll = Some(cursor);
+                    return Ok(true);
+                }
+                Got::Skip => cursor.advance(msn, part),
+                Got::Media(response) => {
+                    cursor.advance(msn, part);
+                    self.played(conns, &response, duration, pdt, intended).await;
+                }
+            }
+            self.ll = Some(cursor);
         }
     }
 
@@ -180,71 +334,92 @@ impl Player {
             };
             let at_edge = segment.msn + 1 == media.next_msn();
             let (msn, duration, pdt) = (segment.msn, segment.duration, segment.program_date_time);
-            let Ok(seg_url) = playlist::resolve(&self.stream.url, &segment.uri) else {
-                conns.judged(Some(ErrorKind::NotHls));
-                self.next_msn = msn + 1;
-                self.fail()?;
-                continue;
-            };
-            let response = match conns
-                .request(http::Method::GET, &seg_url, None, false)
-                .await
-            {
-                Ok(r) => r,
-                Err(_) => {
-                    // Recorded by `request`; a player skips the segment and moves on.
+            let uri = segment.uri.clone();
+            match self.get_media(conns, &uri, at_edge).await? {
+                Got::Retry => return Ok(true),
+                // Recorded by `get_media`; a player skips the segment and moves on.
+                Got::Skip => self.next_msn = msn + 1,
+                Got::Media(response) => {
                     self.next_msn = msn + 1;
-                    self.fail()?;
-                    continue;
+                    self.played(conns, &response, duration, pdt, intended).await;
                 }
-            };
-            if response.status == 404 && at_edge {
-                conns.judged(Some(ErrorKind::LiveEdge404));
-                self.edge_retries += 1;
-                if self.edge_retries <= LIVE_EDGE_RETRIES {
-                    // Ask again after the next reload.
-                    self.fail()?;
-                    return Ok(true);
-                }
-                self.edge_retries = 0;
-                self.next_msn = msn + 1;
-                self.fail()?;
-                continue;
             }
-            if !(200..300).contains(&response.status) {
-                conns.judged(Some(ErrorKind::from_status(response.status)));
-                self.next_msn = msn + 1;
+        }
+    }
+
+    /// One segment or part request, with the classification every media request gets.
+    async fn get_media(
+        &mut self,
+        conns: &mut Connections,
+        uri: &str,
+        at_edge: bool,
+    ) -> Result<Got, Fatal> {
+        let Ok(url) = playlist::resolve(&self.stream.url, uri) else {
+            conns.judged(Some(ErrorKind::NotHls));
+            self.fail()?;
+            return Ok(Got::Skip);
+        };
+        let response = match conns.request(http::Method::GET, &url, None, false).await {
+            Ok(r) => r,
+            Err(_) => {
                 self.fail()?;
-                continue;
+                return Ok(Got::Skip);
             }
-            conns.judged(None);
-            self.failures = 0;
+        };
+        if response.status == 404 && at_edge {
+            conns.judged(Some(ErrorKind::LiveEdge404));
+            self.edge_retries += 1;
+            self.fail()?;
+            if self.edge_retries <= LIVE_EDGE_RETRIES {
+                return Ok(Got::Retry);
+            }
             self.edge_retries = 0;
-            self.next_msn = msn + 1;
-            let now = Instant::now();
-            let (r, p) = (conns.region, conns.phase);
-            conns.rec.duration(r, p, Metric::SegmentMs, response.total);
-            let ratio = duration.as_secs_f64() / response.total.as_secs_f64().max(1e-6);
-            conns
-                .rec
-                .sample(r, p, Metric::DownloadRatio, (ratio * 1e6).round() as u64);
-            if self.buffer.add(duration, now) {
-                conns.rec.duration(
-                    r,
-                    p,
-                    Metric::FirstFrameMs,
-                    now.saturating_duration_since(intended),
-                );
+            return Ok(Got::Skip);
+        }
+        if !(200..300).contains(&response.status) {
+            conns.judged(Some(ErrorKind::from_status(response.status)));
+            self.fail()?;
+            return Ok(Got::Skip);
+        }
+        conns.judged(None);
+        self.failures = 0;
+        self.edge_retries = 0;
+        Ok(Got::Media(response))
+    }
+
+    /// Books a downloaded segment or part: timings, buffer, first frame, live latency, and
+    /// the pending by-bandwidth choice.
+    async fn played(
+        &mut self,
+        conns: &mut Connections,
+        response: &Response,
+        duration: Duration,
+        pdt: Option<DateTime<Utc>>,
+        intended: Instant,
+    ) {
+        let now = Instant::now();
+        let (r, p) = (conns.region, conns.phase);
+        conns.rec.duration(r, p, Metric::SegmentMs, response.total);
+        let ratio = duration.as_secs_f64() / response.total.as_secs_f64().max(1e-6);
+        conns
+            .rec
+            .sample(r, p, Metric::DownloadRatio, (ratio * 1e6).round() as u64);
+        if self.buffer.add(duration, now) {
+            conns.rec.duration(
+                r,
+                p,
+                Metric::FirstFrameMs,
+                now.saturating_duration_since(intended),
+            );
+        }
+        if self.buffer.is_playing() {
+            if let Some(latency) = live_latency(pdt, duration, self.buffer.level()) {
+                conns.rec.duration(r, p, Metric::LiveLatencyMs, latency);
             }
-            if self.buffer.is_playing() {
-                if let Some(latency) = live_latency(pdt, duration, self.buffer.level()) {
-                    conns.rec.duration(r, p, Metric::LiveLatencyMs, latency);
-                }
-            }
-            if let Some((master, variants)) = self.stream.pending_choice.take() {
-                let bps = response.body_len as f64 * 8.0 / response.total.as_secs_f64().max(1e-6);
-                self.switch_rendition(conns, &master, &variants, bps).await;
-            }
+        }
+        if let Some((master, variants)) = self.stream.pending_choice.take() {
+            let bps = response.body_len as f64 * 8.0 / response.total.as_secs_f64().max(1e-6);
+            self.switch_rendition(conns, &master, &variants, bps).await;
         }
     }
 
@@ -273,8 +448,20 @@ impl Player {
     }
 
     async fn reload(&mut self, conns: &mut Connections) -> Result<(), Fatal> {
+        let url = self.stream.url.clone();
+        self.reload_from(conns, &url, Metric::PlaylistMs).await
+    }
+
+    /// Loads the media playlist from `url` (the stream's, or a blocking reload of it) and
+    /// times the response as `metric`.
+    async fn reload_from(
+        &mut self,
+        conns: &mut Connections,
+        url: &Url,
+        metric: Metric,
+    ) -> Result<(), Fatal> {
         self.loaded_at = Instant::now();
-        match fetch_playlist(conns, &self.stream.url).await {
+        match fetch_playlist_as(conns, url, metric).await {
             Ok(Playlist::Media(media)) => {
                 // A playlist that loads does not reset `failures`: only media does, so a
                 // stream whose segments all fail still ends in a start failure.
@@ -375,6 +562,16 @@ async fn open_stream(
 
 /// Fetches and parses a playlist; every failure is recorded before returning `Err`.
 pub async fn fetch_playlist(conns: &mut Connections, url: &Url) -> Result<Playlist, ()> {
+    fetch_playlist_as(conns, url, Metric::PlaylistMs).await
+}
+
+/// [`fetch_playlist`], timing the response as `metric` (`part_hold_ms` for blocking reloads,
+/// whose response time is mostly the server's hold, not playlist delivery).
+async fn fetch_playlist_as(
+    conns: &mut Connections,
+    url: &Url,
+    metric: Metric,
+) -> Result<Playlist, ()> {
     let response = conns
         .request(http::Method::GET, url, None, true)
         .await
@@ -383,12 +580,9 @@ pub async fn fetch_playlist(conns: &mut Connections, url: &Url) -> Result<Playli
         conns.judged(Some(ErrorKind::from_status(response.status)));
         return Err(());
     }
-    conns.rec.duration(
-        conns.region,
-        conns.phase,
-        Metric::PlaylistMs,
-        response.total,
-    );
+    conns
+        .rec
+        .duration(conns.region, conns.phase, metric, response.total);
     let text = response
         .body
         .as_ref()

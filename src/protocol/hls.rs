@@ -10,12 +10,19 @@
 //! the buffer is back at the resume threshold (same rule as startup). Time is only evaluated
 //! when something happens (a download completes, the viewer leaves), so the state is a few
 //! words per viewer and no timer runs.
+//!
+//! # LL-HLS
+//! A playlist with parts and `CAN-BLOCK-RELOAD=YES` ([`is_low_latency`]) is followed part by
+//! part: the viewer starts `PART-HOLD-BACK` from the end of the playlist ([`ll_start`]), and a
+//! [`PartCursor`] says what to fetch next in each playlist it receives. Parts feed the same
+//! buffer with their own durations; the startup threshold is capped at `PART-HOLD-BACK`.
 
 use std::time::Duration;
 
+use chrono::{DateTime, TimeDelta, Utc};
 use tokio::time::Instant;
 
-use super::playlist::Variant;
+use super::playlist::{MediaPlaylist, Variant};
 
 /// Buffered media needed before playback starts, and to resume after a stall. Two seconds is
 /// what hls.js/AVPlayer need in practice for a live start; capped at one segment (see
@@ -190,6 +197,122 @@ impl StaleWatch {
     }
 }
 
+/// Whether a viewer should follow `media` as LL-HLS: it lists parts and the server holds
+/// blocking reloads. Anything else is played as classic HLS.
+pub fn is_low_latency(media: &MediaPlaylist) -> bool {
+    !media.parts.is_empty() && media.server_control.is_some_and(|sc| sc.can_block_reload)
+}
+
+/// `PART-HOLD-BACK`, or the RFC 8216bis minimum of 3 × `PART-TARGET` when absent.
+pub fn part_hold_back(media: &MediaPlaylist) -> Option<Duration> {
+    media
+        .server_control
+        .and_then(|sc| sc.part_hold_back)
+        .or_else(|| media.part_target.map(|t| t.saturating_mul(3)))
+}
+
+/// The next part an LL-HLS viewer wants: part `part` of segment `msn`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartCursor {
+    pub msn: u64,
+    pub part: u32,
+}
+
+/// What to do for the cursor in a given playlist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextMedia {
+    /// Fetch `parts[i]`.
+    Part(usize),
+    /// Fetch `segments[i]` whole (its parts are no longer listed: the viewer is behind).
+    Segment(usize),
+    /// The cursor fell out of the playlist: start again from [`ll_start`].
+    Rejoin,
+    /// Not published yet: block-reload for it.
+    Wait,
+}
+
+/// Where an LL-HLS viewer starts (RFC 8216bis §6.3.3): the part at least `PART-HOLD-BACK`
+/// from the end of the playlist, or the oldest listed part when fewer are listed.
+pub fn ll_start(media: &MediaPlaylist) -> Option<PartCursor> {
+    let hold = part_hold_back(media)?;
+    let mut from_end = Duration::ZERO;
+    for p in media.parts.iter().rev() {
+        from_end = from_end.saturating_add(p.duration);
+        if from_end >= hold {
+            return Some(PartCursor::at(p));
+        }
+    }
+    media.parts.first().map(PartCursor::at)
+}
+
+impl PartCursor {
+    fn at(p: &super::playlist::Part) -> PartCursor {
+        PartCursor {
+            msn: p.msn,
+            part: p.part_index,
+        }
+    }
+
+    /// Moves past `parts[i]` (or past a whole segment when `part` is `None`).
+    pub fn advance(&mut self, msn: u64, part: Option<u32>) {
+        *self = match part {
+            Some(k) => PartCursor { msn, part: k + 1 },
+            None => PartCursor {
+                msn: msn + 1,
+                part: 0,
+            },
+        };
+    }
+
+    /// What to fetch for this cursor in `media`. A cursor past the last part of a segment
+    /// that is now complete moves on to the next segment (hence `&mut`).
+    pub fn next(&mut self, media: &MediaPlaylist) -> NextMedia {
+        loop {
+            let listed = media
+                .parts
+                .iter()
+                .position(|p| p.msn == self.msn && p.part_index == self.part);
+            if let Some(i) = listed {
+                return NextMedia::Part(i);
+            }
+            let Some(i) = media.segments.iter().position(|s| s.msn == self.msn) else {
+                let first = media.media_sequence.saturating_add(media.skipped_segments);
+                return if self.msn < first {
+                    NextMedia::Rejoin
+                } else {
+                    NextMedia::Wait
+                };
+            };
+            if self.part == 0 {
+                return NextMedia::Segment(i);
+            }
+            // The segment is complete and the wanted part is not listed: it had no more
+            // parts (or they aged out of the playlist). Continue with the next segment.
+            self.advance(self.msn, None);
+        }
+    }
+}
+
+/// Program date-time of the start of `parts[i]`: its segment's date (or, for the segment in
+/// progress, the end of the last complete one) plus the parts before it.
+pub fn part_program_date_time(media: &MediaPlaylist, i: usize) -> Option<DateTime<Utc>> {
+    let p = media.parts.get(i)?;
+    let start = match media.segments.iter().find(|s| s.msn == p.msn) {
+        Some(s) => s.program_date_time?,
+        None => {
+            let last = media.segments.last().filter(|s| s.msn + 1 == p.msn)?;
+            last.program_date_time? + TimeDelta::from_std(last.duration).ok()?
+        }
+    };
+    let before: Duration = media
+        .parts
+        .iter()
+        .filter(|q| q.msn == p.msn && q.part_index < p.part_index)
+        .map(|q| q.duration)
+        .sum();
+    Some(start + TimeDelta::from_std(before).ok()?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,5 +383,55 @@ mod tests {
         assert!(!w.observe(10, 2 * S, t0 + 10 * S));
         assert!(!w.observe(11, 2 * S, t0 + 11 * S));
         assert!(w.observe(11, 2 * S, t0 + 15 * S));
+    }
+
+    fn ll_playlist(elapsed_ms: u64) -> MediaPlaylist {
+        // Segments of 2 s with 4 parts; the last two complete segments keep their parts.
+        let mut text = String::from(
+            "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:2\n\
+             #EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.5\n\
+             #EXT-X-PART-INF:PART-TARGET=0.5\n#EXT-X-MEDIA-SEQUENCE:10\n\
+             #EXT-X-PROGRAM-DATE-TIME:2024-01-01T00:00:00.000Z\n",
+        );
+        for msn in 10..14 {
+            if msn >= 12 {
+                for k in 0..4 {
+                    text += &format!("#EXT-X-PART:DURATION=0.5,URI=\"s{msn}.{k}\"\n");
+                }
+            }
+            text += &format!("#EXTINF:2,\ns{msn}.ts\n");
+        }
+        for k in 0..elapsed_ms / 500 {
+            text += &format!("#EXT-X-PART:DURATION=0.5,URI=\"s14.{k}\"\n");
+        }
+        match super::super::playlist::parse(&text) {
+            Ok(super::super::playlist::Playlist::Media(m)) => m,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn ll_viewers_start_part_hold_back_from_the_end_and_walk_parts() {
+        let m = ll_playlist(1000); // parts s14.0, s14.1 listed
+        assert!(is_low_latency(&m));
+        let mut c = ll_start(&m).expect("start");
+        assert_eq!(c, PartCursor { msn: 13, part: 3 }); // 0.5 + 0.5 + 0.5 from the end
+        assert_eq!(c.next(&m), NextMedia::Part(7));
+        c.advance(13, Some(3));
+        // Past the last part of a complete segment: on to 14.0.
+        assert_eq!(c.next(&m), NextMedia::Part(8));
+        assert_eq!(c, PartCursor { msn: 14, part: 0 });
+        c.advance(14, Some(1));
+        assert_eq!(c.next(&m), NextMedia::Wait);
+        // A viewer behind the parts window fetches whole segments, then rejoins if too old.
+        let mut behind = PartCursor { msn: 11, part: 0 };
+        assert_eq!(behind.next(&m), NextMedia::Segment(1));
+        let mut gone = PartCursor { msn: 9, part: 2 };
+        assert_eq!(gone.next(&m), NextMedia::Rejoin);
+        let pdt = part_program_date_time(&m, 9).map(|d| d.to_rfc3339());
+        assert_eq!(pdt.as_deref(), Some("2024-01-01T00:00:08.500+00:00"));
+        let mut classic = m.clone();
+        classic.server_control = None;
+        assert!(!is_low_latency(&classic));
     }
 }

@@ -7,13 +7,15 @@
 //! `floor(e / d) + window - 1`. Segment `n` starts at `start_wall + (n - window) * d`, which
 //! makes the live edge's end time the most recent segment boundary, as on a real packager.
 //!
-//! LL-HLS (`StagingConfig::ll_hls`) is not implemented: the flag is accepted and ignored,
-//! and playlists are always classic HLS v3.
+//! With `StagingConfig::ll_hls` the media playlists are LL-HLS (version 9): parts of the last
+//! few segments and of the one in progress, a preload hint, blocking playlist reload
+//! (`?_HLS_msn=M&_HLS_part=P`) and blocking preload-hinted part requests; the part timeline
+//! lives in `llhls.rs`. Without it, playlists are classic HLS v3 and query strings are ignored.
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
@@ -21,6 +23,9 @@ use bytes::{Bytes, BytesMut};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 
 use super::capacity::{Admission, Class};
+use super::llhls::{
+    blocking_request, parse_part, write_parts, Blocked, LowLatency, PARTS_KEPT_SEGMENTS,
+};
 use super::{Shared, StagingConfig};
 
 /// How far behind the live edge a segment stays downloadable (a DVR-less origin keeps a
@@ -37,6 +42,8 @@ struct Rendition {
     bitrate_kbps: u64,
     resolution: &'static str,
     segment: Bytes,
+    /// LL-HLS part bodies by part index (empty in classic mode).
+    parts: Vec<Bytes>,
 }
 
 /// Everything the HLS routes need, built once at server start.
@@ -50,6 +57,7 @@ pub(crate) struct Hls {
     renditions: Vec<Rendition>,
     master: Bytes,
     media_cache_control: HeaderValue,
+    ll: Option<LowLatency>,
 }
 
 impl Hls {
@@ -59,6 +67,10 @@ impl Hls {
         let segment_duration = config.segment_duration.max(Duration::from_millis(1));
         let window = config.playlist_window.max(1) as u64;
         let low = u64::from(config.bitrate_kbps.max(1));
+        let started = Instant::now();
+        let ll = config
+            .ll_hls
+            .then(|| LowLatency::new(segment_duration, window, started));
         let ladder = [
             ("low", 1, "640x360"),
             ("mid", 3, "1280x720"),
@@ -73,15 +85,25 @@ impl Hls {
                     bitrate_kbps,
                     resolution,
                     segment: ts_segment(segment_bytes(bitrate_kbps, segment_duration)),
+                    parts: ll.as_ref().map_or_else(Vec::new, |ll| {
+                        (0..ll.parts)
+                            .map(|k| ts_segment(segment_bytes(bitrate_kbps, ll.part_duration(k))))
+                            .collect()
+                    }),
                 }
             })
             .collect();
         let master = Bytes::from(master_playlist(&renditions));
-        let max_age = segment_duration.as_secs() / 2;
+        // LL-HLS playlists change every part: a cached copy would hide the parts.
+        let max_age = if ll.is_some() {
+            0
+        } else {
+            segment_duration.as_secs() / 2
+        };
         let media_cache_control = HeaderValue::from_str(&format!("public, max-age={max_age}"))
             .unwrap_or_else(|_| HeaderValue::from_static("no-cache"));
         Self {
-            started: Instant::now(),
+            started,
             started_wall: Utc::now(),
             segment_duration,
             window,
@@ -89,7 +111,24 @@ impl Hls {
             renditions,
             master,
             media_cache_control,
+            ll,
         }
+    }
+
+    /// Starts the LL-HLS part ticker (no-op in classic mode); needs a Tokio runtime.
+    pub(crate) fn spawn_ticker(&self) {
+        if let Some(ll) = &self.ll {
+            ll.spawn_ticker();
+        }
+    }
+
+    /// Blocking-request bound: three target durations (RFC 8216bis §6.2.5.2).
+    fn block_limit(&self) -> Duration {
+        Duration::from_secs(self.target_secs() * 3)
+    }
+
+    fn target_secs(&self) -> u64 {
+        (self.segment_duration.as_secs_f64().ceil() as u64).max(1)
     }
 
     fn rendition(&self, name: &str) -> Option<&Rendition> {
@@ -121,22 +160,60 @@ impl Hls {
     fn media_playlist(&self, elapsed: Duration) -> String {
         let seq = self.media_sequence(elapsed);
         let secs = self.segment_duration.as_secs_f64();
-        let target = (secs.ceil() as u64).max(1);
-        let mut out = String::with_capacity(128 + 96 * self.window as usize);
+        let target = self.target_secs();
+        let mut out = String::with_capacity(256 + 96 * self.window as usize);
+        let version = if self.ll.is_some() { 9 } else { 3 };
         // Writing to a String cannot fail.
         let _ = write!(
             out,
-            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:{seq}\n"
+            "#EXTM3U\n#EXT-X-VERSION:{version}\n#EXT-X-TARGETDURATION:{target}\n"
         );
-        for msn in seq..seq + self.window {
+        if let Some(ll) = &self.ll {
+            let part = ll.part_target().as_secs_f64();
             let _ = write!(
                 out,
-                "#EXT-X-PROGRAM-DATE-TIME:{}\n#EXTINF:{secs:.3},\nseg-{msn}.ts\n",
+                "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK={:.3}\n\
+                 #EXT-X-PART-INF:PART-TARGET={part:.3}\n",
+                part * 3.0
+            );
+        }
+        let _ = writeln!(out, "#EXT-X-MEDIA-SEQUENCE:{seq}");
+        let edge = seq + self.window - 1;
+        for msn in seq..=edge {
+            let _ = writeln!(
+                out,
+                "#EXT-X-PROGRAM-DATE-TIME:{}",
                 self.program_date_time(msn)
+            );
+            if let Some(ll) = &self.ll {
+                if msn + PARTS_KEPT_SEGMENTS > edge {
+                    write_parts(&mut out, ll, msn, ll.parts);
+                }
+            }
+            let _ = write!(out, "#EXTINF:{secs:.3},\nseg-{msn}.ts\n");
+        }
+        if let Some(ll) = &self.ll {
+            // The segment in progress: its finished parts, then a hint for the next one.
+            let next = edge + 1;
+            let done = ll.parts_done(next, elapsed);
+            write_parts(&mut out, ll, next, done);
+            let _ = writeln!(
+                out,
+                "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"{}\"",
+                super::llhls::part_uri(next, done)
             );
         }
         out
     }
+}
+
+fn status(code: StatusCode, text: &'static str) -> Response {
+    (
+        code,
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))],
+        text,
+    )
+        .into_response()
 }
 
 /// Bytes in one segment: bitrate × duration / 8, exactly (floored to a whole byte).
@@ -215,10 +292,12 @@ pub(crate) async fn master(
     )
 }
 
-/// `GET /hls/{rendition}/{file}`: `index.m3u8` or `seg-{msn}.ts`.
+/// `GET /hls/{rendition}/{file}`: `index.m3u8`, `seg-{msn}.ts`, and in LL-HLS mode
+/// `seg-{msn}.p-{k}.ts` and `index.m3u8?_HLS_msn=M&_HLS_part=P`.
 pub(crate) async fn rendition_file(
     State(shared): State<Shared>,
     Path((rendition, file)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
     admission: Option<Extension<Admission>>,
 ) -> Response {
     let hls = &shared.hls;
@@ -230,9 +309,32 @@ pub(crate) async fn rendition_file(
         if let Err(rejected) = shared.gate.admit(Class::Playlist, admission).await {
             return rejected.into_response();
         }
+        if let Some(ll) = &hls.ll {
+            let blocking = match blocking_request(query.as_deref()) {
+                Ok(b) => b,
+                Err(()) => return status(StatusCode::BAD_REQUEST, "bad _HLS_msn/_HLS_part\n"),
+            };
+            if let Some((msn, part)) = blocking {
+                // Without `_HLS_part` the whole segment is awaited, i.e. its last part.
+                let k = part.unwrap_or(ll.parts - 1);
+                let edge = hls.live_edge(hls.started.elapsed());
+                match ll.wait_part(msn, k, edge, hls.block_limit()).await {
+                    Blocked::Ready => {}
+                    Blocked::TooFar => {
+                        return status(StatusCode::BAD_REQUEST, "_HLS_msn too far ahead\n")
+                    }
+                    Blocked::TimedOut => {
+                        return status(StatusCode::SERVICE_UNAVAILABLE, "part not produced\n")
+                    }
+                }
+            }
+        }
         // Elapsed is read after the service delay, like an origin rendering on response.
         let body = hls.media_playlist(hls.started.elapsed());
         return playlist_response(body, hls.media_cache_control.clone());
+    }
+    if let Some((msn, k)) = parse_part(&file) {
+        return part_file(&shared, rendition, msn, k, admission).await;
     }
     let Some(msn) = file
         .strip_prefix("seg-")
@@ -256,6 +358,47 @@ pub(crate) async fn rendition_file(
             ),
         ],
         rendition.segment.clone(),
+    )
+        .into_response()
+}
+
+/// An LL-HLS part: served when it exists, awaited when it is the preload-hinted next part.
+async fn part_file(
+    shared: &Shared,
+    rendition: &Rendition,
+    msn: u64,
+    k: u32,
+    admission: Option<Admission>,
+) -> Response {
+    let hls = &shared.hls;
+    let (Some(ll), Some(body)) = (&hls.ll, rendition.parts.get(k as usize)) else {
+        return not_found();
+    };
+    let elapsed = hls.started.elapsed();
+    let edge = hls.live_edge(elapsed);
+    if !ll.part_available(msn, k, elapsed) {
+        let hinted = (edge + 1, ll.parts_done(edge + 1, elapsed));
+        if (msn, k) != hinted {
+            return not_found();
+        }
+        if ll.wait_part(msn, k, edge, hls.block_limit()).await != Blocked::Ready {
+            return status(StatusCode::SERVICE_UNAVAILABLE, "part not produced\n");
+        }
+    } else if edge.saturating_sub(msn) > hls.retained {
+        return not_found();
+    }
+    if let Err(rejected) = shared.gate.admit(Class::Segment, admission).await {
+        return rejected.into_response();
+    }
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(SEGMENT_TYPE)),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+        ],
+        body.clone(),
     )
         .into_response()
 }
@@ -319,5 +462,29 @@ mod tests {
         let h = hls(200, 3);
         let p = h.media_playlist(Duration::ZERO);
         assert!(p.contains("#EXTINF:0.200,") && p.contains("#EXT-X-TARGETDURATION:1\n"));
+    }
+
+    #[test]
+    fn ll_hls_playlist_lists_parts_and_a_preload_hint() {
+        let h = Hls::new(&StagingConfig {
+            ll_hls: true,
+            ..StagingConfig::default()
+        });
+        // 1.2 s into segment 6 (edge 5): parts 0 and 1 of segment 6 exist.
+        let p = h.media_playlist(Duration::from_millis(1200));
+        assert!(p.contains("#EXT-X-VERSION:9\n"), "{p}");
+        assert!(p.contains("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.500\n"));
+        assert!(p.contains("#EXT-X-PART-INF:PART-TARGET=0.500\n"));
+        // Parts of segments 4 and 5 (kept) and 0..2 of segment 6; none of older segments.
+        assert_eq!(p.matches("#EXT-X-PART:").count(), 4 + 4 + 2);
+        assert!(p.contains("#EXT-X-PART:DURATION=0.500,URI=\"seg-4.p-0.ts\",INDEPENDENT=YES\n"));
+        assert!(!p.contains("seg-3.p-"));
+        assert!(
+            p.contains("URI=\"seg-6.p-1.ts\"\n")
+                && !p.contains("PART:DURATION=0.500,URI=\"seg-6.p-2")
+        );
+        assert!(p.ends_with("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"seg-6.p-2.ts\"\n"));
+        let bodies: Vec<usize> = h.renditions[0].parts.iter().map(Bytes::len).collect();
+        assert_eq!(bodies, vec![25_000; 4], "400 kbit/s × 0.5 s");
     }
 }

@@ -6,7 +6,8 @@
 //!
 //! Routes:
 //! `POST /api/v1/token`, `GET /api/v1/rooms/{id}`, `GET /healthz`, `GET /hls/stream.m3u8`,
-//! `GET /hls/{low|mid|high}/index.m3u8`, `GET /hls/{low|mid|high}/seg-{msn}.ts`,
+//! `GET /hls/{low|mid|high}/index.m3u8[?_HLS_msn=M&_HLS_part=P]`,
+//! `GET /hls/{low|mid|high}/seg-{msn}.ts`, `GET /hls/{low|mid|high}/seg-{msn}.p-{k}.ts` (LL-HLS),
 //! `GET /chat?room=ID` (WebSocket).
 //!
 //! We run our own accept loop instead of `axum::serve` so every socket can be counted (the
@@ -16,6 +17,7 @@ mod api;
 mod capacity;
 mod chat;
 mod hls;
+mod llhls;
 
 use std::future::Future;
 use std::io;
@@ -58,7 +60,7 @@ pub struct StagingConfig {
     pub playlist_window: usize,
     /// Added latency at zero load for API calls (and playlists when a capacity is set).
     pub base_service_time: Duration,
-    /// LL-HLS mode. Not implemented: accepted and ignored, playlists are classic HLS.
+    /// LL-HLS mode: parts, preload hints and blocking playlist reload (see `llhls.rs`).
     pub ll_hls: bool,
     /// A known stall schedule (every `every`, the server answers nothing for `length`): the
     /// target wrk2's coordinated-omission method needs, so measured tails can be checked
@@ -180,6 +182,7 @@ async fn run(
         rooms: Arc::default(),
         shutdown: stop_rx.clone(),
     });
+    state.hls.spawn_ticker();
     let app = TowerToHyperService::new(router(state, config.stall));
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);

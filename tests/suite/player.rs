@@ -424,3 +424,130 @@ fn an_rtmp_server_that_refuses_publish_is_counted_and_the_run_goes_on() {
     assert_eq!(count(&r, "publish_connect_ms"), 0);
     assert!(count(&r, "first_frame_ms") > 0, "viewers unaffected");
 }
+
+/// `GET path` on a fresh connection; (status, body).
+fn http_get(base: &str, path: &str) -> (u16, Vec<u8>) {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(head.as_bytes()).expect("send");
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(raw.len(), |i| i + 4);
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let status = head.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, raw[split..].to_vec())
+}
+
+fn ll_config(ll_hls: bool) -> peakready::staging::StagingConfig {
+    peakready::staging::StagingConfig {
+        ll_hls,
+        segment_duration: std::time::Duration::from_secs(2),
+        ..peakready::staging::StagingConfig::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ll_hls_blocking_reload_waits_for_the_part_and_refuses_far_ahead() {
+    use peakready::protocol::playlist::{parse, Playlist};
+    let server = peakready::staging::EmbeddedServer::start(ll_config(true))
+        .await
+        .expect("server");
+    let base = server.base_url();
+    tokio::task::spawn_blocking(move || {
+        let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+        let (status, body) = http_get(&base, "/hls/low/index.m3u8");
+        let text0 = text(body);
+        let Ok(Playlist::Media(m)) = parse(&text0) else {
+            panic!("{status} {text0}")
+        };
+        let (msn, next) = (
+            m.next_msn(),
+            m.parts.iter().filter(|p| p.msn == m.next_msn()),
+        );
+        let part = next.count() as u32;
+        let t0 = std::time::Instant::now();
+        let path = format!("/hls/low/index.m3u8?_HLS_msn={msn}&_HLS_part={part}");
+        let (status, body) = http_get(&base, &path);
+        let text = text(body);
+        let held = t0.elapsed();
+        let Ok(Playlist::Media(after)) = parse(&text) else {
+            panic!("{status} {text}")
+        };
+        let listed = |m: &peakready::protocol::playlist::MediaPlaylist| {
+            m.parts.iter().any(|p| (p.msn, p.part_index) == (msn, part))
+                || m.segments.iter().any(|s| s.msn == msn)
+        };
+        assert!(!listed(&m) && listed(&after), "{text}");
+        assert!(held > std::time::Duration::from_millis(5), "held {held:?}");
+        assert!(
+            held < std::time::Duration::from_millis(700),
+            "held {held:?}"
+        );
+        // The hinted part blocks the same way and has exactly 0.5 s × 400 kbit/s of bytes.
+        let hint = after.preload_hint.expect("preload hint");
+        let (status, body) = http_get(&base, &format!("/hls/low/{hint}"));
+        assert_eq!((status, body.len()), (200, 25_000));
+        let far = format!("/hls/low/index.m3u8?_HLS_msn={}&_HLS_part=0", msn + 10);
+        assert_eq!(http_get(&base, &far).0, 400);
+    })
+    .await
+    .expect("client thread");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ll_hls_viewers_follow_parts_with_lower_latency_than_classic() {
+    let ll = peakready::staging::EmbeddedServer::start(ll_config(true))
+        .await
+        .expect("ll server");
+    let classic = peakready::staging::EmbeddedServer::start(ll_config(false))
+        .await
+        .expect("classic server");
+    let run = |base: String| {
+        tokio::task::spawn_blocking(move || {
+            let dir = tempfile::tempdir().expect("tempdir");
+            run_scenario(dir.path(), &player_yaml(&base, 6, 2, "5s", "lowest", ""))
+        })
+    };
+    let (l, c) = tokio::join!(run(ll.base_url()), run(classic.base_url()));
+    let (l, c) = (l.expect("ll run"), c.expect("classic run"));
+    let p50 = |r: &serde_json::Value, m: &str| metric(r, m)["p50"].as_f64().unwrap_or(f64::NAN);
+    let viewers = l["overall"]["joins"]["attempted"].as_u64().unwrap_or(0);
+    eprintln!(
+        "LL-HLS: {viewers} viewers, part_hold_ms p50 {:.0} ({} samples), part_interval_ms p50 \
+         {:.0} ({}), live latency p50 {:.0} ms vs classic {:.0} ms, first frame p50 {:.0} ms \
+         vs {:.0} ms",
+        p50(&l, "part_hold_ms"),
+        count(&l, "part_hold_ms"),
+        p50(&l, "part_interval_ms"),
+        count(&l, "part_interval_ms"),
+        p50(&l, "live_latency_ms"),
+        p50(&c, "live_latency_ms"),
+        p50(&l, "first_frame_ms"),
+        p50(&c, "first_frame_ms"),
+    );
+    assert!(viewers >= 10, "{viewers}");
+    assert_eq!(count(&l, "first_frame_ms"), viewers, "{}", l["overall"]);
+    assert!(
+        count(&l, "part_hold_ms") >= viewers * 4,
+        "{}",
+        metric(&l, "part_hold_ms")
+    );
+    assert!(count(&l, "part_interval_ms") >= viewers * 3);
+    let interval = p50(&l, "part_interval_ms");
+    assert!(
+        (375.0..=625.0).contains(&interval),
+        "part interval p50 {interval} ms"
+    );
+    assert!(metric(&l, "stall_ratio")["max"].as_f64().unwrap_or(1.0) < 0.01);
+    assert_eq!(l["overall"]["errors"], serde_json::json!({}));
+    let (lat_ll, lat_classic) = (p50(&l, "live_latency_ms"), p50(&c, "live_latency_ms"));
+    assert!(
+        lat_ll < 0.6 * lat_classic,
+        "{lat_ll} ms vs classic {lat_classic} ms"
+    );
+}
