@@ -64,6 +64,9 @@ pub enum Command {
         /// Run only slice I of N of the plan (one of N processes or machines; same seed for all).
         #[arg(long, value_name = "I/N")]
         shard: Option<crate::plan::Shard>,
+        /// When the scenario targets `embedded`: serve Low-Latency HLS.
+        #[arg(long)]
+        ll_hls: bool,
     },
     /// Parse and check a scenario and print the resolved plan: exit 0 when valid, 2 when not.
     Validate {
@@ -94,6 +97,9 @@ pub enum Command {
         /// How long each stall lasts.
         #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg, requires = "stall_every")]
         stall_for: Option<Duration>,
+        /// Serve Low-Latency HLS (parts, preload hints, blocking playlist reload).
+        #[arg(long)]
+        ll_hls: bool,
     },
     /// Load one URL with N keep-alive connections (like wrk/oha), same timing and percentiles as `run`.
     Quick {
@@ -233,10 +239,12 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             capacity,
             drain,
             shard,
+            ll_hls,
         } => {
             let scenario = scenario::load(&path)?;
             let embedded = StagingConfig {
                 capacity,
+                ll_hls,
                 ..StagingConfig::default()
             };
             if shard.is_some() && seed.is_none() {
@@ -268,6 +276,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             bitrate_kbps,
             stall_every,
             stall_for,
+            ll_hls,
         } => {
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
@@ -286,6 +295,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
                 segment_duration,
                 bitrate_kbps,
                 stall,
+                ll_hls,
                 ..StagingConfig::default()
             };
             let addr = listener.local_addr()?;

@@ -36,6 +36,8 @@ use crate::scenario::Rendition;
 use super::viewer::{sleep_or_end, Connections, MIN_RELOAD};
 
 /// Failed requests in a row after which the viewer gives up (a player shows an error).
+mod llhls;
+
 const MAX_CONSECUTIVE_FAILURES: u32 = 5;
 /// Retries of a segment that 404s at the live edge before skipping it: the origin may
 /// simply not have it yet, so a player asks again after the next reload.
@@ -185,124 +187,6 @@ impl Player {
                 return Ok(());
             }
             self.reload(conns).await?;
-        }
-    }
-
-    /// LL-HLS: fetch what is listed from the cursor on, then block-reload for the next part.
-    async fn run_ll(
-        &mut self,
-        conns: &mut Connections,
-        intended: Instant,
-        leave_at: Instant,
-        ending: &mut watch::Receiver<bool>,
-    ) -> Result<(), Fatal> {
-        loop {
-            if !self
-                .download_parts(conns, intended, leave_at, ending)
-                .await?
-            {
-                return Ok(());
-            }
-            let media = &self.stream.media;
-            let Some(cursor) = self.ll.filter(|_| !media.end_list) else {
-                let play_out = Instant::now() + self.buffer.level();
-                sleep_or_end(play_out.min(leave_at), ending).await;
-                return Ok(());
-            };
-            let part = media.part_target.unwrap_or(media.target_duration / 4);
-            let mut url = self.stream.url.clone();
-            url.query_pairs_mut()
-                .append_pair("_HLS_msn", &cursor.msn.to_string())
-                .append_pair("_HLS_part", &cursor.part.to_string());
-            self.reload_from(conns, &url, Metric::PartHoldMs).await?;
-            let now = Instant::now();
-            let mut probe = cursor;
-            if probe.next(&self.stream.media) == NextMedia::Wait {
-                // The server answered without the part (it ignores blocking, or failed):
-                // pace the next attempt instead of spinning.
-                let at = (now + (part / 2).max(MIN_RELOAD)).min(leave_at);
-                if !sleep_or_end(at, ending).await {
-                    return Ok(());
-                }
-            } else {
-                if let Some(prev) = self.last_part_at {
-                    let (r, p) = (conns.region, conns.phase);
-                    conns.rec.duration(r, p, Metric::PartIntervalMs, now - prev);
-                }
-                self.last_part_at = Some(now);
-            }
-            if Instant::now() >= leave_at || *ending.borrow() {
-                return Ok(());
-            }
-        }
-    }
-
-    /// LL-HLS: fetches every listed part (or whole segment, when behind) from the cursor on.
-    async fn download_parts(
-        &mut self,
-        conns: &mut Connections,
-        intended: Instant,
-        leave_at: Instant,
-        ending: &watch::Receiver<bool>,
-    ) -> Result<bool, Fatal> {
-        loop {
-            if Instant::now() >= leave_at || *ending.borrow() {
-                return Ok(false);
-            }
-            let Some(mut cursor) = self.ll else {
-                return Ok(true);
-            };
-            let media = &self.stream.media;
-            let (uri, duration, pdt, msn, part, at_edge) = match cursor.next(media) {
-                NextMedia::Wait => {
-                    self.ll = Some(cursor);
-                    return Ok(true);
-                }
-                NextMedia::Rejoin => {
-                    // Fell out of the window (long stall): rejoin where a new viewer would.
-                    match ll_start(media) {
-                        Some(start) if start != cursor => self.ll = Some(start),
-                        _ => return Ok(true),
-                    }
-                    continue;
-                }
-                NextMedia::Part(i) => {
-                    let p = &media.parts[i];
-                    let pdt = part_program_date_time(media, i);
-                    let edge = i + 1 == media.parts.len();
-                    (
-                        p.uri.clone(),
-                        p.duration,
-                        pdt,
-                        p.msn,
-                        Some(p.part_index),
-                        edge,
-                    )
-                }
-                NextMedia::Segment(i) => {
-                    let s = &media.segments[i];
-                    (
-                        s.uri.clone(),
-                        s.duration,
-                        s.program_date_time,
-                        s.msn,
-                        None,
-                        false,
-                    )
-                }
-            };
-            match self.get_media(conns, &uri, at_edge).await? {
-                Got::Retry => {
-                    self.ll = Some(cursor);
-                    return Ok(true);
-                }
-                Got::Skip => cursor.advance(msn, part),
-                Got::Media(response) => {
-                    cursor.advance(msn, part);
-                    self.played(conns, &response, duration, pdt, intended).await;
-                }
-            }
-            self.ll = Some(cursor);
         }
     }
 
