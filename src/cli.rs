@@ -153,9 +153,15 @@ pub enum Command {
         /// An error rate is a regression when up by more than this many percentage points.
         #[arg(long, value_name = "PP", default_value_t = 1.0)]
         tolerance_error_pp: f64,
-        /// Also write the comparison as Markdown to this file.
+        /// Also write the comparison as Markdown to this file (and, unless `--chart` says
+        /// otherwise, the chart next to it as `<stem>.png`).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Write the comparison chart (1600×900 PNG) to FILE; `--chart` without a value writes
+        /// `compare.png`. Without `--chart` a chart is written only beside `--out`. Give the value
+        /// after the two runs or as `--chart=FILE`, since a bare `--chart BASE` takes BASE as FILE.
+        #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "compare.png")]
+        chart: Option<PathBuf>,
     },
 }
 
@@ -391,6 +397,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             tolerance_ms,
             tolerance_error_pp,
             out,
+            chart,
         } => {
             let tol = crate::report::compare::Tolerance {
                 pct: tolerance_pct,
@@ -399,9 +406,31 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             };
             let c = crate::report::compare::compare_paths(&base, &candidate, tol)?;
             print!("{}", c.plain());
-            if let Some(out) = out {
-                crate::report::write_atomic(&out, c.markdown().as_bytes())?;
+            if let Some(out) = &out {
+                crate::report::write_atomic(out, c.markdown().as_bytes())?;
                 println!("  Comparison: {}", out.display());
+            }
+            // An explicit --chart wins; otherwise the chart follows --out. `out.png` given as
+            // --out must not be overwritten by its own chart, hence the `.chart.png` fallback.
+            let chart = chart.or_else(|| {
+                out.as_ref().map(|o| match o.extension() {
+                    Some(e) if e.eq_ignore_ascii_case("png") => o.with_extension("chart.png"),
+                    _ => o.with_extension("png"),
+                })
+            });
+            if let Some(chart) = chart {
+                if let Some(dir) = chart.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("creating {}", dir.display()))?;
+                }
+                crate::report::charts::compare::render(
+                    &chart,
+                    &c,
+                    &crate::report::charts::compare::run_name(&base),
+                    &crate::report::charts::compare::run_name(&candidate),
+                )
+                .with_context(|| format!("drawing {}", chart.display()))?;
+                println!("  Chart: {}", chart.display());
             }
             Ok(if c.regressed() {
                 Exit::Failed

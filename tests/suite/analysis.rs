@@ -84,6 +84,26 @@ slo:
     .to_string()
 }
 
+/// The compare chart decodes, is 1600×900 and is not a single colour.
+fn assert_chart(path: &Path) {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut reader = png::Decoder::new(file)
+        .read_info()
+        .unwrap_or_else(|e| panic!("{} does not decode: {e}", path.display()));
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader
+        .next_frame(&mut buf)
+        .unwrap_or_else(|e| panic!("{} frame: {e}", path.display()));
+    assert_eq!((info.width, info.height), (1600, 900), "{}", path.display());
+    let px = info.color_type.samples();
+    let data = &buf[..info.buffer_size()];
+    assert!(
+        data.chunks(px).any(|p| p != &data[..px]),
+        "{} is a single colour",
+        path.display()
+    );
+}
+
 fn verdicts(r: &serde_json::Value) -> Vec<(String, String)> {
     let rd = &r["readiness"];
     let mut out: Vec<(String, String)> = rd["regions"]
@@ -252,15 +272,19 @@ fn well_under_capacity_is_ready_and_compare_gates_on_regressions() {
             >= 1.0
     );
 
-    // Against itself: no regression.
+    // Against itself: no regression; `--chart FILE` writes the chart there.
+    let same_png = dir.path().join("same.png");
     let same = bin()
         .arg("compare")
         .arg(&out_dir)
         .arg(&out_dir)
+        .arg("--chart")
+        .arg(&same_png)
         .output()
         .expect("compare");
     assert_eq!(same.status.code(), Some(0), "{}", stdout(&same));
     assert!(stdout(&same).contains("No regression"), "{}", stdout(&same));
+    assert_chart(&same_png);
 
     // Against a copy with join_ms p50/p95/p99 raised by 60 %: a regression, exit 1.
     let slow = dir.path().join("slow");
@@ -304,6 +328,8 @@ fn well_under_capacity_is_ready_and_compare_gates_on_regressions() {
         text.contains("REGRESSION") && text.contains("overall join_ms p95"),
         "{text}"
     );
+    // Without `--chart`, the chart follows `--out`: compare.md → compare.png.
+    assert_chart(&dir.path().join("compare.png"));
     let md = std::fs::read_to_string(&md).expect("compare.md");
     assert!(
         md.contains("| overall") && md.contains("REGRESSION"),

@@ -6,6 +6,7 @@
 //! others; the failures come back together for the caller to report.
 
 pub mod breakdown;
+pub mod compare;
 pub mod errors;
 pub mod fonts;
 pub mod grouped;
