@@ -124,6 +124,9 @@ struct Player {
     ll: Option<PartCursor>,
     /// When the last blocking reload that delivered a new part returned.
     last_part_at: Option<Instant>,
+    /// LL-HLS: the URI of the preload-hinted part already fetched, so it is not fetched again
+    /// once the playlist lists it.
+    fetched_hint: Option<String>,
 }
 
 impl Player {
@@ -154,6 +157,7 @@ impl Player {
             changed: true,
             ll,
             last_part_at: None,
+            fetched_hint: None,
         }
     }
 
@@ -225,7 +229,8 @@ impl Player {
                 Got::Skip => self.next_msn = msn + 1,
                 Got::Media(response) => {
                     self.next_msn = msn + 1;
-                    self.played(conns, &response, duration, pdt, intended).await;
+                    self.played(conns, &response, duration, pdt, intended, false)
+                        .await;
                 }
             }
         }
@@ -280,14 +285,21 @@ impl Player {
         duration: Duration,
         pdt: Option<DateTime<Utc>>,
         intended: Instant,
+        held: bool,
     ) {
         let now = Instant::now();
         let (r, p) = (conns.region, conns.phase);
-        conns.rec.duration(r, p, Metric::SegmentMs, response.total);
-        let ratio = duration.as_secs_f64() / response.total.as_secs_f64().max(1e-6);
-        conns
-            .rec
-            .sample(r, p, Metric::DownloadRatio, (ratio * 1e6).round() as u64);
+        if held {
+            // A preload-hinted part: the server held the request until the part existed, so its
+            // time is a hold, not a download; as a download it would fake a slow network.
+            conns.rec.duration(r, p, Metric::PartHoldMs, response.total);
+        } else {
+            conns.rec.duration(r, p, Metric::SegmentMs, response.total);
+            let ratio = duration.as_secs_f64() / response.total.as_secs_f64().max(1e-6);
+            conns
+                .rec
+                .sample(r, p, Metric::DownloadRatio, (ratio * 1e6).round() as u64);
+        }
         if self.buffer.add(duration, now) {
             conns.rec.duration(
                 r,
@@ -301,7 +313,13 @@ impl Player {
                 conns.rec.duration(r, p, Metric::LiveLatencyMs, latency);
             }
         }
-        if let Some((master, variants)) = self.stream.pending_choice.take() {
+        // By-bandwidth needs a real download to estimate from; a held part is not one.
+        let choice = if held {
+            None
+        } else {
+            self.stream.pending_choice.take()
+        };
+        if let Some((master, variants)) = choice {
             let bps = response.body_len as f64 * 8.0 / response.total.as_secs_f64().max(1e-6);
             self.switch_rendition(conns, &master, &variants, bps).await;
         }

@@ -544,6 +544,18 @@ async fn ll_hls_viewers_follow_parts_with_lower_latency_than_classic() {
         "part interval p50 {interval} ms"
     );
     assert!(metric(&l, "stall_ratio")["max"].as_f64().unwrap_or(1.0) < 0.01);
+    // Preload-hinted parts are fetched ahead of the playlist and the server holds them until
+    // they exist: that wait is a hold (part_hold_ms, about one part), never a slow download.
+    assert!(
+        metric(&l, "part_hold_ms")["p99"].as_f64().unwrap_or(0.0) > 250.0,
+        "holds of about one 500 ms part: {}",
+        metric(&l, "part_hold_ms")
+    );
+    assert!(
+        p50(&l, "segment_ms") < 100.0,
+        "part downloads stay fast, holds are not counted as downloads: {}",
+        metric(&l, "segment_ms")
+    );
     assert_eq!(l["overall"]["errors"], serde_json::json!({}));
     let (lat_ll, lat_classic) = (p50(&l, "live_latency_ms"), p50(&c, "live_latency_ms"));
     assert!(

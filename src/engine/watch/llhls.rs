@@ -27,6 +27,10 @@ impl Player {
                 return Ok(());
             };
             let part = media.part_target.unwrap_or(media.target_duration / 4);
+            if !self.fetch_preload_hint(conns, intended, part).await? {
+                return Ok(());
+            }
+            let cursor = self.ll.unwrap_or(cursor);
             let mut url = self.stream.url.clone();
             url.query_pairs_mut()
                 .append_pair("_HLS_msn", &cursor.msn.to_string())
@@ -83,6 +87,13 @@ impl Player {
                     }
                     continue;
                 }
+                NextMedia::Part(i) if self.fetched_hint.as_deref() == Some(&media.parts[i].uri) => {
+                    // Already fetched through its preload hint: now listed, move past it.
+                    let p = &media.parts[i];
+                    cursor.advance(p.msn, Some(p.part_index));
+                    self.ll = Some(cursor);
+                    continue;
+                }
                 NextMedia::Part(i) => {
                     let p = &media.parts[i];
                     let pdt = part_program_date_time(media, i);
@@ -116,10 +127,43 @@ impl Player {
                 Got::Skip => cursor.advance(msn, part),
                 Got::Media(response) => {
                     cursor.advance(msn, part);
-                    self.played(conns, &response, duration, pdt, intended).await;
+                    self.played(conns, &response, duration, pdt, intended, false)
+                        .await;
                 }
             }
             self.ll = Some(cursor);
         }
+    }
+
+    /// LL-HLS: request the `EXT-X-PRELOAD-HINT` part right away, as players do: the server
+    /// holds the request until the part exists, so it arrives the moment it is produced.
+    /// False when the viewer must stop.
+    async fn fetch_preload_hint(
+        &mut self,
+        conns: &mut Connections,
+        intended: Instant,
+        part: Duration,
+    ) -> Result<bool, Fatal> {
+        let media = &self.stream.media;
+        let Some(uri) = media.preload_hint.clone() else {
+            return Ok(true);
+        };
+        if self.fetched_hint.as_deref() == Some(uri.as_str()) {
+            return Ok(true);
+        }
+        // The hinted part follows the last listed one; its date-time follows from it.
+        let pdt = media.parts.len().checked_sub(1).and_then(|last| {
+            let start = part_program_date_time(media, last)?;
+            Some(start + TimeDelta::from_std(media.parts[last].duration).ok()?)
+        });
+        match self.get_media(conns, &uri, true).await? {
+            Got::Media(response) => {
+                self.fetched_hint = Some(uri);
+                self.played(conns, &response, part, pdt, intended, true)
+                    .await;
+            }
+            Got::Retry | Got::Skip => {}
+        }
+        Ok(true)
     }
 }
