@@ -167,6 +167,14 @@ fn load(cx: &mut Ctx, l: file::LoadFile) -> Load {
             .name
             .map(|n| unescape(&n))
             .unwrap_or_else(|| format!("phase-{}", i + 1));
+        if name.contains([',', '"', '\n', '\r']) {
+            // Phase names are a column of timeseries.csv, written unquoted.
+            cx.expected(
+                &format!("{key}.name"),
+                "a name without commas, quotes or line breaks (like opening-spike)",
+                format!("{name:?}"),
+            );
+        }
         if phases.iter().any(|q| q.name == name) {
             cx.err(
                 &format!("{key}.name"),

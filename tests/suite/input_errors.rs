@@ -63,3 +63,22 @@ fn validate_prints_the_resolved_plan() {
         assert!(out.contains(needle), "missing {needle}: {out}");
     }
 }
+
+#[test]
+fn names_that_would_break_the_csv_or_the_interval_log_are_refused() {
+    let bad_phase = scenario_yaml("embedded", 2, 5, "").replace("name: steady", "name: \"a,b\"");
+    let (code, _, err) = validate(&bad_phase);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("load.phases[0].name") && err.contains("bad.yaml:14:"),
+        "{err}"
+    );
+    let bad_region = scenario_yaml("embedded", 2, 5, "").replace("name: eu,", "name: eu west,");
+    let (code, _, err) = validate(&bad_region);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("regions[0].name"), "{err}");
+    let reserved = scenario_yaml("embedded", 2, 5, "").replace("name: eu,", "name: all,");
+    let (code, _, err) = validate(&reserved);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("reserved"), "{err}");
+}
