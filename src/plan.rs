@@ -224,11 +224,7 @@ impl Plan {
                 }
             }
             WatchTime::LogNormal { median, p90 } => {
-                if t <= 0.0 {
-                    return 1.0;
-                }
-                let (mu, sigma) = lognormal_params(median, p90);
-                0.5 * erfc((t.ln() - mu) / (sigma * std::f64::consts::SQRT_2))
+                lognormal_survival(median.as_secs_f64(), p90.as_secs_f64(), t)
             }
         }
     }
@@ -250,20 +246,7 @@ impl Plan {
         let arrivals: Vec<f64> = (0..seconds)
             .map(|s| self.expected_between(s as f64, s as f64 + 1.0))
             .collect();
-        // The survival curve is cut where it no longer matters (< 1e-6), so a long soak costs
-        // seconds × watch-time span, not seconds².
-        let survival: Vec<f64> = (0..seconds)
-            .map(|age| self.survival(age as f64 + 0.5))
-            .take_while(|p| *p >= 1e-6)
-            .collect();
-        (0..seconds)
-            .map(|t| {
-                let oldest = t.saturating_sub(survival.len().saturating_sub(1));
-                (oldest..=t)
-                    .map(|s| arrivals[s] * survival.get(t - s).copied().unwrap_or(0.0))
-                    .sum::<f64>()
-            })
-            .collect()
+        convolve(&arrivals, |age| self.survival(age as f64 + 0.5))
     }
 
     fn expected_between(&self, from: f64, to: f64) -> f64 {
@@ -354,22 +337,57 @@ fn lognormal_params(median: Duration, p90: Duration) -> (f64, f64) {
     (mu, sigma)
 }
 
+/// Fraction of a log-normal watch time (given by its median and 90th percentile, in seconds)
+/// still running `t` seconds in. Shared with `analysis::planned`, which recomputes the plan
+/// from a results directory.
+pub fn lognormal_survival(median_s: f64, p90_s: f64, t: f64) -> f64 {
+    if t <= 0.0 {
+        return 1.0;
+    }
+    let (mu, sigma) = lognormal_params(
+        Duration::from_secs_f64(median_s.max(0.0)),
+        Duration::from_secs_f64(p90_s.max(0.0)),
+    );
+    0.5 * erfc((t.ln() - mu) / (sigma * std::f64::consts::SQRT_2))
+}
+
+/// Expected concurrent viewers per second: arrivals per second convolved with the watch-time
+/// survival curve (`survival[age]`). The curve is cut where it no longer matters (< 1e-6), so
+/// a long soak costs seconds × watch-time span, not seconds².
+pub fn convolve(arrivals: &[f64], survival: impl Fn(usize) -> f64) -> Vec<f64> {
+    let curve: Vec<f64> = (0..arrivals.len())
+        .map(survival)
+        .take_while(|p| *p >= 1e-6)
+        .collect();
+    (0..arrivals.len())
+        .map(|t| {
+            let oldest = t.saturating_sub(curve.len().saturating_sub(1));
+            (oldest..=t)
+                .map(|s| arrivals[s] * curve.get(t - s).copied().unwrap_or(0.0))
+                .sum::<f64>()
+        })
+        .collect()
+}
+
 /// Complementary error function (Numerical Recipes' erfcc, |error| < 1.2e-7): good enough for
 /// a planning estimate, and avoids a dependency.
 fn erfc(x: f64) -> f64 {
+    const COEFFICIENTS: [f64; 10] = [
+        -1.265_512_23,
+        1.000_023_68,
+        0.374_091_96,
+        0.096_784_18,
+        -0.186_288_06,
+        0.278_868_07,
+        -1.135_203_98,
+        1.488_515_87,
+        -0.822_152_23,
+        0.170_872_77,
+    ];
     let z = x.abs();
     let t = 1.0 / (1.0 + 0.5 * z);
-    let r = t
-        * (-z * z - 1.265_512_23
-            + t * (1.000_023_68
-                + t * (0.374_091_96
-                    + t * (0.096_784_18
-                        + t * (-0.186_288_06
-                            + t * (0.278_868_07
-                                + t * (-1.135_203_98
-                                    + t * (1.488_515_87
-                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
-            .exp();
+    let poly = COEFFICIENTS.iter().rev().fold(0.0, |acc, c| acc * t + c);
+    let r = t * (-z * z + poly).exp();
     if x >= 0.0 {
         r
     } else {

@@ -41,15 +41,9 @@ fn rate_at(r: &RunResult, t: f64) -> f64 {
 fn survival(watch: &Value, age: f64) -> f64 {
     match watch["kind"].as_str() {
         Some("log_normal") => {
-            let median = watch["median"].as_f64().unwrap_or(1.0).max(1e-3);
-            let p90 = watch["p90"].as_f64().unwrap_or(median).max(1e-3);
-            let mu = median.ln();
-            let sigma = ((p90.ln() - mu) / 1.281_551_565_5).max(1e-6);
-            if age <= 0.0 {
-                1.0
-            } else {
-                0.5 * erfc((age.ln() - mu) / (sigma * std::f64::consts::SQRT_2))
-            }
+            let median = watch["median"].as_f64().unwrap_or(1.0);
+            let p90 = watch["p90"].as_f64().unwrap_or(median);
+            crate::plan::lognormal_survival(median, p90, age)
         }
         _ => {
             let d = watch["duration"].as_f64().unwrap_or(0.0);
@@ -80,18 +74,15 @@ pub fn peak(r: &RunResult) -> PlannedPeak {
     let resolved = &r.scenario.resolved;
     let watches = resolved["viewer"]["watch"]["protocol"].as_str() != Some("none");
     let watch = &resolved["viewer"]["watch"]["duration"];
-    let surv: Vec<f64> = (0..seconds)
-        .map(|age| {
-            if watches {
-                survival(watch, age as f64 + 0.5)
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    let viewers = (0..seconds)
-        .map(|t| (0..=t).map(|s| arrivals[s] * surv[t - s]).sum::<f64>())
-        .fold(0.0f64, f64::max);
+    let viewers = crate::plan::convolve(&arrivals, |age| {
+        if watches {
+            survival(watch, age as f64 + 0.5)
+        } else {
+            0.0
+        }
+    })
+    .into_iter()
+    .fold(0.0f64, f64::max);
     let joins = r
         .phases
         .iter()
@@ -104,27 +95,6 @@ pub fn peak(r: &RunResult) -> PlannedPeak {
     PlannedPeak {
         viewers: viewers.min(r.scenario.max_viewers as f64),
         joins_per_sec: joins,
-    }
-}
-
-/// Complementary error function (Numerical Recipes' erfcc, |error| < 1.2e-7); a planning
-/// estimate does not need a dependency for it.
-fn erfc(x: f64) -> f64 {
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let poly = -z * z - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98
-                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let r = t * poly.exp();
-    if x >= 0.0 {
-        r
-    } else {
-        2.0 - r
     }
 }
 
