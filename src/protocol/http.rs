@@ -8,9 +8,8 @@
 //! - `dns`: `lookup_host`; `None` when the host is an IP literal.
 //! - `connect`: the TCP handshake only (socket creation and `bind` excluded).
 //! - `tls`: the rustls handshake on the connected socket.
-//! - `ttfb`: from handing the request to hyper (the connection already free) to the response
-//!   head parsed. hyper writes from its connection task and does not report when the write
-//!   finished, so this includes the write (one small `write` for a GET) and one task hand-off.
+//! - `ttfb`: from just before the request is written to the response head parsed; it includes
+//!   the write (one small `write` for a GET).
 //! - `total`: same start, until the last body byte was read.
 //!
 //! Each phase (DNS, connect, TLS, whole request including body) is bounded by
@@ -22,9 +21,11 @@
 //! every request pay the path's delay, rate and loss. Without a profile the socket is used
 //! bare (the open path is generic over the stream type, so there is no wrapper to pay for).
 
-mod body;
 mod connect;
 mod error;
+#[cfg(test)]
+mod framing_tests;
+mod h1;
 mod session;
 #[cfg(test)]
 mod tests;
@@ -37,21 +38,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{header, HeaderName, HeaderValue, Method, Request, Uri};
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
+use http::{header, HeaderName, HeaderValue, Method};
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::task::JoinHandle;
 use tokio::time::{timeout, Instant};
 use tokio_rustls::TlsConnector;
 
 use crate::metrics::ErrorKind;
 use crate::netem::Netem;
 use crate::scenario::NetworkProfile;
-use body::{body_hint, KeptBody};
 use connect::{connect_tcp, resolve};
+use h1::{Io, RequestHead, Stage};
 
 const USER_AGENT: &str = concat!("peakready/", env!("CARGO_PKG_VERSION"));
 
@@ -146,9 +142,6 @@ impl ClientConfig {
         self.network.as_deref().map(Netem::profile)
     }
 }
-
-/// Per-connection read buffer (see `start_http1`).
-const READ_BUFFER: usize = 8 * 1024;
 
 /// Largest response body kept in memory (playlists, `expect_body`); larger ones are counted only.
 pub const MAX_KEPT_BODY: u64 = 4 << 20;
@@ -253,16 +246,17 @@ pub struct Response {
     pub body: Option<Bytes>,
 }
 
-/// One HTTP/1.1 keep-alive connection. hyper's connection driver runs in its own task; this
-/// struct holds the sending half.
+/// One HTTP/1.1 keep-alive connection, driven by the task that uses it (see [`h1`]).
 pub struct HttpConnection {
-    sender: http1::SendRequest<Full<Bytes>>,
-    driver: JoinHandle<()>,
+    io: Io,
     cfg: Arc<ClientConfig>,
     host_header: HeaderValue,
-    /// Set on any failure: the connection's state is unknown, so it is never reused.
+    /// Set while an exchange is in flight and after any failure: a connection whose exchange
+    /// failed or was cancelled midway is in an unknown state and is never reused.
     broken: bool,
     requests_sent: u64,
+    /// The encoded request, reused between requests (a GET head is ~100 bytes).
+    out: Vec<u8>,
 }
 
 /// A failed exchange, plus whether [`Session`] may safely retry it on a fresh connection.
@@ -271,15 +265,8 @@ struct Failure {
     retryable: bool,
 }
 
-/// Where in the exchange hyper failed; decides whether a retry is safe.
-enum Stage {
-    /// The request never left: always safe to send elsewhere.
-    NotSent(hyper::Error),
-    /// Sent (perhaps partly) but no response byte came back.
-    BeforeHead(hyper::Error),
-    /// The head arrived; the body did not complete.
-    Body(hyper::Error),
-}
+/// An encoded request larger than this is not kept for the next one.
+const KEEP_REQUEST_BUFFER: usize = 4 * 1024;
 
 impl HttpConnection {
     /// Resolves, connects (binding `source_addr` when given) and, for `https`, does the TLS
@@ -293,19 +280,31 @@ impl HttpConnection {
         let plan = cfg.network.as_ref().map(|n| n.plan_connection());
         let handshake = plan.as_ref().map_or(Duration::ZERO, |p| p.handshake);
         let (tcp, connect) = connect_tcp(addr, source_addr, cfg.timeout, handshake).await?;
-        // Two monomorphised paths rather than one boxed or enum stream: the unemulated one is
-        // exactly the code that ran before emulation existed.
-        let (sender, driver, tls) = match plan {
-            None => establish(origin, cfg, tcp).await?,
-            Some(plan) => establish(origin, cfg, plan.wrap(tcp)).await?,
+        let io = match plan {
+            None => Io::Plain(tcp),
+            Some(plan) => Io::Wrapped(Box::new(plan.wrap(tcp))),
+        };
+        let (io, tls) = match &origin.server_name {
+            None => (io, None),
+            Some(name) => {
+                let start = Instant::now();
+                let handshake = TlsConnector::from(cfg.tls.clone()).connect(name.clone(), io);
+                let stream = timeout(cfg.timeout, handshake)
+                    .await
+                    .map_err(|_| RequestError::timed_out("TLS handshake"))?
+                    // An EOF or reset here is the peer hanging up (Reset); what rustls itself
+                    // rejected is Tls. `from_io` tells them apart.
+                    .map_err(|e| RequestError::from_io(&e, "TLS handshake"))?;
+                (Io::Wrapped(Box::new(stream)), Some(start.elapsed()))
+            }
         };
         let conn = HttpConnection {
-            sender,
-            driver,
+            io,
             cfg: cfg.clone(),
             host_header: origin.host_header.clone(),
             broken: false,
             requests_sent: 0,
+            out: Vec::new(),
         };
         Ok((conn, ConnectTimings { dns, connect, tls }))
     }
@@ -324,9 +323,9 @@ impl HttpConnection {
             .map_err(|f| f.error)
     }
 
-    /// False once the server closed the connection or a request on it failed.
+    /// False once the server asked to close, or a request on it failed or was abandoned.
     pub fn is_usable(&self) -> bool {
-        !self.broken && !self.sender.is_closed()
+        !self.broken
     }
 
     async fn send(
@@ -336,113 +335,73 @@ impl HttpConnection {
         body: Option<Bytes>,
         keep_body: bool,
     ) -> Result<Response, Failure> {
-        let uri = Uri::try_from(path_and_query).map_err(|_| Failure {
-            error: RequestError::new(ErrorKind::Other, "invalid request path"),
+        let reused = self.requests_sent > 0;
+        if reused && self.io.peer_hung_up() {
+            // Nothing was sent: any method may go to a fresh connection.
+            self.broken = true;
+            return Err(Failure {
+                error: RequestError::new(
+                    ErrorKind::Reset,
+                    "sending request: the server closed the idle connection",
+                ),
+                retryable: true,
+            });
+        }
+        self.out.clear();
+        let head = RequestHead {
+            method: &method,
+            path: path_and_query,
+            // A configured Host / User-Agent replaces ours (virtual-host testing, app UA
+            // strings); configured headers are written after these.
+            host: (!self.cfg.has_host).then_some(&self.host_header),
+            user_agent: (!self.cfg.has_user_agent).then_some(USER_AGENT),
+            headers: &self.cfg.headers,
+        };
+        h1::encode(&head, body.as_deref(), &mut self.out).map_err(|error| Failure {
+            error,
             retryable: false,
         })?;
-        let idempotent = method.is_idempotent();
-        let reused = self.requests_sent > 0;
         self.requests_sent += 1;
-        let req = self.build(method, uri, body);
-
-        let result = timeout(self.cfg.timeout, self.exchange(req, keep_body)).await;
+        self.broken = true;
+        let start = Instant::now();
+        let exchange = h1::exchange(&mut self.io, &self.out, method == Method::HEAD, keep_body);
+        let result = timeout(self.cfg.timeout, exchange).await;
+        if self.out.capacity() > KEEP_REQUEST_BUFFER {
+            self.out = Vec::new();
+        }
         let failure = match result {
-            Ok(Ok(resp)) => return Ok(resp),
+            Ok(Ok(done)) => {
+                self.broken = !done.reusable;
+                return Ok(Response {
+                    status: done.status,
+                    ttfb: done.head_at.saturating_duration_since(start),
+                    total: start.elapsed(),
+                    body_len: done.body_len,
+                    body: done.body,
+                });
+            }
             Err(_) => Failure {
                 error: RequestError::timed_out("request"),
                 retryable: false,
             },
             // Retry only what a stale keep-alive explains: a reused connection that failed
-            // before any response byte, and only if re-sending cannot duplicate a side effect.
-            Ok(Err(Stage::NotSent(e))) => Failure {
+            // before any response byte. A request whose write failed never reached a server
+            // whole; one that was sent is retried only if re-sending cannot duplicate a side
+            // effect.
+            Ok(Err(Stage::Write(e))) => Failure {
+                error: RequestError::from_io(&e, "sending request"),
                 retryable: reused,
-                error: RequestError::from_hyper(&e, "sending request"),
             },
-            Ok(Err(Stage::BeforeHead(e))) => {
-                let error = RequestError::from_hyper(&e, "awaiting response");
-                Failure {
-                    retryable: reused && idempotent && error.kind == ErrorKind::Reset,
-                    error,
-                }
-            }
-            Ok(Err(Stage::Body(e))) => Failure {
-                error: RequestError::from_hyper(&e, "reading body"),
+            Ok(Err(Stage::BeforeHead(error))) => Failure {
+                retryable: reused && method.is_idempotent() && error.kind == ErrorKind::Reset,
+                error,
+            },
+            Ok(Err(Stage::AfterHead(error))) => Failure {
+                error,
                 retryable: false,
             },
         };
-        self.broken = true;
-        // Release the socket now rather than whenever hyper notices: a load generator leaking
-        // half-dead sockets under errors runs out of ports exactly when it matters.
-        self.driver.abort();
         Err(failure)
-    }
-
-    fn build(&self, method: Method, uri: Uri, body: Option<Bytes>) -> Request<Full<Bytes>> {
-        let mut req = Request::new(Full::new(body.unwrap_or_default()));
-        *req.method_mut() = method;
-        *req.uri_mut() = uri;
-        let headers = req.headers_mut();
-        headers.reserve(self.cfg.headers.len() + 2);
-        // A configured Host / User-Agent replaces ours (virtual-host testing, app UA strings).
-        if !self.cfg.has_host {
-            headers.insert(header::HOST, self.host_header.clone());
-        }
-        if !self.cfg.has_user_agent {
-            headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
-        }
-        for (name, value) in &self.cfg.headers {
-            headers.append(name.clone(), value.clone());
-        }
-        req
-    }
-
-    async fn exchange(
-        &mut self,
-        req: Request<Full<Bytes>>,
-        keep_body: bool,
-    ) -> Result<Response, Stage> {
-        // Waiting for the connection to become free is not the server's latency.
-        self.sender.ready().await.map_err(Stage::NotSent)?;
-        let start = Instant::now();
-        let head = match self.sender.try_send_request(req).await {
-            Ok(head) => head,
-            Err(mut e) => {
-                let unsent = e.take_message().is_some();
-                let err = e.into_error();
-                return Err(if unsent {
-                    Stage::NotSent(err)
-                } else {
-                    Stage::BeforeHead(err)
-                });
-            }
-        };
-        let ttfb = start.elapsed();
-        let status = head.status().as_u16();
-        let mut body = head.into_body();
-        let mut kept = keep_body.then(|| KeptBody::with_hint(body_hint(&body)));
-        let mut body_len = 0u64;
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(Stage::Body)?;
-            if let Ok(data) = frame.into_data() {
-                body_len += data.len() as u64;
-                if body_len > MAX_KEPT_BODY {
-                    // Bodies are kept for playlists and `expect_body` checks; a server answering
-                    // with something huge must not grow a viewer's memory without bound. The
-                    // body is still read and counted; the caller sees no body (e.g. "not HLS").
-                    kept = None;
-                }
-                if let Some(k) = kept.as_mut() {
-                    k.push(data);
-                }
-            }
-        }
-        Ok(Response {
-            status,
-            ttfb,
-            total: start.elapsed(),
-            body_len,
-            body: kept.map(KeptBody::finish),
-        })
     }
 }
 
@@ -453,58 +412,4 @@ impl std::fmt::Debug for HttpConnection {
             .field("requests_sent", &self.requests_sent)
             .finish()
     }
-}
-
-/// TLS (for `https`) and the HTTP/1.1 handshake on a connected stream.
-async fn establish<T>(
-    origin: &Origin,
-    cfg: &ClientConfig,
-    io: T,
-) -> Result<
-    (
-        http1::SendRequest<Full<Bytes>>,
-        JoinHandle<()>,
-        Option<Duration>,
-    ),
-    RequestError,
->
-where
-    T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
-{
-    let Some(name) = &origin.server_name else {
-        let (s, d) = start_http1(io).await?;
-        return Ok((s, d, None));
-    };
-    let start = Instant::now();
-    let handshake = TlsConnector::from(cfg.tls.clone()).connect(name.clone(), io);
-    let stream = timeout(cfg.timeout, handshake)
-        .await
-        .map_err(|_| RequestError::timed_out("TLS handshake"))?
-        // An EOF or reset here is the peer hanging up (Reset); what rustls itself rejected is
-        // Tls. `from_io` tells them apart.
-        .map_err(|e| RequestError::from_io(&e, "TLS handshake"))?;
-    let tls = start.elapsed();
-    let (s, d) = start_http1(stream).await?;
-    Ok((s, d, Some(tls)))
-}
-
-async fn start_http1<T>(
-    io: T,
-) -> Result<(http1::SendRequest<Full<Bytes>>, JoinHandle<()>), RequestError>
-where
-    T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
-{
-    // A fixed 8 KiB read buffer: hyper's adaptive buffer grows towards 400 KiB on large bodies,
-    // and with one connection per simulated viewer that, not the viewer, dominated memory.
-    let (sender, conn) = http1::Builder::new()
-        .read_buf_exact_size(Some(READ_BUFFER))
-        .handshake(TokioIo::new(io))
-        .await
-        .map_err(|e| RequestError::from_hyper(&e, "HTTP handshake"))?;
-    // The driver's own result is dropped on purpose: any failure reaches the in-flight request
-    // through the sender, where it is classified once.
-    let driver = tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Ok((sender, driver))
 }

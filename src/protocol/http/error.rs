@@ -1,4 +1,4 @@
-//! [`RequestError`] and the mapping from I/O, TLS and hyper failures to [`ErrorKind`]. Errors
+//! [`RequestError`] and the mapping from I/O and TLS failures to [`ErrorKind`]. Errors
 //! are counted by kind, so the mapping is the part that matters; `detail` is for humans and
 //! never carries header values.
 
@@ -33,16 +33,6 @@ impl RequestError {
     pub(crate) fn from_io(err: &io::Error, phase: &str) -> RequestError {
         RequestError::new(io_kind(err), format!("{phase}: {err}"))
     }
-
-    pub(crate) fn from_hyper(err: &hyper::Error, phase: &str) -> RequestError {
-        // hyper's Display is only the top level ("error reading a body from connection"); the
-        // cause is what tells a reader what happened.
-        let detail = match err.source() {
-            Some(cause) => format!("{phase}: {err}: {cause}"),
-            None => format!("{phase}: {err}"),
-        };
-        RequestError::new(hyper_kind(err), detail)
-    }
 }
 
 impl fmt::Display for RequestError {
@@ -71,35 +61,6 @@ pub(crate) fn io_kind(err: &io::Error) -> ErrorKind {
         io::ErrorKind::TimedOut => ErrorKind::Timeout,
         _ => ErrorKind::Other,
     }
-}
-
-/// Classifies a hyper error. The cause chain is consulted first because it is more specific
-/// than hyper's own category: a body error caused by `UnexpectedEof` is a reset, not "other".
-pub(crate) fn hyper_kind(err: &hyper::Error) -> ErrorKind {
-    if err.is_timeout() {
-        return ErrorKind::Timeout;
-    }
-    let mut cause = err.source();
-    while let Some(c) = cause {
-        if c.is::<rustls::Error>() {
-            return ErrorKind::Tls;
-        }
-        if let Some(io) = c.downcast_ref::<io::Error>() {
-            let kind = io_kind(io);
-            if kind != ErrorKind::Other {
-                return kind;
-            }
-        }
-        cause = c.source();
-    }
-    if err.is_incomplete_message()
-        || err.is_closed()
-        || err.is_canceled()
-        || err.is_body_write_aborted()
-    {
-        return ErrorKind::Reset;
-    }
-    ErrorKind::Other
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ const OK_HELLO: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello wor
 
 /// Serves each accepted connection with `handler(stream, connection_index)`; returns the
 /// address and the live count of accepted connections.
-async fn serve<F, Fut>(handler: F) -> (SocketAddr, Arc<AtomicUsize>)
+pub(super) async fn serve<F, Fut>(handler: F) -> (SocketAddr, Arc<AtomicUsize>)
 where
     F: Fn(TcpStream, usize) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
@@ -34,7 +34,7 @@ where
 }
 
 /// Reads one request head; `None` on EOF.
-async fn read_head(stream: &mut TcpStream) -> Option<String> {
+pub(super) async fn read_head(stream: &mut TcpStream) -> Option<String> {
     let mut buf = Vec::new();
     let mut byte = [0u8; 1];
     while !buf.ends_with(b"\r\n\r\n") {
@@ -46,12 +46,12 @@ async fn read_head(stream: &mut TcpStream) -> Option<String> {
     Some(String::from_utf8_lossy(&buf).into_owned())
 }
 
-fn origin(addr: SocketAddr) -> Origin {
+pub(super) fn origin(addr: SocketAddr) -> Origin {
     let url = url::Url::parse(&format!("http://{addr}/")).expect("url");
     Origin::from_url(&url).expect("origin")
 }
 
-fn config(timeout: Duration) -> Arc<ClientConfig> {
+pub(super) fn config(timeout: Duration) -> Arc<ClientConfig> {
     let headers = [("X-Api-Key".to_owned(), "s3cret".to_owned())];
     ClientConfig::new(timeout, false, &headers).expect("config")
 }

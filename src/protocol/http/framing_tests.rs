@@ -1,0 +1,218 @@
+//! Response framing and persistence of the in-task HTTP/1.1 client ([`super::h1`]): each test
+//! answers with exact bytes and checks the body that was read and whether the connection was
+//! kept for the next request.
+
+use std::sync::atomic::Ordering;
+
+use tokio::io::AsyncWriteExt;
+
+use super::tests::{config, origin, read_head, serve};
+use super::*;
+
+/// Answers every request on every connection with `response`, then waits for the next one.
+async fn answer_with(
+    response: &'static [u8],
+) -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    serve(move |mut s, _| async move {
+        while read_head(&mut s).await.is_some() {
+            if s.write_all(response).await.is_err() {
+                return;
+            }
+        }
+    })
+    .await
+}
+
+/// Two GETs through one session: the bodies, and how many connections they needed.
+async fn two_gets(response: &'static [u8], method: Method) -> (Vec<Response>, usize) {
+    let (addr, accepted) = answer_with(response).await;
+    let mut session = Session::new(origin(addr), config(Duration::from_secs(5)), None);
+    let mut out = Vec::new();
+    for _ in 0..2 {
+        let (_, resp) = session
+            .request(method.clone(), "/x", None, true)
+            .await
+            .expect("request");
+        out.push(resp);
+    }
+    (out, accepted.load(Ordering::SeqCst))
+}
+
+#[tokio::test]
+async fn chunked_with_extensions_and_trailers_keeps_the_connection() {
+    let (resps, conns) = two_gets(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3;ext=1\r\nabc\r\n0\r\nX-Trailer: t\r\n\r\n",
+        Method::GET,
+    )
+    .await;
+    assert_eq!(resps[1].body.as_deref(), Some(&b"abc"[..]));
+    assert_eq!(
+        conns, 1,
+        "a cleanly ended chunked body leaves the connection reusable"
+    );
+}
+
+#[tokio::test]
+async fn interim_responses_are_skipped() {
+    let (resps, conns) = two_gets(
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
+        Method::GET,
+    )
+    .await;
+    assert_eq!(resps[0].status, 201);
+    assert_eq!(resps[0].body.as_deref(), Some(&b"ok"[..]));
+    assert_eq!(conns, 1);
+}
+
+#[tokio::test]
+async fn head_and_no_content_responses_have_no_body() {
+    let (resps, conns) = two_gets(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n",
+        Method::HEAD,
+    )
+    .await;
+    assert_eq!(resps[0].body_len, 0);
+    assert_eq!(
+        conns, 1,
+        "HEAD's Content-Length describes a body that is not sent"
+    );
+    let (resps, conns) = two_gets(b"HTTP/1.1 204 No Content\r\n\r\n", Method::GET).await;
+    assert_eq!((resps[1].status, resps[1].body_len), (204, 0));
+    assert_eq!(conns, 1);
+}
+
+#[tokio::test]
+async fn close_delimited_and_http10_bodies_are_read_to_the_end_and_not_reused() {
+    let (addr, accepted) = serve(|mut s, _| async move {
+        if read_head(&mut s).await.is_some() {
+            let _ = s.write_all(b"HTTP/1.0 200 OK\r\n\r\nuntil the end").await;
+        }
+    })
+    .await;
+    let mut session = Session::new(origin(addr), config(Duration::from_secs(5)), None);
+    for _ in 0..2 {
+        let (timings, resp) = session
+            .request(Method::GET, "/", None, true)
+            .await
+            .expect("request");
+        assert!(
+            timings.is_some(),
+            "a close-delimited body ends the connection"
+        );
+        assert_eq!(resp.body.as_deref(), Some(&b"until the end"[..]));
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+
+    let (_, conns) = two_gets(
+        b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        Method::GET,
+    )
+    .await;
+    assert_eq!(conns, 2, "HTTP/1.0 without keep-alive closes");
+    let (_, conns) = two_gets(
+        b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok",
+        Method::GET,
+    )
+    .await;
+    assert_eq!(conns, 1, "HTTP/1.0 with keep-alive persists");
+}
+
+#[tokio::test]
+async fn bytes_beyond_the_framed_body_retire_the_connection() {
+    let (resps, conns) = two_gets(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA",
+        Method::GET,
+    )
+    .await;
+    assert_eq!(resps[0].body.as_deref(), Some(&b"ok"[..]));
+    assert_eq!(
+        conns, 2,
+        "the next response on that connection could not be trusted"
+    );
+}
+
+#[tokio::test]
+async fn malformed_heads_are_errors_not_panics() {
+    let cases: [&'static [u8]; 5] = [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok",
+        b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+        b"NOT HTTP AT ALL\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokXX0\r\n\r\n",
+    ];
+    for case in cases {
+        let (addr, _) = answer_with(case).await;
+        let mut session = Session::new(origin(addr), config(Duration::from_secs(5)), None);
+        let err = session
+            .request(Method::GET, "/", None, true)
+            .await
+            .expect_err("malformed response");
+        assert_eq!(err.kind, ErrorKind::Other, "{err}");
+        assert!(!session.is_connected(), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn an_endless_head_is_refused_at_64_kib() {
+    let (addr, _) = serve(|mut s, _| async move {
+        if read_head(&mut s).await.is_some() {
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\n").await;
+            let line = format!("X-Filler: {}\r\n", "a".repeat(1000));
+            for _ in 0..100 {
+                if s.write_all(line.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    let mut session = Session::new(origin(addr), config(Duration::from_secs(5)), None);
+    let err = session
+        .request(Method::GET, "/", None, true)
+        .await
+        .expect_err("head too large");
+    assert!(err.detail.contains("64 KiB"), "{err}");
+}
+
+#[tokio::test]
+async fn a_path_that_would_split_the_request_line_is_refused_unsent() {
+    let (addr, accepted) = answer_with(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").await;
+    let mut session = Session::new(origin(addr), config(Duration::from_secs(5)), None);
+    for path in ["/a b", "/a\r\nX-Evil: 1", ""] {
+        let err = session
+            .request(Method::GET, path, None, false)
+            .await
+            .expect_err("bad path");
+        assert!(err.detail.contains("invalid request path"), "{err}");
+    }
+    // Connecting happens before encoding, but nothing was written on that connection.
+    assert!(accepted.load(Ordering::SeqCst) <= 1);
+}
+
+#[tokio::test]
+async fn a_keep_alive_closed_while_idle_is_replaced_before_sending_even_for_post() {
+    // The server answers one request per connection and closes without saying so.
+    let (addr, accepted) = serve(|mut s, _| async move {
+        if read_head(&mut s).await.is_some() {
+            let _ = s
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .await;
+        }
+    })
+    .await;
+    let mut session = Session::new(origin(addr), config(Duration::from_secs(5)), None);
+    for _ in 0..2 {
+        session
+            .request(
+                Method::POST,
+                "/chat",
+                Some(Bytes::from_static(b"hi")),
+                false,
+            )
+            .await
+            .expect("POST on a fresh connection");
+        // Let the FIN arrive, as it would between a viewer's polls.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+}

@@ -1,0 +1,542 @@
+//! HTTP/1.1 on one connection, driven from the calling task: write the request, parse the head
+//! with `httparse`, read the body by its framing (length, chunked, until close).
+//!
+//! Why not hyper's client: hyper drives each connection from its own spawned task with its own
+//! buffers, and a load generator holds one connection per simulated viewer. Doing the exchange
+//! in the viewer's task costs no task, no hand-off per request and no buffer while the
+//! connection is idle: the read buffer exists only during an exchange. It also lets `ttfb`
+//! start at the write itself rather than at a hand-off to another task.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderName, HeaderValue, Method};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+
+use super::{RequestError, MAX_KEPT_BODY};
+use crate::metrics::ErrorKind;
+
+/// Read buffer of one exchange; responses are read through it and it is dropped afterwards.
+const READ_BUFFER: usize = 8 * 1024;
+/// A response head may grow the buffer up to this; beyond it the response is refused.
+const MAX_HEAD: usize = 64 * 1024;
+/// Headers parsed per response head; more is refused (as hyper's default of 100 would be).
+const MAX_HEADERS: usize = 100;
+/// Largest buffer pre-allocated from a response's `Content-Length`: the header is
+/// server-controlled, so a lying server must not make us allocate gigabytes up front.
+const MAX_BODY_PREALLOC: usize = 8 << 20;
+
+/// Anything a connection can run on: TLS, an emulated path.
+pub(super) trait Stream: AsyncRead + AsyncWrite + Send + Sync + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Sync + Unpin> Stream for T {}
+
+/// The connection's byte stream. The bare socket is the common case and stays unboxed.
+pub(super) enum Io {
+    Plain(TcpStream),
+    Wrapped(Box<dyn Stream>),
+}
+
+impl AsyncRead for Io {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Io::Wrapped(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Io::Wrapped(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_flush(cx),
+            Io::Wrapped(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Io::Wrapped(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
+impl Io {
+    /// Whether the peer closed (or wrote unsolicited bytes on) an idle connection, checked
+    /// without waiting: a keep-alive connection the server has dropped is found before a
+    /// request is written to it, so that request can go to a fresh connection whatever its
+    /// method. For a bare socket this reads tokio's cached readiness and costs no syscall
+    /// unless the socket became readable.
+    pub(super) fn peer_hung_up(&mut self) -> bool {
+        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+        let mut byte = [0u8; 1];
+        let mut buf = ReadBuf::new(&mut byte);
+        // Ready means EOF, an error, or a byte nobody asked for: none leaves a usable
+        // connection.
+        Pin::new(self).poll_read(&mut cx, &mut buf).is_ready()
+    }
+}
+
+/// The request line and headers, ready to write. Everything in it was validated when the
+/// config was built, except the path, which is checked here.
+pub(super) struct RequestHead<'a> {
+    pub method: &'a Method,
+    pub path: &'a str,
+    pub host: Option<&'a HeaderValue>,
+    pub user_agent: Option<&'a str>,
+    pub headers: &'a [(HeaderName, HeaderValue)],
+}
+
+/// Appends the encoded request to `out`. Fails only on a path that would break the request
+/// line (whitespace, control bytes): sending it would be a different request.
+pub(super) fn encode(
+    head: &RequestHead<'_>,
+    body: Option<&[u8]>,
+    out: &mut Vec<u8>,
+) -> Result<(), RequestError> {
+    let path = head.path.as_bytes();
+    if path.is_empty() || path.iter().any(|&b| b <= b' ' || b == 0x7f) {
+        return Err(RequestError::new(
+            ErrorKind::Other,
+            "invalid request path (empty, or contains whitespace or control characters)",
+        ));
+    }
+    out.extend_from_slice(head.method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(path);
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    if let Some(host) = head.host {
+        put_header(out, b"host", host.as_bytes());
+    }
+    if let Some(ua) = head.user_agent {
+        put_header(out, b"user-agent", ua.as_bytes());
+    }
+    for (name, value) in head.headers {
+        put_header(out, name.as_str().as_bytes(), value.as_bytes());
+    }
+    // A body-carrying method always states its length, even zero: without it a server may
+    // wait for a body that never comes.
+    let sends_body = body.is_some()
+        || matches!(*head.method, Method::POST | Method::PUT)
+        || head.method == Method::PATCH;
+    if sends_body {
+        let len = body.map_or(0, <[u8]>::len).to_string();
+        put_header(out, b"content-length", len.as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    if let Some(body) = body {
+        out.extend_from_slice(body);
+    }
+    Ok(())
+}
+
+fn put_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Where in an exchange a failure happened; decides whether a retry is safe.
+pub(super) enum Stage {
+    /// Writing the request failed: it may have been partly sent.
+    Write(io::Error),
+    /// Sent, but the connection failed or closed before any response byte.
+    BeforeHead(RequestError),
+    /// Some of the response arrived, then it failed.
+    AfterHead(RequestError),
+}
+
+/// A response head, reduced to what the exchange needs.
+struct Head {
+    status: u16,
+    framing: Framing,
+    /// The server will close after this response (or HTTP/1.0 without keep-alive).
+    close: bool,
+}
+
+#[derive(Clone, Copy)]
+enum Framing {
+    Empty,
+    Length(u64),
+    Chunked,
+    UntilClose,
+}
+
+/// What one exchange returns on success.
+pub(super) struct Exchanged {
+    pub status: u16,
+    pub head_at: tokio::time::Instant,
+    pub body_len: u64,
+    pub body: Option<Bytes>,
+    /// False when the connection must not carry another request.
+    pub reusable: bool,
+}
+
+/// One request and its whole response on `io`. `request` is written as is.
+pub(super) async fn exchange(
+    io: &mut Io,
+    request: &[u8],
+    is_head: bool,
+    keep_body: bool,
+) -> Result<Exchanged, Stage> {
+    io.write_all(request).await.map_err(Stage::Write)?;
+    let mut rd = Reader::new(io);
+    let head = rd.head(is_head).await?;
+    let head_at = tokio::time::Instant::now();
+    let mut sink = BodySink::new(keep_body, &head.framing);
+    let clean_end = match head.framing {
+        Framing::Empty => true,
+        Framing::Length(n) => {
+            rd.body_exact(n, &mut sink).await?;
+            true
+        }
+        Framing::Chunked => {
+            rd.body_chunked(&mut sink).await?;
+            true
+        }
+        Framing::UntilClose => {
+            rd.body_until_close(&mut sink).await?;
+            false
+        }
+    };
+    // Bytes beyond the framed response mean the server and we disagree on framing: the
+    // connection's next response could not be trusted.
+    let reusable = clean_end && !head.close && rd.is_drained();
+    Ok(Exchanged {
+        status: head.status,
+        head_at,
+        body_len: sink.len,
+        body: sink.finish(),
+        reusable,
+    })
+}
+
+/// Counts body bytes and keeps them when asked, up to [`MAX_KEPT_BODY`].
+struct BodySink {
+    len: u64,
+    kept: Option<BytesMut>,
+}
+
+impl BodySink {
+    fn new(keep: bool, framing: &Framing) -> BodySink {
+        let hint = match framing {
+            Framing::Length(n) => usize::try_from(*n).unwrap_or(usize::MAX),
+            _ => 0,
+        };
+        BodySink {
+            len: 0,
+            kept: keep.then(|| BytesMut::with_capacity(hint.min(MAX_BODY_PREALLOC))),
+        }
+    }
+
+    fn push(&mut self, data: &[u8]) {
+        self.len += data.len() as u64;
+        if self.len > MAX_KEPT_BODY {
+            // Bodies are kept for playlists and `expect_body` checks; a server answering with
+            // something huge must not grow a viewer's memory without bound. The body is still
+            // read and counted; the caller sees no body (e.g. "not HLS").
+            self.kept = None;
+        }
+        if let Some(k) = self.kept.as_mut() {
+            k.extend_from_slice(data);
+        }
+    }
+
+    fn finish(self) -> Option<Bytes> {
+        self.kept.map(BytesMut::freeze)
+    }
+}
+
+/// A window `buf[start..end]` of bytes read but not yet consumed.
+struct Reader<'a> {
+    io: &'a mut Io,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// Any response byte seen: decides "closed before the head" vs "closed mid-response".
+    got_any: bool,
+}
+
+impl<'a> Reader<'a> {
+    fn new(io: &'a mut Io) -> Reader<'a> {
+        Reader {
+            io,
+            buf: vec![0; READ_BUFFER],
+            start: 0,
+            end: 0,
+            got_any: false,
+        }
+    }
+
+    fn window(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    fn is_drained(&self) -> bool {
+        self.start == self.end
+    }
+
+    fn failure(&self, err: RequestError) -> Stage {
+        if self.got_any {
+            Stage::AfterHead(err)
+        } else {
+            Stage::BeforeHead(err)
+        }
+    }
+
+    /// Reads more bytes after the window, making room first; `Ok(0)` is EOF. `limit` caps how
+    /// far the buffer may grow to hold one unfinished item (a head, a chunk-size line).
+    async fn fill(&mut self, limit: usize, what: &str) -> Result<usize, Stage> {
+        if self.end == self.buf.len() {
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            } else if self.buf.len() < limit {
+                let grown = (self.buf.len() * 2).min(limit);
+                self.buf.resize(grown, 0);
+            } else {
+                return Err(self.failure(RequestError::new(
+                    ErrorKind::Other,
+                    format!("{what} longer than {} KiB", limit / 1024),
+                )));
+            }
+        }
+        let n = self
+            .io
+            .read(&mut self.buf[self.end..])
+            .await
+            .map_err(|e| self.failure(RequestError::from_io(&e, what)))?;
+        self.end += n;
+        self.got_any |= n > 0;
+        Ok(n)
+    }
+
+    async fn fill_or_eof_error(&mut self, limit: usize, what: &str) -> Result<(), Stage> {
+        if self.fill(limit, what).await? == 0 {
+            return Err(self.failure(RequestError::new(
+                ErrorKind::Reset,
+                format!("{what}: connection closed by the server"),
+            )));
+        }
+        Ok(())
+    }
+
+    /// Parses the final response head, skipping interim (1xx) ones.
+    async fn head(&mut self, is_head_request: bool) -> Result<Head, Stage> {
+        loop {
+            if !self.is_drained() {
+                let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+                let mut resp = httparse::Response::new(&mut headers);
+                match resp.parse(self.window()) {
+                    Ok(httparse::Status::Complete(len)) => {
+                        let status = resp.code.unwrap_or(0);
+                        let head =
+                            interpret(&resp, is_head_request).map_err(|e| self.failure(e))?;
+                        self.consume(len);
+                        if (100..200).contains(&status) && status != 101 {
+                            continue;
+                        }
+                        return Ok(head);
+                    }
+                    Ok(httparse::Status::Partial) => {}
+                    Err(e) => {
+                        return Err(self.failure(RequestError::new(
+                            ErrorKind::Other,
+                            format!("awaiting response: malformed response head ({e})"),
+                        )))
+                    }
+                }
+            }
+            self.fill_or_eof_error(MAX_HEAD, "awaiting response")
+                .await?;
+        }
+    }
+
+    async fn body_exact(&mut self, mut remaining: u64, sink: &mut BodySink) -> Result<(), Stage> {
+        while remaining > 0 {
+            if self.is_drained() {
+                self.fill_or_eof_error(READ_BUFFER, "reading body").await?;
+            }
+            let take = self
+                .window()
+                .len()
+                .min(usize::try_from(remaining).unwrap_or(usize::MAX));
+            sink.push(&self.buf[self.start..self.start + take]);
+            self.consume(take);
+            remaining -= take as u64;
+        }
+        Ok(())
+    }
+
+    async fn body_chunked(&mut self, sink: &mut BodySink) -> Result<(), Stage> {
+        loop {
+            let size = loop {
+                match httparse::parse_chunk_size(self.window()) {
+                    Ok(httparse::Status::Complete((used, size))) => {
+                        self.consume(used);
+                        break size;
+                    }
+                    Ok(httparse::Status::Partial) => {
+                        self.fill_or_eof_error(MAX_HEAD, "reading chunked body")
+                            .await?
+                    }
+                    Err(_) => {
+                        return Err(self.failure(RequestError::new(
+                            ErrorKind::Other,
+                            "reading body: invalid chunk size line",
+                        )))
+                    }
+                }
+            };
+            if size == 0 {
+                return self.trailers().await;
+            }
+            self.body_exact(size, sink).await?;
+            self.expect_crlf().await?;
+        }
+    }
+
+    async fn expect_crlf(&mut self) -> Result<(), Stage> {
+        while self.window().len() < 2 {
+            self.fill_or_eof_error(MAX_HEAD, "reading chunked body")
+                .await?;
+        }
+        if &self.window()[..2] != b"\r\n" {
+            return Err(self.failure(RequestError::new(
+                ErrorKind::Other,
+                "reading body: chunk not followed by CRLF",
+            )));
+        }
+        self.consume(2);
+        Ok(())
+    }
+
+    /// Skips trailer fields up to the empty line that ends a chunked body.
+    async fn trailers(&mut self) -> Result<(), Stage> {
+        loop {
+            match self.window().windows(2).position(|w| w == b"\r\n") {
+                Some(0) => {
+                    self.consume(2);
+                    return Ok(());
+                }
+                Some(pos) => self.consume(pos + 2),
+                None => {
+                    self.fill_or_eof_error(MAX_HEAD, "reading chunked trailers")
+                        .await?
+                }
+            }
+        }
+    }
+
+    async fn body_until_close(&mut self, sink: &mut BodySink) -> Result<(), Stage> {
+        loop {
+            if !self.is_drained() {
+                sink.push(self.window());
+                self.consume(self.end - self.start);
+            }
+            if self.fill(READ_BUFFER, "reading body").await? == 0 {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Status, framing and persistence from a parsed head (RFC 9112 §6.3).
+fn interpret(
+    resp: &httparse::Response<'_, '_>,
+    is_head_request: bool,
+) -> Result<Head, RequestError> {
+    let status = resp.code.unwrap_or(0);
+    let http10 = resp.version == Some(0);
+    let mut length: Option<u64> = None;
+    let mut chunked = false;
+    let mut transfer_encoded = false;
+    let mut close = http10;
+    for h in resp.headers.iter() {
+        if h.name.eq_ignore_ascii_case("content-length") {
+            let n = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .ok_or_else(|| malformed("invalid Content-Length"))?;
+            if length.is_some_and(|prev| prev != n) {
+                return Err(malformed("conflicting Content-Length headers"));
+            }
+            length = Some(n);
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            transfer_encoded = true;
+            // Only the last coding decides: "gzip, chunked" is chunked framing.
+            chunked = h
+                .value
+                .rsplit(|&b| b == b',')
+                .next()
+                .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        } else if h.name.eq_ignore_ascii_case("connection") {
+            for token in h.value.split(|&b| b == b',') {
+                let token = token.trim_ascii();
+                if token.eq_ignore_ascii_case(b"close") {
+                    close = true;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") && http10 {
+                    close = false;
+                }
+            }
+        }
+    }
+    let framing =
+        if is_head_request || (100..200).contains(&status) || status == 204 || status == 304 {
+            Framing::Empty
+        } else if transfer_encoded {
+            if chunked {
+                Framing::Chunked
+            } else {
+                Framing::UntilClose
+            }
+        } else if let Some(n) = length {
+            if n == 0 {
+                Framing::Empty
+            } else {
+                Framing::Length(n)
+            }
+        } else {
+            Framing::UntilClose
+        };
+    Ok(Head {
+        status,
+        framing,
+        close,
+    })
+}
+
+fn malformed(what: &str) -> RequestError {
+    RequestError::new(
+        ErrorKind::Other,
+        format!("awaiting response: malformed response head ({what})"),
+    )
+}
