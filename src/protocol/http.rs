@@ -53,7 +53,7 @@ const USER_AGENT: &str = concat!("peakready/", env!("CARGO_PKG_VERSION"));
 
 /// Settings shared by every connection of a run. Build once with [`ClientConfig::new`] and share
 /// the `Arc`; the TLS config inside is expensive to build and is never rebuilt per connection.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// Bound on each phase: DNS, connect, TLS, and one whole request (head + body).
     pub timeout: Duration,
@@ -67,6 +67,8 @@ pub struct ClientConfig {
     has_user_agent: bool,
     /// The emulated network path; `None` = the real one, untouched.
     network: Option<Arc<Netem>>,
+    /// Keep each connection's read buffer between requests (see [`Self::keeping_read_buffers`]).
+    keep_read_buffer: bool,
 }
 
 impl ClientConfig {
@@ -111,6 +113,7 @@ impl ClientConfig {
             headers: parsed,
             tls: super::tls::client_config(insecure_tls)?,
             network: None,
+            keep_read_buffer: false,
         }))
     }
 
@@ -134,7 +137,18 @@ impl ClientConfig {
                 .as_ref()
                 .and_then(|p| Netem::new(p, seed))
                 .map(Arc::new),
+            keep_read_buffer: self.keep_read_buffer,
         })
+    }
+
+    /// A copy of this config whose connections keep their 8 KiB read buffer between requests.
+    /// Right for a few busy connections (`quick`): no allocation per request. Wrong for
+    /// thousands of mostly idle viewers, where the buffer would be most of a viewer's memory,
+    /// so by default a connection holds a read buffer only during an exchange.
+    pub fn keeping_read_buffers(self: &Arc<ClientConfig>) -> Arc<ClientConfig> {
+        let mut copy = ClientConfig::clone(self);
+        copy.keep_read_buffer = true;
+        Arc::new(copy)
     }
 
     /// The network profile connections emulate, if any.
@@ -257,6 +271,8 @@ pub struct HttpConnection {
     requests_sent: u64,
     /// The encoded request, reused between requests (a GET head is ~100 bytes).
     out: Vec<u8>,
+    /// Empty between requests unless the config keeps read buffers.
+    read_buf: Vec<u8>,
 }
 
 /// A failed exchange, plus whether [`Session`] may safely retry it on a fresh connection.
@@ -305,6 +321,7 @@ impl HttpConnection {
             broken: false,
             requests_sent: 0,
             out: Vec::new(),
+            read_buf: Vec::new(),
         };
         Ok((conn, ConnectTimings { dns, connect, tls }))
     }
@@ -364,10 +381,20 @@ impl HttpConnection {
         self.requests_sent += 1;
         self.broken = true;
         let start = Instant::now();
-        let exchange = h1::exchange(&mut self.io, &self.out, method == Method::HEAD, keep_body);
+        let exchange = h1::exchange(
+            &mut self.io,
+            &self.out,
+            method == Method::HEAD,
+            keep_body,
+            &mut self.read_buf,
+        );
         let result = timeout(self.cfg.timeout, exchange).await;
         if self.out.capacity() > KEEP_REQUEST_BUFFER {
             self.out = Vec::new();
+        }
+        // A buffer grown for a long response head is not kept either.
+        if !self.cfg.keep_read_buffer || self.read_buf.capacity() > h1::READ_BUFFER {
+            self.read_buf = Vec::new();
         }
         let failure = match result {
             Ok(Ok(done)) => {

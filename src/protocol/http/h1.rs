@@ -19,8 +19,9 @@ use tokio::net::TcpStream;
 use super::{RequestError, MAX_KEPT_BODY};
 use crate::metrics::ErrorKind;
 
-/// Read buffer of one exchange; responses are read through it and it is dropped afterwards.
-const READ_BUFFER: usize = 8 * 1024;
+/// Read buffer of an exchange. Responses are read through it; a connection keeps it between
+/// exchanges only when its config says so (see `ClientConfig::keeping_read_buffers`).
+pub(super) const READ_BUFFER: usize = 8 * 1024;
 /// A response head may grow the buffer up to this; beyond it the response is refused.
 const MAX_HEAD: usize = 64 * 1024;
 /// Headers parsed per response head; more is refused (as hyper's default of 100 would be).
@@ -191,15 +192,17 @@ pub(super) struct Exchanged {
     pub reusable: bool,
 }
 
-/// One request and its whole response on `io`. `request` is written as is.
+/// One request and its whole response on `io`. `request` is written as is; `buf` is the read
+/// buffer (emptied first, grown to [`READ_BUFFER`] if smaller).
 pub(super) async fn exchange(
     io: &mut Io,
     request: &[u8],
     is_head: bool,
     keep_body: bool,
+    buf: &mut Vec<u8>,
 ) -> Result<Exchanged, Stage> {
     io.write_all(request).await.map_err(Stage::Write)?;
-    let mut rd = Reader::new(io);
+    let mut rd = Reader::new(io, buf);
     let head = rd.head(is_head).await?;
     let head_at = tokio::time::Instant::now();
     let mut sink = BodySink::new(keep_body, &head.framing);
@@ -266,41 +269,42 @@ impl BodySink {
     }
 }
 
-/// A window `buf[start..end]` of bytes read but not yet consumed.
+/// A window `buf[start..]` of bytes read but not yet consumed. Bytes are read into the
+/// vector's spare capacity, so the buffer is never zero-filled.
 struct Reader<'a> {
     io: &'a mut Io,
-    buf: Vec<u8>,
+    buf: &'a mut Vec<u8>,
     start: usize,
-    end: usize,
     /// Any response byte seen: decides "closed before the head" vs "closed mid-response".
     got_any: bool,
 }
 
 impl<'a> Reader<'a> {
-    fn new(io: &'a mut Io) -> Reader<'a> {
+    fn new(io: &'a mut Io, buf: &'a mut Vec<u8>) -> Reader<'a> {
+        buf.clear();
+        buf.reserve(READ_BUFFER);
         Reader {
             io,
-            buf: vec![0; READ_BUFFER],
+            buf,
             start: 0,
-            end: 0,
             got_any: false,
         }
     }
 
     fn window(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
+        &self.buf[self.start..]
     }
 
     fn consume(&mut self, n: usize) {
         self.start += n;
-        if self.start == self.end {
+        if self.start == self.buf.len() {
             self.start = 0;
-            self.end = 0;
+            self.buf.clear();
         }
     }
 
     fn is_drained(&self) -> bool {
-        self.start == self.end
+        self.start == self.buf.len()
     }
 
     fn failure(&self, err: RequestError) -> Stage {
@@ -314,14 +318,13 @@ impl<'a> Reader<'a> {
     /// Reads more bytes after the window, making room first; `Ok(0)` is EOF. `limit` caps how
     /// far the buffer may grow to hold one unfinished item (a head, a chunk-size line).
     async fn fill(&mut self, limit: usize, what: &str) -> Result<usize, Stage> {
-        if self.end == self.buf.len() {
+        if self.buf.len() == self.buf.capacity() {
             if self.start > 0 {
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
+                self.buf.drain(..self.start);
                 self.start = 0;
-            } else if self.buf.len() < limit {
-                let grown = (self.buf.len() * 2).min(limit);
-                self.buf.resize(grown, 0);
+            } else if self.buf.capacity() < limit {
+                let grow_by = self.buf.capacity().min(limit - self.buf.capacity());
+                self.buf.reserve_exact(grow_by);
             } else {
                 return Err(self.failure(RequestError::new(
                     ErrorKind::Other,
@@ -331,10 +334,9 @@ impl<'a> Reader<'a> {
         }
         let n = self
             .io
-            .read(&mut self.buf[self.end..])
+            .read_buf(&mut *self.buf)
             .await
             .map_err(|e| self.failure(RequestError::from_io(&e, what)))?;
-        self.end += n;
         self.got_any |= n > 0;
         Ok(n)
     }
@@ -460,7 +462,7 @@ impl<'a> Reader<'a> {
         loop {
             if !self.is_drained() {
                 sink.push(self.window());
-                self.consume(self.end - self.start);
+                self.consume(self.buf.len() - self.start);
             }
             if self.fill(READ_BUFFER, "reading body").await? == 0 {
                 return Ok(());
