@@ -39,7 +39,7 @@ cd "$(dirname "$0")/.."
 MODE=${1:-}
 case $MODE in
   viewers | shards | joins | idle) ;;
-  *) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; exit 2 ;;
 esac
 
 BIN=${PEAKREADY:-target/release/peakready}
@@ -340,6 +340,11 @@ for d in dirs:
     connects = m.get("connect_ms", {}).get("count", 0)
     print(f"\n== {os.path.basename(d)} ({r['status']}, {r['duration_s']:.1f} s, results {d})")
     print(f"  viewers held (peak concurrent)  {peak:,}")
+    if kind != "joins":
+        import csv
+        rows = [row for row in csv.DictReader(open(os.path.join(d, "timeseries.csv"))) if row["region"] == "all"]
+        plateau = len({row["second"] for row in rows if peak and int(row["active_viewers"]) >= 0.99 * peak})
+        print(f"  seconds at >= 99% of that peak  {plateau} (timeseries.csv)")
     print(f"  joins attempted / succeeded     {j['attempted']:,} / {j['succeeded']:,}"
           f"   failed {j['failed']:,}   capped by max_viewers {j['capped']:,}")
     print(f"  errors                          {errs:,} {json.dumps(o['errors']) if errs else ''}  (error rate {o['error_rate']:.4%})")
