@@ -7,6 +7,10 @@
 #   benches/peers.sh                     # 50 connections, 10 s, 3 rounds
 #   CONNS=200 DURATION=15 ROUNDS=5 benches/peers.sh
 #   RATE=20000 benches/peers.sh          # open model for peakready (wrk stays closed-model)
+#   CONNS=1 benches/peers.sh             # added latency at idle (benches/scale.sh idle uses this)
+#
+# THREADS (wrk -t) defaults to the cores, but never more than CONNS (wrk refuses that).
+# ROWS_OUT=FILE keeps the per-run rows (tool round req/s p50_ms p99_ms cpu_s rss_kib requests).
 #
 # Needs: nginx, wrk, /usr/bin/time, python3 (Debian: apt-get install nginx wrk time).
 # Load goes to 127.0.0.1 only; nginx is started here and stopped by PID on exit.
@@ -16,7 +20,7 @@ cd "$(dirname "$0")/.."
 CONNS=${CONNS:-50}
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
-THREADS=${THREADS:-$(nproc)}
+THREADS=${THREADS:-$(( $(nproc) < CONNS ? $(nproc) : CONNS ))}
 BIN=${PEAKREADY:-target/release/peakready}
 
 for tool in nginx wrk python3; do
@@ -62,6 +66,11 @@ command -v oha >/dev/null && tools+=(oha)
 run_tool() { # tool round → appends a line to $work/rows: tool round rps p50_ms p99_ms cpu_s rss_kib
   local tool=$1 round=$2 out="$work/out-$1-$2" t="$work/time-$1-$2"
   case $tool in
+    peakready) echo "+ $BIN quick $url -c $CONNS -z ${DURATION}s${RATE:+ --rate $RATE} --json" ;;
+    wrk)       echo "+ wrk -t$THREADS -c$CONNS -d${DURATION}s --latency $url" ;;
+    oha)       echo "+ oha -z ${DURATION}s -c $CONNS --no-tui --json $url" ;;
+  esac
+  case $tool in
     peakready) /usr/bin/time -f "%U %S %M" -o "$t" "$BIN" quick "$url" -c "$CONNS" -z "${DURATION}s" ${RATE:+--rate "$RATE"} --json > "$out" ;;
     wrk)       /usr/bin/time -f "%U %S %M" -o "$t" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$url" > "$out" ;;
     oha)       /usr/bin/time -f "%U %S %M" -o "$t" oha -z "${DURATION}s" -c "$CONNS" --no-tui --json "$url" > "$out" ;;
@@ -97,6 +106,7 @@ echo "machine: $(nproc) cores, $(uname -r); $(wrk --version 2>&1 | head -1 | cut
 for round in $(seq "$ROUNDS"); do
   for tool in "${tools[@]}"; do run_tool "$tool" "$round"; done
 done
+if [ -n "${ROWS_OUT:-}" ]; then cp "$work/rows" "$ROWS_OUT"; fi
 
 python3 - "$work/rows" "$CONNS" <<'PY'
 import statistics, sys
