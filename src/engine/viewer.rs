@@ -141,13 +141,14 @@ impl Connections {
         let client = self.spec.clients[self.region as usize].clone();
         // Spread viewers over the local source addresses so one machine can hold more than one
         // ephemeral-port range of connections to a single target.
+        // Fibonacci hashing, not `viewer_id % n`: a shard runs every S-th viewer id, and a plain
+        // modulo would then use only n / gcd(n, S) of the addresses.
         let source = match self.spec.source_addrs.len() {
             0 => None,
-            n => self
-                .spec
-                .source_addrs
-                .get((self.viewer_id % n as u64) as usize)
-                .copied(),
+            n => {
+                let mixed = self.viewer_id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+                self.spec.source_addrs.get((mixed % n as u64) as usize).copied()
+            }
         };
         let session = Session::new(origin.clone(), client, source);
         self.sessions.push((origin, session));
@@ -210,7 +211,10 @@ pub async fn run_viewer(
         return;
     }
     trace.stage = Stage::Watching;
-    rec.duration(region, phase, Metric::JoinMs, intended.elapsed());
+    // With no join steps there is nothing to time: the figure would be the generator's own lag.
+    if !spec.join.is_empty() {
+        rec.duration(region, phase, Metric::JoinMs, intended.elapsed());
+    }
     let leave_at = intended + arrival.watch_for;
     // Watching and chatting run side by side, as in an app, until the same leave instant.
     let spread = conns.rng_index(1000) as f64 / 1000.0;

@@ -69,6 +69,7 @@ pub(super) async fn connect_tcp(
                 format!("source address {src} cannot reach {addr} (address family differs)"),
             ));
         }
+        defer_port_choice(&socket);
         socket
             .bind(SocketAddr::new(src, 0))
             .map_err(|e| RequestError::from_io(&e, "binding source address"))?;
@@ -87,3 +88,27 @@ pub(super) async fn connect_tcp(
         .map_err(|e| RequestError::from_io(&e, "TCP connect"))?;
     Ok((stream, start.elapsed()))
 }
+
+/// Lets the kernel pick the source port at `connect`, not at `bind`. A port chosen at `bind`
+/// must be unique for the address alone, so one source address holds at most one
+/// ephemeral-port range of connections *in total*; chosen at `connect` it only has to be unique
+/// per destination, and TIME_WAIT ports can be reused for loopback targets. Best effort: on
+/// failure (old kernel, IPv6-only quirks) the bind still works, just with the stricter rule.
+#[cfg(target_os = "linux")]
+fn defer_port_choice(socket: &TcpSocket) {
+    use std::os::fd::AsRawFd;
+    let one: libc::c_int = 1;
+    // SAFETY: a valid socket fd owned by `socket`, and a correctly sized c_int option value.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            std::ptr::addr_of!(one).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn defer_port_choice(_socket: &TcpSocket) {}
