@@ -138,6 +138,20 @@ pub enum Command {
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
+    /// Merge the results directories of `run --shard I/N` processes into one results directory
+    /// (histograms added, never percentiles averaged) and render every report from it.
+    Merge {
+        /// The shards' results directories (one per `--shard I/N`, any order).
+        #[arg(value_name = "DIR", required = true, num_args = 1..)]
+        dirs: Vec<PathBuf>,
+        /// Merged results directory to create (it must not exist, or be empty).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Merge the shards present when some are missing; results.json and the report then
+        /// say which are missing.
+        #[arg(long)]
+        allow_partial: bool,
+    },
     /// Compare two runs (results directories or results.json files): exit 1 on a regression.
     Compare {
         #[arg(value_name = "BASE")]
@@ -390,6 +404,23 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             println!("Re-rendered the report in {}", dir.display());
             Ok(Exit::Success)
         }
+        Command::Merge {
+            dirs,
+            out,
+            allow_partial,
+        } => {
+            let opts = crate::merge::MergeOptions {
+                dirs,
+                out,
+                allow_partial,
+            };
+            let merged = crate::merge::merge(&opts)?;
+            for w in &merged.warnings {
+                eprintln!("peakready: warning: {w}");
+            }
+            println!("{}", crate::merge::summary(&merged, &opts.out));
+            Ok(Exit::Success)
+        }
         Command::Compare {
             base,
             candidate,
@@ -476,5 +507,24 @@ mod tests {
             other => panic!("parsed as {other:?}"),
         }
         assert!(Cli::try_parse_from(["peakready", "run", "x.yaml", "--drain", "5 min"]).is_err());
+    }
+
+    #[test]
+    fn merge_takes_several_dirs_and_needs_out() {
+        let cli = Cli::parse_from(["peakready", "merge", "a", "b", "--out", "m"]);
+        match cli.command {
+            Command::Merge {
+                dirs,
+                out,
+                allow_partial,
+            } => {
+                assert_eq!(dirs, vec![PathBuf::from("a"), PathBuf::from("b")]);
+                assert_eq!(out, PathBuf::from("m"));
+                assert!(!allow_partial);
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        assert!(Cli::try_parse_from(["peakready", "merge", "a", "b"]).is_err());
+        assert!(Cli::try_parse_from(["peakready", "merge", "--out", "m"]).is_err());
     }
 }

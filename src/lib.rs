@@ -5,11 +5,13 @@
 //! `scenario` (YAML → typed [`scenario::Scenario`]) → `plan` (arrival schedule) → `engine`
 //! (one task per viewer, `protocol` clients) → `metrics` (recorder, `RunResult`) → `analysis`
 //! (SLOs, verdicts) → `report` (files). `staging` is the embedded test server; `run` lists the
-//! stages of a run; `cli` maps verbs onto them.
+//! stages of a run; `merge` combines shard results directories into one; `cli` maps verbs onto
+//! them.
 
 pub mod analysis;
 pub mod cli;
 pub mod engine;
+pub mod merge;
 pub mod metrics;
 pub mod netem;
 pub mod plan;

@@ -139,6 +139,8 @@ pub async fn run(
         generator,
         notices,
         readiness: None,
+        shard: None,
+        merge: None,
     };
     crate::analysis::slo::evaluate(&mut result);
     if let Some(dir) = &opts.out {

@@ -340,6 +340,8 @@ pub async fn run(
         generator,
         notices,
         readiness: None,
+        shard: opts.shard,
+        merge: None,
     };
     crate::analysis::slo::evaluate(&mut result);
     let nobody_joined = result.overall.joins.attempted > 0 && result.overall.joins.succeeded == 0;

@@ -30,3 +30,6 @@ mod generator;
 
 #[path = "suite/charts.rs"]
 mod charts;
+
+#[path = "suite/merge.rs"]
+mod merge;

@@ -1,13 +1,16 @@
 //! Recording and results: the metric vocabulary, the recorder that owns every histogram,
-//! the per-second series writers and the serializable [`RunResult`].
+//! the per-second series writers, the serializable [`RunResult`] and the merging of shard
+//! results into one (`merge`, `series_merge`).
 //!
 //! Must not import `engine` internals beyond system readings, nor `report`.
 
 mod build;
+pub mod merge;
 mod names;
 pub mod recorder;
 pub mod result;
 pub mod series;
+pub mod series_merge;
 
 pub use build::breakdowns;
 pub use names::{ErrorKind, Metric, Unit};

@@ -240,6 +240,10 @@ impl ErrorKind {
         }
     }
 
+    pub fn from_name(name: &str) -> Option<ErrorKind> {
+        ErrorKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     pub fn index(self) -> usize {
         self as usize
     }
@@ -280,6 +284,7 @@ mod tests {
         }
         for (i, k) in ErrorKind::ALL.iter().enumerate() {
             assert_eq!(k.index(), i);
+            assert_eq!(ErrorKind::from_name(k.name()), Some(*k));
         }
     }
 }

@@ -16,7 +16,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use super::names::{Metric, Unit};
-use crate::plan::PlannedPhase;
+use crate::plan::{PlannedPhase, Shard};
 use crate::scenario::SloGate;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -54,6 +54,45 @@ pub struct RunResult {
     /// Absent in files written before the analysis existed; `report DIR` recomputes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readiness: Option<Readiness>,
+    /// The `--shard I/N` slice this run was; absent for a whole run (and in merged results).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+    /// Present when `peakready merge` built this result from shard results directories.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<MergeInfo>,
+}
+
+/// Where a merged result came from (`peakready merge`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MergeInfo {
+    /// N of the shards' `--shard I/N`.
+    pub shard_count: u64,
+    /// The shards merged, by index.
+    pub shards: Vec<ShardSource>,
+    /// Indexes of shards that were not merged (only possible with `--allow-partial`): counts
+    /// and concurrency then cover part of the plan.
+    pub missing: Vec<u64>,
+    /// How per-second rows were lined up: `wall_clock` (each shard's seconds shifted by its
+    /// start time minus the earliest shard's, rounded to whole seconds).
+    pub alignment: String,
+    /// Latest minus earliest shard start time, seconds.
+    pub start_skew_s: f64,
+}
+
+/// One shard of a merged result, with its own generator health.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShardSource {
+    /// I of `--shard I/N` (1-based).
+    pub index: u64,
+    /// The shard's results directory, as given to `merge`.
+    pub dir: String,
+    pub started_at: DateTime<Utc>,
+    /// Whole seconds this shard's per-second rows were shifted by in the merged series.
+    pub offset_s: u64,
+    pub duration_s: f64,
+    pub status: RunStatus,
+    pub joins_attempted: u64,
+    pub generator: GeneratorHealth,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

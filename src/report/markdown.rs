@@ -31,6 +31,7 @@ pub fn render(r: &RunResult) -> String {
     write_errors(&mut out, r);
     write_phases(&mut out, r);
     write_generator(&mut out, r);
+    write_shards(&mut out, r);
     write_notices(&mut out, r);
     out
 }
@@ -398,6 +399,67 @@ fn write_generator(out: &mut String, r: &RunResult) {
         "open files (peak / limit)".into(),
         format!("{} / {}", g.peak_open_files, g.open_files_limit),
     ]);
+    let _ = writeln!(out, "{}", t.markdown());
+}
+
+/// A merged run: which shard directories it came from, each with its own generator health
+/// (the merged health above is the worst of them), and which shards are missing.
+fn write_shards(out: &mut String, r: &RunResult) {
+    let Some(m) = &r.merge else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "## Shards
+"
+    );
+    let _ = writeln!(
+        out,
+        "Merged from {} of {} shards (`peakready merge`); per-second rows aligned by wall-clock start \
+         (start times differ by {:.1} s).\n",
+        m.shards.len(),
+        m.shard_count,
+        m.start_skew_s
+    );
+    if !m.missing.is_empty() {
+        let missing: Vec<String> = m.missing.iter().map(|i| i.to_string()).collect();
+        let _ = writeln!(
+            out,
+            "**Incomplete: shard(s) {} of {} are missing.** Counts and concurrency cover only the shards below.\n",
+            missing.join(", "),
+            m.shard_count
+        );
+    }
+    let mut t = Table::new(&[
+        ("shard", Align::Left),
+        ("directory", Align::Left),
+        ("started", Align::Left),
+        ("duration", Align::Right),
+        ("status", Align::Left),
+        ("joins", Align::Right),
+        ("start lag p99", Align::Right),
+        ("generator", Align::Left),
+    ]);
+    for s in &m.shards {
+        t.row(vec![
+            format!("{}/{}", s.index, m.shard_count),
+            format!("`{}`", s.dir),
+            format!(
+                "{} (+{} s)",
+                s.started_at.format("%H:%M:%S%.3f UTC"),
+                s.offset_s
+            ),
+            format!("{:.1} s", s.duration_s),
+            format!("{:?}", s.status).to_lowercase(),
+            s.joins_attempted.to_string(),
+            ms(s.generator.lag_p99_ms),
+            if s.generator.limited {
+                "**limited**".into()
+            } else {
+                "kept up".into()
+            },
+        ]);
+    }
     let _ = writeln!(out, "{}", t.markdown());
 }
 

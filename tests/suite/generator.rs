@@ -1,48 +1,7 @@
 //! The generator's honesty: coordinated-omission correction against a target with a known stall
 //! schedule (wrk2's method), and an overloaded generator reported as the bottleneck.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-
 use crate::common::*;
-
-/// A `peakready serve` child on a free loopback port, killed by PID when dropped.
-struct Server {
-    child: Child,
-    url: String,
-    _stdout: BufReader<std::process::ChildStdout>,
-}
-
-impl Server {
-    fn start(args: &[&str]) -> Server {
-        let mut child = bin()
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn serve");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("first line");
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
-        Server {
-            child,
-            url,
-            _stdout: stdout,
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[test]
 fn open_model_tail_matches_the_known_stall_schedule() {

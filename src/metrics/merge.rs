@@ -1,0 +1,410 @@
+//! One [`RunResult`] from the results of several `--shard I/N` processes: histograms added
+//! (never percentiles averaged), counters summed, generator health kept per shard and judged
+//! on the worst one. The per-second files are merged by [`super::series_merge`]; reading,
+//! checking and writing directories belong to `crate::merge`.
+//!
+//! Must not import `report` or `engine`.
+
+use std::collections::BTreeMap;
+
+use anyhow::{anyhow, bail, Context};
+use hdrhistogram::Histogram;
+
+use super::names::{ErrorKind, Metric};
+use super::result::{
+    decode_histogram, new_histogram, summarize, Breakdown, GeneratorHealth, JoinCounts, MergeInfo,
+    ShardSource,
+};
+use super::series_merge::SeriesPeaks;
+use super::{RunResult, RunStatus};
+
+/// One shard's result, where it came from and how its clock lines up with the earliest shard.
+pub struct ShardInput<'a> {
+    pub result: &'a RunResult,
+    /// I of `--shard I/N`.
+    pub index: u64,
+    /// The directory as given on the command line (for messages and results.json).
+    pub dir: String,
+    /// Seconds this shard started after the earliest shard.
+    pub offset_exact_s: f64,
+    /// The same rounded to whole seconds: the shift applied to its per-second rows.
+    pub offset_s: u64,
+}
+
+/// How the merge was asked for and what it found about the set of shards.
+pub struct MergePlan {
+    pub shard_count: u64,
+    pub missing: Vec<u64>,
+    pub start_skew_s: f64,
+}
+
+/// Notices a shard wrote about itself that would be wrong for the merged run; the merged
+/// versions are recomputed below (capped arrivals, who joined) or by the analysis
+/// (capacity skipped) on the merged data.
+const SHARD_ONLY_NOTICES: [&str; 4] = [
+    "shard ",
+    "load.max_viewers (",
+    "no viewer could join",
+    "capacity analysis skipped",
+];
+
+/// Merge shard results. `shards` is non-empty and already checked to be slices of one run
+/// (same scenario, seed, regions, phases and shard count), sorted by index.
+pub fn merge_results(
+    shards: &[ShardInput],
+    peaks: &SeriesPeaks,
+    plan: MergePlan,
+) -> anyhow::Result<RunResult> {
+    let first = shards
+        .first()
+        .ok_or_else(|| anyhow!("no shard results to merge"))?;
+    let base = first.result;
+    let mut regions: Vec<Acc> = base.regions.iter().map(|b| Acc::new(&b.name)).collect();
+    let mut overall = Acc::new(&base.overall.name);
+    for s in shards {
+        let at = format!("{}/results.json", s.dir);
+        for (acc, b) in regions.iter_mut().zip(&s.result.regions) {
+            acc.add(b, &format!("{at}: regions[{}]", b.name))?;
+        }
+        overall.add(&s.result.overall, &format!("{at}: overall"))?;
+    }
+    let mut regions: Vec<Breakdown> = regions.into_iter().map(Acc::finish).collect();
+    let mut overall = overall.finish();
+    // The sum at each second counts viewers live together; each shard's own peak (taken at every
+    // join, not once a second) is also a floor, since the other shards had ≥ 0 viewers then.
+    for (b, peak) in regions.iter_mut().zip(&peaks.regions) {
+        b.peak_concurrent_viewers = b.peak_concurrent_viewers.max(*peak);
+    }
+    overall.peak_concurrent_viewers = overall.peak_concurrent_viewers.max(peaks.overall);
+
+    let status = shards
+        .iter()
+        .map(|s| s.result.status)
+        .max_by_key(|s| match s {
+            RunStatus::Completed => 0,
+            RunStatus::Interrupted => 1,
+            RunStatus::Aborted => 2,
+        })
+        .unwrap_or(RunStatus::Completed);
+    let reasons: Vec<String> = shards
+        .iter()
+        .filter_map(|s| {
+            let r = s.result.status_reason.as_ref()?;
+            Some(format!("shard {}: {r}", s.index))
+        })
+        .collect();
+
+    let mut notices = Vec::new();
+    let merged_from: Vec<String> = shards.iter().map(|s| s.index.to_string()).collect();
+    notices.push(format!(
+        "merged from shards {} of {} (peakready merge): histograms added, counters summed",
+        merged_from.join(", "),
+        plan.shard_count
+    ));
+    if !plan.missing.is_empty() {
+        let missing: Vec<String> = plan.missing.iter().map(|i| i.to_string()).collect();
+        notices.push(format!(
+            "INCOMPLETE: shard(s) {} of {} are missing (merged with --allow-partial): joins, requests and \
+             concurrency cover {} of {} slices of the plan, while readiness is judged against the whole plan",
+            missing.join(", "),
+            plan.shard_count,
+            shards.len(),
+            plan.shard_count
+        ));
+    }
+    for s in shards {
+        for n in &s.result.notices {
+            if !SHARD_ONLY_NOTICES.iter().any(|p| n.starts_with(p)) && !notices.contains(n) {
+                notices.push(n.clone());
+            }
+        }
+    }
+    if overall.joins.capped > 0 {
+        notices.push(format!(
+            "load.max_viewers ({}) was reached: {} planned arrivals were not started (each shard held at most 1/{} of it)",
+            base.scenario.max_viewers, overall.joins.capped, plan.shard_count
+        ));
+    }
+    let targets: Vec<&str> = shards
+        .iter()
+        .map(|s| s.result.scenario.target.as_str())
+        .collect();
+    if targets.iter().any(|t| *t != targets[0]) {
+        notices.push(format!(
+            "the shards loaded different targets ({}): each measured its own target",
+            targets.join(", ")
+        ));
+    }
+
+    let duration_s = shards
+        .iter()
+        .map(|s| s.offset_exact_s + s.result.duration_s)
+        .fold(0.0, f64::max);
+    let generator = merged_generator(shards, &overall);
+    Ok(RunResult {
+        schema: base.schema,
+        tool: base.tool.clone(),
+        scenario: base.scenario.clone(),
+        seed: base.seed,
+        started_at: shards
+            .iter()
+            .map(|s| s.result.started_at)
+            .min()
+            .unwrap_or(base.started_at),
+        ended_at: shards
+            .iter()
+            .map(|s| s.result.ended_at)
+            .max()
+            .unwrap_or(base.ended_at),
+        duration_s,
+        planned_duration_s: base.planned_duration_s,
+        status,
+        status_reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
+        phases: base.phases.clone(),
+        regions,
+        overall,
+        slo: Vec::new(),
+        slo_passed: true,
+        generator,
+        notices,
+        readiness: None,
+        shard: None,
+        merge: Some(MergeInfo {
+            shard_count: plan.shard_count,
+            shards: shards
+                .iter()
+                .map(|s| ShardSource {
+                    index: s.index,
+                    dir: s.dir.clone(),
+                    started_at: s.result.started_at,
+                    offset_s: s.offset_s,
+                    duration_s: s.result.duration_s,
+                    status: s.result.status,
+                    joins_attempted: s.result.overall.joins.attempted,
+                    generator: s.result.generator.clone(),
+                })
+                .collect(),
+            missing: plan.missing,
+            alignment: "wall_clock".into(),
+            start_skew_s: plan.start_skew_s,
+        }),
+    })
+}
+
+/// Generator health of the whole fleet: lag percentiles from the merged lag histogram, and
+/// "limited" when any shard was (a mixture's p99 never exceeds its worst part's, so the worst
+/// shard decides). Per-process readings (CPU use, memory, files) are the busiest process's:
+/// shards may share a machine or not, so adding them up would mean nothing.
+fn merged_generator(shards: &[ShardInput], overall: &Breakdown) -> GeneratorHealth {
+    let lag = overall.metrics.get(Metric::GeneratorLagMs.name());
+    let gens = || shards.iter().map(|s| &s.result.generator);
+    let busiest = gens().max_by(|a, b| a.cpu_utilisation.total_cmp(&b.cpu_utilisation));
+    let limited: Vec<&ShardInput> = shards
+        .iter()
+        .filter(|s| s.result.generator.limited)
+        .collect();
+    let threshold = gens().map(|g| g.late_threshold_ms).fold(0.0, f64::max);
+    let message = (!limited.is_empty()).then(|| {
+        let which: Vec<String> = limited
+            .iter()
+            .map(|s| {
+                format!(
+                    "shard {} ({}: start lag p99 {:.0} ms)",
+                    s.index, s.dir, s.result.generator.lag_p99_ms
+                )
+            })
+            .collect();
+        format!(
+            "the load generator, not the target, limited this run: {} started viewers late (threshold {threshold:.0} ms). \
+             Give that shard more cores, split the plan over more shards, or lower the load.",
+            which.join(", ")
+        )
+    });
+    GeneratorHealth {
+        lag_p50_ms: lag.map_or(0.0, |m| m.p50),
+        lag_p99_ms: lag.map_or(0.0, |m| m.p99),
+        lag_max_ms: lag.map_or(0.0, |m| m.max),
+        late_arrivals: gens().map(|g| g.late_arrivals).sum(),
+        late_threshold_ms: threshold,
+        cpu_seconds: gens().map(|g| g.cpu_seconds).sum(),
+        cpu_utilisation: busiest.map_or(0.0, |g| g.cpu_utilisation),
+        cores: busiest.map_or(0, |g| g.cores),
+        peak_rss_bytes: gens().map(|g| g.peak_rss_bytes).max().unwrap_or(0),
+        open_files_limit: gens().map(|g| g.open_files_limit).min().unwrap_or(0),
+        peak_open_files: gens().map(|g| g.peak_open_files).max().unwrap_or(0),
+        limited: !limited.is_empty(),
+        message,
+    }
+}
+
+/// A breakdown being summed over shards.
+struct Acc {
+    name: String,
+    joins: JoinCounts,
+    departures: u64,
+    /// Highest single-shard peak; the merged per-second peak is applied by the caller.
+    peak: u64,
+    requests: u64,
+    errors: BTreeMap<String, u64>,
+    hists: BTreeMap<Metric, Histogram<u64>>,
+    phases: Vec<Acc>,
+}
+
+impl Acc {
+    fn new(name: &str) -> Acc {
+        Acc {
+            name: name.to_string(),
+            joins: JoinCounts::default(),
+            departures: 0,
+            peak: 0,
+            requests: 0,
+            errors: BTreeMap::new(),
+            hists: BTreeMap::new(),
+            phases: Vec::new(),
+        }
+    }
+
+    /// Add one shard's breakdown; `at` names it in errors (`DIR/results.json: regions[eu]`).
+    fn add(&mut self, b: &Breakdown, at: &str) -> anyhow::Result<()> {
+        if b.name != self.name {
+            bail!(
+                "{at}: named `{}` where the first shard has `{}`",
+                b.name,
+                self.name
+            );
+        }
+        self.joins.attempted += b.joins.attempted;
+        self.joins.succeeded += b.joins.succeeded;
+        self.joins.failed += b.joins.failed;
+        self.joins.capped += b.joins.capped;
+        self.departures += b.departures;
+        self.peak = self.peak.max(b.peak_concurrent_viewers);
+        self.requests += b.requests;
+        for (kind, n) in &b.errors {
+            if ErrorKind::from_name(kind).is_none() {
+                bail!("{at}.errors: unknown error class `{kind}` (written by another peakready version?); merge the shards with the peakready that ran them");
+            }
+            *self.errors.entry(kind.clone()).or_default() += n;
+        }
+        for (name, summary) in &b.metrics {
+            let metric = Metric::from_name(name).ok_or_else(|| {
+                anyhow!("{at}.metrics: unknown metric `{name}` (written by another peakready version?); merge the shards with the peakready that ran them")
+            })?;
+            let hist = decode_histogram(&summary.hdr).map_err(|e| {
+                anyhow!("{at}.metrics.{name}.hdr: {e}; the file was altered or truncated, re-run this shard")
+            })?;
+            let acc = match self.hists.entry(metric) {
+                std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(new_histogram().context("creating a histogram")?)
+                }
+            };
+            acc.add(&hist)
+                .map_err(|e| anyhow!("{at}.metrics.{name}: adding histograms: {e:?}"))?;
+        }
+        if self.phases.is_empty() {
+            self.phases = b.phases.iter().map(|p| Acc::new(&p.name)).collect();
+        }
+        if b.phases.len() != self.phases.len() {
+            bail!(
+                "{at}.phases: {} phases where the first shard has {}",
+                b.phases.len(),
+                self.phases.len()
+            );
+        }
+        for (acc, p) in self.phases.iter_mut().zip(&b.phases) {
+            acc.add(p, &format!("{at}.phases[{}]", p.name))?;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Breakdown {
+        // Recomputed from the summed counts rather than averaged: error_rate excludes viewer
+        // outcomes (`ErrorKind::is_outcome`), exactly as a single run computes it.
+        let request_errors: u64 = self
+            .errors
+            .iter()
+            .filter(|(k, _)| ErrorKind::from_name(k).is_some_and(|k| !k.is_outcome()))
+            .map(|(_, n)| n)
+            .sum();
+        Breakdown {
+            name: self.name,
+            joins: self.joins,
+            departures: self.departures,
+            peak_concurrent_viewers: self.peak,
+            requests: self.requests,
+            errors: self.errors,
+            error_rate: if self.requests == 0 {
+                0.0
+            } else {
+                request_errors as f64 / self.requests as f64
+            },
+            metrics: self
+                .hists
+                .iter()
+                .map(|(m, h)| (m.name().to_string(), summarize(*m, h)))
+                .collect(),
+            phases: self.phases.into_iter().map(Acc::finish).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::result::record_value;
+
+    fn breakdown(name: &str, values: &[u64], joins: u64) -> Breakdown {
+        let mut h = new_histogram().expect("histogram");
+        for v in values {
+            record_value(&mut h, *v);
+        }
+        let mut b = Breakdown {
+            name: name.into(),
+            requests: 10,
+            ..Breakdown::default()
+        };
+        b.joins.attempted = joins;
+        b.errors.insert("timeout".into(), 1);
+        b.errors.insert("stale_playlist".into(), 2);
+        b.metrics
+            .insert("join_ms".into(), summarize(Metric::JoinMs, &h));
+        b
+    }
+
+    #[test]
+    fn percentiles_come_from_the_added_histograms() {
+        // Shard a: 100 fast joins; shard b: 100 slow ones. Averaging the p50s would say 505 ms;
+        // the union's p50 is at the edge of the fast half.
+        let a = breakdown("eu", &[10_000; 100], 100);
+        let b = breakdown("eu", &[1_000_000; 100], 50);
+        let mut acc = Acc::new("eu");
+        acc.add(&a, "a").expect("adds");
+        acc.add(&b, "b").expect("adds");
+        let m = acc.finish();
+        let join = &m.metrics["join_ms"];
+        assert_eq!(join.count, 200);
+        assert!((join.p50 - 10.0).abs() < 0.1, "p50 {}", join.p50);
+        assert!((join.p99 - 1000.0).abs() < 1.0, "p99 {}", join.p99);
+        assert_eq!(m.joins.attempted, 150);
+        assert_eq!(m.errors["timeout"], 2);
+        // 2 timeouts of 20 requests; the stale playlists are viewer outcomes, not requests.
+        assert!((m.error_rate - 0.1).abs() < 1e-12, "{}", m.error_rate);
+    }
+
+    #[test]
+    fn a_foreign_region_or_metric_is_an_error_naming_where() {
+        let mut acc = Acc::new("eu");
+        let e = acc
+            .add(&breakdown("sea", &[1], 1), "d/results.json: regions[sea]")
+            .expect_err("region mismatch");
+        assert!(e.to_string().contains("d/results.json"), "{e}");
+        let mut b = breakdown("eu", &[1], 1);
+        b.metrics.insert(
+            "warp_ms".into(),
+            b.metrics.get("join_ms").cloned().expect("join_ms"),
+        );
+        let e = Acc::new("eu").add(&b, "x").expect_err("unknown metric");
+        assert!(e.to_string().contains("warp_ms"), "{e}");
+    }
+}
