@@ -147,7 +147,10 @@ impl Connections {
             0 => None,
             n => {
                 let mixed = self.viewer_id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
-                self.spec.source_addrs.get((mixed % n as u64) as usize).copied()
+                self.spec
+                    .source_addrs
+                    .get((mixed % n as u64) as usize)
+                    .copied()
             }
         };
         let session = Session::new(origin.clone(), client, source);
