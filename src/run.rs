@@ -206,6 +206,7 @@ pub async fn run(
     let spec = Arc::new(ViewerSpec {
         clients,
         source_addrs: scenario.target.source_addrs.clone(),
+        viewer_id_stride: opts.shard.map_or(1, |s| s.count),
         region_base,
         join: scenario
             .viewer

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 use url::Url;
 
@@ -50,9 +50,13 @@ pub async fn run(
     let deadline = start + config.duration;
     let (stop_tx, stop_rx) = watch::channel(false);
     let next_slot = Arc::new(AtomicU64::new(0));
-    let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..config.connections.max(1) {
-        let worker = Worker {
+    let lanes = tokio::runtime::Handle::current()
+        .metrics()
+        .num_workers()
+        .clamp(1, config.connections.max(1));
+    let mut per_lane: Vec<Vec<Worker>> = (0..lanes).map(|_| Vec::new()).collect();
+    for i in 0..config.connections.max(1) {
+        per_lane[i % lanes].push(Worker {
             session: Session::new(origin.clone(), config.client.clone(), None),
             path: path.clone(),
             rec: rec.clone(),
@@ -62,13 +66,20 @@ pub async fn run(
             start,
             deadline,
             stop: stop_rx.clone(),
-        };
-        workers.spawn(worker.run());
+        });
+    }
+    let (abort_tx, abort_rx) = watch::channel(false);
+    let mut finished = tokio::task::JoinSet::new();
+    for (lane, workers) in per_lane.into_iter().enumerate() {
+        let done = start_lane(lane, workers, abort_rx.clone())?;
+        finished.spawn(async move {
+            let _ = done.await;
+        });
     }
     let mut status = RunStatus::Completed;
     let mut reason = None;
     let interrupted = tokio::select! {
-        _ = async { while workers.join_next().await.is_some() {} } => false,
+        _ = async { while finished.join_next().await.is_some() {} } => false,
         Ok(_) = interrupts.wait_for(|n| *n >= 1) => true,
     };
     if interrupted {
@@ -77,8 +88,11 @@ pub async fn run(
         let _ = stop_tx.send(true);
         // In-flight requests get the request timeout at most; a second Ctrl-C cuts it.
         tokio::select! {
-            _ = async { while workers.join_next().await.is_some() {} } => {}
-            Ok(_) = interrupts.wait_for(|n| *n >= 2) => workers.shutdown().await,
+            _ = async { while finished.join_next().await.is_some() {} } => {}
+            Ok(_) = interrupts.wait_for(|n| *n >= 2) => {
+                let _ = abort_tx.send(true);
+                while finished.join_next().await.is_some() {}
+            }
         }
     }
     Ok(EngineOutcome {
@@ -86,6 +100,39 @@ pub async fn run(
         reason,
         elapsed: start.elapsed(),
     })
+}
+
+/// Runs `workers` on a thread of their own with a single-threaded runtime, as wrk runs each of
+/// its threads' connections on one event loop: a connection's wake-up, request and response
+/// stay on one thread, with no work-stealing hand-offs between threads per request. The
+/// returned receiver completes when every worker has finished (or `abort` was set).
+fn start_lane(
+    lane: usize,
+    workers: Vec<Worker>,
+    mut abort: watch::Receiver<bool>,
+) -> anyhow::Result<oneshot::Receiver<()>> {
+    let (done_tx, done_rx) = oneshot::channel();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("starting the runtime of connection lane {lane}: {e}"))?;
+    std::thread::Builder::new()
+        .name(format!("quick-lane-{lane}"))
+        .spawn(move || {
+            runtime.block_on(async move {
+                let mut set = tokio::task::JoinSet::new();
+                for worker in workers {
+                    set.spawn(worker.run());
+                }
+                tokio::select! {
+                    _ = async { while set.join_next().await.is_some() {} } => {}
+                    _ = abort.wait_for(|a| *a) => set.shutdown().await,
+                }
+            });
+            let _ = done_tx.send(());
+        })
+        .map_err(|e| anyhow::anyhow!("starting connection lane {lane}: {e}"))?;
+    Ok(done_rx)
 }
 
 struct Worker {

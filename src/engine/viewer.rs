@@ -24,6 +24,9 @@ pub struct ViewerSpec {
     pub clients: Vec<Arc<ClientConfig>>,
     /// Local addresses connections are spread over (`target.source_addrs`); empty = OS choice.
     pub source_addrs: Vec<std::net::IpAddr>,
+    /// Distance between consecutive viewer ids in this process: the shard count under
+    /// `--shard I/N` (shard I runs ids ≡ I−1 mod N), else 1.
+    pub viewer_id_stride: u64,
     /// Per region: the base URL join paths and the watch URL resolve against.
     pub region_base: Vec<Url>,
     pub join: Vec<PreparedStep>,
@@ -141,17 +144,13 @@ impl Connections {
         let client = self.spec.clients[self.region as usize].clone();
         // Spread viewers over the local source addresses so one machine can hold more than one
         // ephemeral-port range of connections to a single target.
-        // Fibonacci hashing, not `viewer_id % n`: a shard runs every S-th viewer id, and a plain
-        // modulo would then use only n / gcd(n, S) of the addresses.
         let source = match self.spec.source_addrs.len() {
             0 => None,
-            n => {
-                let mixed = self.viewer_id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
-                self.spec
-                    .source_addrs
-                    .get((mixed % n as u64) as usize)
-                    .copied()
-            }
+            n => self
+                .spec
+                .source_addrs
+                .get(source_index(self.viewer_id, self.spec.viewer_id_stride, n))
+                .copied(),
         };
         let session = Session::new(origin.clone(), client, source);
         self.sessions.push((origin, session));
@@ -348,3 +347,33 @@ pub async fn sleep_or_end(until: Instant, ending: &mut tokio::sync::watch::Recei
 }
 
 pub const MIN_RELOAD: Duration = Duration::from_millis(100);
+
+/// Which of `n` source addresses viewer `viewer_id` connects from: round robin over this
+/// process's own viewers. A plain `viewer_id % n` would, in a shard running every S-th id, use
+/// only n / gcd(n, S) of the addresses.
+fn source_index(viewer_id: u64, stride: u64, n: usize) -> usize {
+    ((viewer_id / stride.max(1)) % n as u64) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::source_index;
+
+    #[test]
+    fn source_addresses_are_used_round_robin_by_every_shard() {
+        for shards in 1..=8u64 {
+            for n in 1..=10usize {
+                for shard in 0..shards {
+                    let mut used = vec![0u32; n];
+                    for k in 0..(n as u64 * 7) {
+                        used[source_index(k * shards + shard, shards, n)] += 1;
+                    }
+                    assert!(
+                        used.iter().all(|&u| u == 7),
+                        "{shards} shards, {n} addresses, shard {shard}: {used:?}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -133,9 +133,14 @@ async fn bytes_beyond_the_framed_body_retire_the_connection() {
 
 #[tokio::test]
 async fn malformed_heads_are_errors_not_panics() {
-    let cases: [&'static [u8]; 5] = [
+    let cases: [&'static [u8]; 9] = [
         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok",
         b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\nok",
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n",
+        // An empty size line must not read as the last chunk (it would truncate the body).
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n\r\n3\r\ndef\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nnot a trailer\r\n\r\n",
         b"NOT HTTP AT ALL\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokXX0\r\n\r\n",
@@ -215,4 +220,117 @@ async fn a_keep_alive_closed_while_idle_is_replaced_before_sending_even_for_post
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(accepted.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn doubtful_framing_is_read_but_the_connection_is_not_reused() {
+    for response in [
+        &b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"[..],
+        b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nConnection: keep-alive, close\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.0 200 OK\r\nConnection: close, keep-alive\r\nContent-Length: 2\r\n\r\nok",
+    ] {
+        let (addr, accepted) = answer_with(response).await;
+        let mut session = Session::new(origin(addr), config(Duration::from_secs(5)), None);
+        for _ in 0..2 {
+            let (_, resp) = session
+                .request(Method::GET, "/", None, true)
+                .await
+                .expect("request");
+            assert_eq!(resp.body.as_deref(), Some(&b"ok"[..]));
+        }
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            2,
+            "{}",
+            String::from_utf8_lossy(response)
+        );
+    }
+}
+
+/// Writes `response` one byte at a time, flushing each: every partial-read path of the parser
+/// (head, size line, chunk data, CRLF, trailers) is taken.
+async fn dribble(response: Vec<u8>) -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    let response = Arc::new(response);
+    serve(move |mut s, _| {
+        let response = response.clone();
+        async move {
+            while read_head(&mut s).await.is_some() {
+                for byte in response.iter() {
+                    if s.write_all(std::slice::from_ref(byte)).await.is_err() {
+                        return;
+                    }
+                    let _ = s.flush().await;
+                    tokio::task::yield_now().await;
+                }
+            }
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn responses_arriving_byte_by_byte_are_parsed_whole() {
+    let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n".to_vec();
+    let sized = b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world".to_vec();
+    for response in [chunked, sized] {
+        let (addr, accepted) = dribble(response).await;
+        let mut session = Session::new(origin(addr), config(Duration::from_secs(10)), None);
+        for _ in 0..2 {
+            let (_, resp) = session
+                .request(Method::GET, "/", None, true)
+                .await
+                .expect("request");
+            assert_eq!(resp.body.as_deref(), Some(&b"hello world"[..]));
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_head_near_the_buffer_size_then_a_chunked_body_across_its_edge() {
+    // A head of ~8,190 bytes leaves the chunked body straddling the 8 KiB read buffer, and a
+    // 20 KiB chunk then needs the window moved and refilled several times.
+    let mut response = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n".to_vec();
+    let filler = 8190 - response.len() - b"X-Pad: \r\n\r\n".len();
+    response.extend_from_slice(format!("X-Pad: {}\r\n\r\n", "p".repeat(filler)).as_bytes());
+    let body: Vec<u8> = (0..20_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    response.extend_from_slice(format!("{:x}\r\n", body.len()).as_bytes());
+    response.extend_from_slice(&body);
+    response.extend_from_slice(b"\r\n3\r\nend\r\n0\r\n\r\n");
+    let response: &'static [u8] = Box::leak(response.into_boxed_slice());
+    let (resps, conns) = two_gets(response, Method::GET).await;
+    let mut want = body.clone();
+    want.extend_from_slice(b"end");
+    for resp in &resps {
+        assert_eq!(resp.body.as_deref(), Some(&want[..]));
+    }
+    assert_eq!(conns, 1);
+}
+
+#[tokio::test]
+async fn abandoning_a_request_midway_retires_its_connection() {
+    let (addr, _) = serve(|mut s, _| async move {
+        if read_head(&mut s).await.is_some() {
+            let _ = s
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+                .await;
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+    })
+    .await;
+    let cfg = config(Duration::from_secs(10));
+    let (mut conn, _) = HttpConnection::open(&origin(addr), &cfg, None)
+        .await
+        .expect("open");
+    let abandoned = tokio::time::timeout(
+        Duration::from_millis(200),
+        conn.request(Method::GET, "/", None, false),
+    )
+    .await;
+    assert!(abandoned.is_err(), "the body never completes");
+    assert!(
+        !conn.is_usable(),
+        "a half-read response must not be followed by another request"
+    );
 }

@@ -26,9 +26,6 @@ pub(super) const READ_BUFFER: usize = 8 * 1024;
 const MAX_HEAD: usize = 64 * 1024;
 /// Headers parsed per response head; more is refused (as hyper's default of 100 would be).
 const MAX_HEADERS: usize = 100;
-/// Largest buffer pre-allocated from a response's `Content-Length`: the header is
-/// server-controlled, so a lying server must not make us allocate gigabytes up front.
-const MAX_BODY_PREALLOC: usize = 8 << 20;
 
 /// Anything a connection can run on: TLS, an emulated path.
 pub(super) trait Stream: AsyncRead + AsyncWrite + Send + Sync + Unpin {}
@@ -202,6 +199,8 @@ pub(super) async fn exchange(
     buf: &mut Vec<u8>,
 ) -> Result<Exchanged, Stage> {
     io.write_all(request).await.map_err(Stage::Write)?;
+    // A TLS stream may hold encrypted bytes after `write_all` returned; only a flush sends them.
+    io.flush().await.map_err(Stage::Write)?;
     let mut rd = Reader::new(io, buf);
     let head = rd.head(is_head).await?;
     let head_at = tokio::time::Instant::now();
@@ -241,13 +240,15 @@ struct BodySink {
 
 impl BodySink {
     fn new(keep: bool, framing: &Framing) -> BodySink {
+        // Pre-allocate from Content-Length only for a body that will be kept: the header is
+        // server-controlled, and a body beyond MAX_KEPT_BODY is dropped anyway.
         let hint = match framing {
-            Framing::Length(n) => usize::try_from(*n).unwrap_or(usize::MAX),
+            Framing::Length(n) if *n <= MAX_KEPT_BODY => usize::try_from(*n).unwrap_or(0),
             _ => 0,
         };
         BodySink {
             len: 0,
-            kept: keep.then(|| BytesMut::with_capacity(hint.min(MAX_BODY_PREALLOC))),
+            kept: keep.then(|| BytesMut::with_capacity(hint)),
         }
     }
 
@@ -363,7 +364,7 @@ impl<'a> Reader<'a> {
                         let head =
                             interpret(&resp, is_head_request).map_err(|e| self.failure(e))?;
                         self.consume(len);
-                        if (100..200).contains(&status) && status != 101 {
+                        if (100..200).contains(&status) {
                             continue;
                         }
                         return Ok(head);
@@ -401,6 +402,17 @@ impl<'a> Reader<'a> {
     async fn body_chunked(&mut self, sink: &mut BodySink) -> Result<(), Stage> {
         loop {
             let size = loop {
+                // httparse reads an empty size line as 0, which would end the body early.
+                if self
+                    .window()
+                    .first()
+                    .is_some_and(|b| !b.is_ascii_hexdigit())
+                {
+                    return Err(self.failure(RequestError::new(
+                        ErrorKind::Other,
+                        "reading body: invalid chunk size line",
+                    )));
+                }
                 match httparse::parse_chunk_size(self.window()) {
                     Ok(httparse::Status::Complete((used, size))) => {
                         self.consume(used);
@@ -449,7 +461,13 @@ impl<'a> Reader<'a> {
                     self.consume(2);
                     return Ok(());
                 }
-                Some(pos) => self.consume(pos + 2),
+                Some(pos) if self.window()[..pos].contains(&b':') => self.consume(pos + 2),
+                Some(_) => {
+                    return Err(self.failure(RequestError::new(
+                        ErrorKind::Other,
+                        "reading body: malformed chunked trailer",
+                    )))
+                }
                 None => {
                     self.fill_or_eof_error(MAX_HEAD, "reading chunked trailers")
                         .await?
@@ -481,12 +499,14 @@ fn interpret(
     let mut length: Option<u64> = None;
     let mut chunked = false;
     let mut transfer_encoded = false;
-    let mut close = http10;
+    let mut says_close = false;
+    let mut says_keep_alive = false;
     for h in resp.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
-            let n = std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
+            let digits = h.value.trim_ascii();
+            let n = (!digits.is_empty() && digits.iter().all(u8::is_ascii_digit))
+                .then(|| std::str::from_utf8(digits).ok()?.parse::<u64>().ok())
+                .flatten()
                 .ok_or_else(|| malformed("invalid Content-Length"))?;
             if length.is_some_and(|prev| prev != n) {
                 return Err(malformed("conflicting Content-Length headers"));
@@ -503,14 +523,20 @@ fn interpret(
         } else if h.name.eq_ignore_ascii_case("connection") {
             for token in h.value.split(|&b| b == b',') {
                 let token = token.trim_ascii();
-                if token.eq_ignore_ascii_case(b"close") {
-                    close = true;
-                } else if token.eq_ignore_ascii_case(b"keep-alive") && http10 {
-                    close = false;
-                }
+                says_close |= token.eq_ignore_ascii_case(b"close");
+                says_keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
             }
         }
     }
+    if status == 101 {
+        // We never ask to upgrade; after a 101 the connection no longer speaks HTTP.
+        return Err(malformed("unexpected 101 Switching Protocols"));
+    }
+    // RFC 9112 §6.1, §6.3: Transfer-Encoding in HTTP/1.0, or beside Content-Length, is framing
+    // we cannot trust for a following response, so such a connection is not reused.
+    let close = says_close
+        || (http10 && !says_keep_alive)
+        || (transfer_encoded && (http10 || length.is_some()));
     let framing =
         if is_head_request || (100..200).contains(&status) || status == 204 || status == 304 {
             Framing::Empty
