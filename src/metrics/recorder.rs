@@ -7,6 +7,11 @@
 //! a [`LiveStats`] snapshot for the progress display and abort checks. Interval histograms are
 //! reset and reused, so memory does not grow with run length beyond the per-second rows.
 //! Both files are flushed every second, so a crash loses at most the current second.
+//!
+//! Every event is stamped when it is sent, and a second's row is closed when the first event
+//! stamped in a later second arrives (or the second has passed with nothing queued). A busy
+//! recorder therefore still files each event under the second it happened in, instead of the
+//! second it got round to it.
 
 use std::time::{Duration, Instant};
 
@@ -56,14 +61,14 @@ pub enum Event {
 /// Cheap to clone; one per viewer task.
 #[derive(Clone)]
 pub struct RecorderHandle {
-    tx: mpsc::UnboundedSender<Event>,
+    tx: mpsc::UnboundedSender<(Instant, Event)>,
 }
 
 impl RecorderHandle {
     pub fn send(&self, event: Event) {
         // The recorder only goes away after `finish`; a send after that is a late event from a
         // viewer being torn down, and dropping it is correct.
-        let _ = self.tx.send(event);
+        let _ = self.tx.send((Instant::now(), event));
     }
 
     pub fn sample(&self, region: u16, phase: u16, metric: Metric, value: u64) {
@@ -95,7 +100,9 @@ impl RecorderHandle {
     /// Ask the recorder to stop and return everything it holds.
     pub async fn finish(&self) -> Option<RecorderState> {
         let (respond, rx) = oneshot::channel();
-        self.tx.send(Event::Finish { respond }).ok()?;
+        self.tx
+            .send((Instant::now(), Event::Finish { respond }))
+            .ok()?;
         rx.await.ok()
     }
 }
@@ -183,7 +190,7 @@ pub struct RecorderState {
 
 pub struct Recorder {
     departures: Vec<u64>,
-    rx: mpsc::UnboundedReceiver<Event>,
+    rx: mpsc::UnboundedReceiver<(Instant, Event)>,
     cells: Vec<Vec<Cell>>,
     interval: Vec<Cell>,
     active: Vec<u64>,
@@ -229,39 +236,56 @@ impl Recorder {
 
     /// Runs until a `Finish` event arrives. `start` is the run's time zero.
     pub async fn run(mut self, start: Instant) {
-        let mut ticker = tokio::time::interval_at(
-            tokio::time::Instant::from_std(start) + Duration::from_secs(1),
-            Duration::from_secs(1),
-        );
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut second = 0u64;
+        let mut boundary = start + Duration::from_secs(1);
+        // One timer for the whole run, moved on each second: not one per event.
+        let end_of_second = tokio::time::sleep_until(boundary.into());
+        tokio::pin!(end_of_second);
+        // An event from a later second, held back until the current second is closed.
+        let mut held: Option<(Instant, Event)> = None;
         loop {
-            tokio::select! {
-                biased;
-                event = self.rx.recv() => match event {
-                    Some(Event::Finish { respond }) => {
-                        self.close_interval(second, start.elapsed());
-                        if let Some(series) = self.series.as_mut() {
-                            series.flush();
-                        }
-                        let _ = respond.send(RecorderState {
-                            cells: self.cells,
-                            peak_active: self.peak_active,
-                            peak_active_overall: self.peak_active_overall,
-                            peak_open_files: self.peak_open_files,
-                            departures: self.departures,
-                        });
+            let next = match held.take() {
+                Some(event) => Some(event),
+                None => tokio::select! {
+                    biased;
+                    event = self.rx.recv() => match event {
+                        Some(event) => Some(event),
+                        None => return,
+                    },
+                    _ = &mut end_of_second => None,
+                },
+            };
+            match next {
+                Some((at, event)) if at < boundary => {
+                    if let Event::Finish { respond } = event {
+                        self.finish(second, start, respond);
                         return;
                     }
-                    Some(event) => self.apply(event),
-                    None => return,
-                },
-                _ = ticker.tick() => {
+                    self.apply(event);
+                }
+                later => {
+                    held = later;
                     self.close_interval(second, start.elapsed());
                     second += 1;
+                    boundary = start + Duration::from_secs(second + 1);
+                    end_of_second.as_mut().reset(boundary.into());
                 }
             }
         }
+    }
+
+    fn finish(&mut self, second: u64, start: Instant, respond: oneshot::Sender<RecorderState>) {
+        self.close_interval(second, start.elapsed());
+        if let Some(series) = self.series.as_mut() {
+            series.flush();
+        }
+        let _ = respond.send(RecorderState {
+            cells: std::mem::take(&mut self.cells),
+            peak_active: std::mem::take(&mut self.peak_active),
+            peak_active_overall: self.peak_active_overall,
+            peak_open_files: self.peak_open_files,
+            departures: std::mem::take(&mut self.departures),
+        });
     }
 
     fn apply(&mut self, event: Event) {

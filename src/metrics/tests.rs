@@ -34,3 +34,48 @@ async fn recorded_values_survive_into_summaries_at_every_magnitude() {
     let decoded = result::decode_histogram(&join.hdr).expect("decode");
     assert_eq!(decoded.len(), 1000);
 }
+
+#[tokio::test]
+async fn a_backlogged_recorder_files_events_under_the_second_they_happened() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let series = series::SeriesWriter::create(
+        dir.path(),
+        vec!["r".into()],
+        vec![("p".into(), 0.0, 10.0)],
+        0.0,
+    )
+    .expect("series");
+    let (recorder, handle, _live) = Recorder::new(1, 1, Some(series));
+    let start = Instant::now();
+    // Nothing consumes events yet: the recorder is "behind" by the whole run.
+    for _ in 0..3 {
+        handle.request(0, 0, None);
+    }
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    for _ in 0..5 {
+        handle.request(0, 0, None);
+    }
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    handle.request(0, 0, None);
+    let task = tokio::spawn(recorder.run(start));
+    handle.finish().await.expect("state");
+    task.await.expect("recorder task");
+    let csv = std::fs::read_to_string(dir.path().join("timeseries.csv")).expect("csv");
+    let header: Vec<&str> = csv.lines().next().expect("header").split(',').collect();
+    let col = header
+        .iter()
+        .position(|h| *h == "requests")
+        .expect("requests column");
+    let per_second: Vec<u64> = csv
+        .lines()
+        .skip(1)
+        .filter(|l| l.split(',').nth(1) == Some("r"))
+        .map(|l| {
+            l.split(',')
+                .nth(col)
+                .and_then(|v| v.parse().ok())
+                .expect("count")
+        })
+        .collect();
+    assert_eq!(&per_second[..3], &[3, 5, 1], "{csv}");
+}
