@@ -96,7 +96,10 @@ impl Connections {
             Some(q) => format!("{}?{}", url.path(), q),
             None => url.path().to_string(),
         };
-        let outcome = session.request(method, &path, body, keep_body).await;
+        // Boxed, like every part of a viewer that runs only for a while: an async fn's state is
+        // as large as its largest await, and it would otherwise stay inside every idle viewer's
+        // task (memory per viewer is what caps viewers per machine).
+        let outcome = Box::pin(session.request(method, &path, body, keep_body)).await;
         let (region, phase) = (self.region, self.phase);
         match outcome {
             Ok((timings, response)) => {
@@ -201,7 +204,7 @@ pub async fn run_viewer(
         phase,
         stage: Stage::Joining,
     };
-    let joined = join(&spec, &mut conns, arrival.viewer_id).await;
+    let joined = Box::pin(join(&spec, &mut conns, arrival.viewer_id)).await;
     rec.send(Event::Joined {
         region,
         phase,
@@ -230,7 +233,7 @@ pub async fn run_viewer(
                 viewer_id: arrival.viewer_id,
                 offset,
             };
-            run_chat(chat, who, leave_at, ending.clone()).await;
+            Box::pin(run_chat(chat, who, leave_at, ending.clone())).await;
         }
     };
     let mut watch_ending = ending.clone();

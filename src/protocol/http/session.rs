@@ -84,6 +84,13 @@ impl Session {
     }
 
     async fn open(&self) -> Result<(HttpConnection, ConnectTimings), RequestError> {
-        HttpConnection::open(&self.origin, &self.cfg, self.source_addr).await
+        // Boxed: DNS, connect and the TLS handshake make a large future, and unboxed it would
+        // sit inside every viewer's task for the viewer's whole life although it runs once.
+        Box::pin(HttpConnection::open(
+            &self.origin,
+            &self.cfg,
+            self.source_addr,
+        ))
+        .await
     }
 }
