@@ -21,6 +21,8 @@
 #   shards        N [100000]  S processes [6]  RATE [1000]  HOLD [30]
 #                 NGINX_WORKERS [8]  NGINX_CONNS [16000]  SOURCE_ADDRS [127.0.0.2-127.0.0.9]
 #   joins         RATE [10000]  SECS [60]  WATCH s each viewer stays [1]  S processes [1]
+#                 JOIN [hls: connect + playlist + first 44 KiB segment | api: connect + one
+#                 small token request (GET /api/join), then the viewer holds its connection]
 #                 NGINX_WORKERS [4]  NGINX_CONNS [16000]  SOURCE_ADDRS [127.0.0.2-127.0.0.41]
 #   viewers/shards/joins  MAX_VIEWERS (load.max_viewers, split over shards) [see each mode]
 #   the stream    SIZE [160x90]  FPS [10]  VIDEO_KBPS [48]  AUDIO_KBPS [0 = no audio; 16 adds
@@ -201,6 +203,7 @@ http {
   server {
     listen 127.0.0.1:$HTTP_PORT reuseport backlog=4096;
     location /hls/ { alias $NG/hls/; add_header Cache-Control no-cache; }
+    location = /api/join { default_type application/json; return 200 '{"token":"t","room":"gala"}'; }
   }
 }
 EOF
@@ -274,12 +277,21 @@ scenario() {
     say "  phases:"
     for phase in "$@"; do say "    - $phase"; done
     say "viewer:"
-    say "  join: []"
-    say "  watch:"
-    say "    protocol: hls"
-    say "    url: /hls/stream.m3u8"
-    say "    duration: $watch"
-    say "    rendition: lowest"
+    if [ "${JOIN:-hls}" = api ]; then
+      # A join is the app's token call; the viewer then holds its connection, not a player.
+      say "  join:"
+      say "    - { name: token, method: GET, path: /api/join, expect_status: 200 }"
+      say "  watch:"
+      say "    protocol: none"
+      say "    duration: $watch"
+    else
+      say "  join: []"
+      say "  watch:"
+      say "    protocol: hls"
+      say "    url: /hls/stream.m3u8"
+      say "    duration: $watch"
+      say "    rendition: lowest"
+    fi
   } > "$file"
   say "scenario: $file"
   sed 's/^/  | /' "$file"
@@ -437,7 +449,7 @@ case $MODE in
   joins)
     RATE=${RATE:-10000}; SECS=${SECS:-60}; WATCH=${WATCH:-1}; S=${S:-1}
     NGINX_WORKERS_USED=${NGINX_WORKERS:-4}
-    say "joins: $RATE joins/s for ${SECS}s, each viewer watches ${WATCH}s, $S process(es), against nginx"
+    say "joins: $RATE joins/s for ${SECS}s (JOIN=${JOIN:-hls}), each viewer stays ${WATCH}s, $S process(es), against nginx"
     start_stream "$NGINX_WORKERS_USED" "${NGINX_CONNS:-16000}"
     scen="$OUT/joins-nginx.yaml"
     # Concurrency is about RATE × (WATCH + join time); the cap keeps every process under its
