@@ -284,7 +284,7 @@ MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgIrEkhuDlMCe0Y+su
 -----END PRIVATE KEY-----
 ";
 
-/// An HTTPS server answering `ok` to everything (the embedded server speaks plain HTTP).
+/// An HTTPS server answering every request with the length of its body (the embedded server speaks plain HTTP).
 async fn tls_server() -> std::net::SocketAddr {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -312,11 +312,20 @@ async fn tls_server() -> std::net::SocketAddr {
                 let Ok(tls) = acceptor.accept(tcp).await else {
                     return;
                 };
-                let service = hyper::service::service_fn(|_req| async {
-                    Ok::<_, std::convert::Infallible>(hyper::Response::new(
-                        http_body_util::Full::new(bytes::Bytes::from_static(b"ok")),
-                    ))
-                });
+                // Answers with the number of request-body bytes it received, after reading
+                // them all: a request whose tail never left the client never gets an answer.
+                let service = hyper::service::service_fn(
+                    |req: hyper::Request<hyper::body::Incoming>| async move {
+                        use http_body_util::BodyExt;
+                        let len = match req.into_body().collect().await {
+                            Ok(body) => body.to_bytes().len(),
+                            Err(_) => 0,
+                        };
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                            http_body_util::Full::new(bytes::Bytes::from(len.to_string())),
+                        ))
+                    },
+                );
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
                     .await;
@@ -364,6 +373,28 @@ async fn tls_pays_its_round_trip_through_the_emulated_path() {
     assert_within(p50(&tls), 100.0, 0.15, "tls p50");
     assert_within(p50(&ttfb), 100.0, 0.15, "ttfb p50");
     assert_within(p50(&reused), 100.0, 0.15, "reused ttfb p50");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_https_upload_is_sent_whole() {
+    // rustls may still hold encrypted bytes when `write_all` returns; only a flush sends them.
+    // A 4 MiB body is far beyond the socket buffers, so an unflushed tail would hang here.
+    let addr = tls_server().await;
+    let base = format!("https://{addr}");
+    let cfg = ClientConfig::new(Duration::from_secs(20), true, &[]).expect("config");
+    let mut s = Session::new(origin(&base), cfg, None);
+    let body = bytes::Bytes::from(vec![b'x'; 4 << 20]);
+    for _ in 0..2 {
+        let (_, resp) = s
+            .request(Method::POST, "/upload", Some(body.clone()), true)
+            .await
+            .expect("https upload");
+        assert_eq!(resp.status, 200);
+        assert_eq!(
+            resp.body.as_deref(),
+            Some((4u32 << 20).to_string().as_bytes())
+        );
+    }
 }
 
 #[path = "netem_tc.rs"]
