@@ -92,6 +92,15 @@ pub(crate) fn resolve(
     let viewer = viewer(&mut cx, raw.viewer, &target);
     let publishers = raw.publishers.map(|p| publishers(&mut cx, p, &target));
     let slo = raw.slo.map(|s| slo::slo(&mut cx, s)).unwrap_or_default();
+    if viewer.join.is_empty() && slo.gates.iter().any(|g| g.metric == "join_ms") {
+        // join_ms times the join steps; with none it would never be measured and the gate
+        // would fail every run for lack of samples.
+        cx.err(
+            "slo.join_ms",
+            "join_ms times the viewer.join steps, and viewer.join has none",
+        )
+        .hint("add the app's join steps (token, room …) under viewer.join, or gate first_frame_ms instead");
+    }
     let alerts = raw.alerts.map(|a| Alerts {
         latency_ms: a
             .latency_ms

@@ -405,3 +405,21 @@ fn empty_files_and_top_level_typos_read_well() {
     let e = errors("- a\n- b\n");
     assert!(e.to_string().contains("expected a map"), "{e}");
 }
+
+#[test]
+fn a_join_ms_gate_needs_join_steps() {
+    let gated = MINIMAL.replace("viewer:", "slo:\n  join_ms: { p95: 1500 }\nviewer:");
+    let msg = errors(&gated).to_string();
+    assert!(
+        msg.contains("slo.join_ms: join_ms times the viewer.join steps, and viewer.join has none"),
+        "{msg}"
+    );
+    assert!(msg.contains("gate first_frame_ms instead"), "{msg}");
+    let (line, _) = pos_of(&gated, "join_ms: { p95");
+    assert!(msg.contains(&format!(":{line}:")), "{msg}");
+    let with_steps = gated.replace(
+        "viewer:\n",
+        "viewer:\n  join:\n    - { name: token, method: GET, path: /api/v1/token }\n",
+    );
+    parse(&with_steps).unwrap_or_else(|e| panic!("{e}"));
+}
