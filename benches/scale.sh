@@ -364,9 +364,10 @@ for d in dirs:
     if kind == "joins":
         print(f"  joins with a recorded connect   {connects:,} connect_ms samples for {j['attempted']:,} attempted joins")
         print(f"  connect_ms p50 / p99 / max      {ms(m, 'connect_ms', 'p50')} / {ms(m, 'connect_ms', 'p99')} / {ms(m, 'connect_ms', 'max')}")
-    # join_ms is not shown: with no join steps (join: []) it ends before the playlist request, so
-    # it only repeats the generator's start lag. first_frame_ms runs from the intended start
-    # through connect, playlist and first segment.
+    # join_ms exists only with join steps (JOIN=api); first_frame_ms runs from the intended
+    # start through connect, playlist and first segment.
+    if "join_ms" in m:
+        print(f"  join_ms p50 / p99               {ms(m, 'join_ms', 'p50')} / {ms(m, 'join_ms', 'p99')}")
     print(f"  playlist_ms p50 / p99           {ms(m, 'playlist_ms', 'p50')} / {ms(m, 'playlist_ms', 'p99')}")
     print(f"  first_frame_ms p50 / p99        {ms(m, 'first_frame_ms', 'p50')} / {ms(m, 'first_frame_ms', 'p99')}")
     if kind != "joins":

@@ -70,10 +70,16 @@ pub async fn run(
     }
     let (abort_tx, abort_rx) = watch::channel(false);
     let mut finished = tokio::task::JoinSet::new();
+    let lane_failure = Arc::new(std::sync::Mutex::new(None::<String>));
     for (lane, workers) in per_lane.into_iter().enumerate() {
         let done = start_lane(lane, workers, abort_rx.clone())?;
+        let lane_failure = lane_failure.clone();
         finished.spawn(async move {
-            let _ = done.await;
+            if let Ok(Err(why)) = done.await {
+                if let Ok(mut slot) = lane_failure.lock() {
+                    slot.get_or_insert(why);
+                }
+            }
         });
     }
     let mut status = RunStatus::Completed;
@@ -95,6 +101,14 @@ pub async fn run(
             }
         }
     }
+    if let Some(why) = lane_failure.lock().ok().and_then(|mut slot| slot.take()) {
+        // A lane whose connections never ran: what the others measured is kept, and the run
+        // says it covered fewer connections than asked for.
+        status = RunStatus::Aborted;
+        reason = Some(format!(
+            "{why}; the results cover the other connections only"
+        ));
+    }
     Ok(EngineOutcome {
         status,
         reason,
@@ -110,15 +124,25 @@ fn start_lane(
     lane: usize,
     workers: Vec<Worker>,
     mut abort: watch::Receiver<bool>,
-) -> anyhow::Result<oneshot::Receiver<()>> {
+) -> anyhow::Result<oneshot::Receiver<Result<(), String>>> {
     let (done_tx, done_rx) = oneshot::channel();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| anyhow::anyhow!("starting the runtime of connection lane {lane}: {e}"))?;
+    // The runtime is built on its own thread: a runtime must not be dropped inside another
+    // one, which is where it would land if the thread failed to start.
     std::thread::Builder::new()
         .name(format!("quick-lane-{lane}"))
         .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    let _ = done_tx.send(Err(format!(
+                        "starting the runtime of connection lane {lane}: {e}"
+                    )));
+                    return;
+                }
+            };
             runtime.block_on(async move {
                 let mut set = tokio::task::JoinSet::new();
                 for worker in workers {
@@ -129,7 +153,7 @@ fn start_lane(
                     _ = abort.wait_for(|a| *a) => set.shutdown().await,
                 }
             });
-            let _ = done_tx.send(());
+            let _ = done_tx.send(Ok(()));
         })
         .map_err(|e| anyhow::anyhow!("starting connection lane {lane}: {e}"))?;
     Ok(done_rx)

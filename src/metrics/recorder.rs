@@ -265,7 +265,10 @@ impl Recorder {
                 }
                 later => {
                     held = later;
-                    self.close_interval(second, start.elapsed());
+                    // While catching up a backlog, the second being closed is in the past:
+                    // live stats (and abort checks) must say when it was, not now.
+                    let closed_at = start.elapsed().min(Duration::from_secs(second + 1));
+                    self.close_interval(second, closed_at);
                     second += 1;
                     boundary = start + Duration::from_secs(second + 1);
                     end_of_second.as_mut().reset(boundary.into());

@@ -92,15 +92,7 @@ pub(crate) fn resolve(
     let viewer = viewer(&mut cx, raw.viewer, &target);
     let publishers = raw.publishers.map(|p| publishers(&mut cx, p, &target));
     let slo = raw.slo.map(|s| slo::slo(&mut cx, s)).unwrap_or_default();
-    if viewer.join.is_empty() && slo.gates.iter().any(|g| g.metric == "join_ms") {
-        // join_ms times the join steps; with none it would never be measured and the gate
-        // would fail every run for lack of samples.
-        cx.err(
-            "slo.join_ms",
-            "join_ms times the viewer.join steps, and viewer.join has none",
-        )
-        .hint("add the app's join steps (token, room …) under viewer.join, or gate first_frame_ms instead");
-    }
+    unmeasured_gates(&mut cx, &slo, &viewer, publishers.is_some());
     let alerts = raw.alerts.map(|a| Alerts {
         latency_ms: a
             .latency_ms
@@ -125,6 +117,44 @@ pub(crate) fn resolve(
         slo,
         alerts,
     })
+}
+
+/// A gate on a metric this scenario never measures would fail every run for lack of samples
+/// (a gated metric with no samples fails), so it is refused here with what would measure it.
+fn unmeasured_gates(cx: &mut Ctx, slo: &Slo, viewer: &Viewer, has_publishers: bool) {
+    let watches_hls = viewer.watch.protocol == WatchProtocol::Hls;
+    for gate in &slo.gates {
+        let missing = match gate.metric.as_str() {
+            "join_ms" if viewer.join.is_empty() => Some((
+                "join_ms times the viewer.join steps, and viewer.join has none",
+                if watches_hls {
+                    "add the app's join steps (token, room …) under viewer.join, or gate first_frame_ms instead"
+                } else {
+                    "add the app's join steps (token, room …) under viewer.join"
+                },
+            )),
+            "first_frame_ms" | "segment_ms" | "playlist_ms" | "stall_count" | "stall_ratio"
+                if !watches_hls =>
+            {
+                Some((
+                    "this metric comes from watching HLS, and viewer.watch.protocol is none",
+                    "set viewer.watch.protocol: hls with a playlist url, or remove this gate",
+                ))
+            }
+            "chat_connect_ms" | "chat_delivery_ms" if viewer.chat.is_none() => Some((
+                "this metric comes from chat, and viewer.chat is not set",
+                "add viewer.chat (url, messages_per_min), or remove this gate",
+            )),
+            "publish_connect_ms" if !has_publishers => Some((
+                "publish_connect_ms comes from publishers, and there are none",
+                "add a publishers section, or remove this gate",
+            )),
+            _ => None,
+        };
+        if let Some((problem, hint)) = missing {
+            cx.err(&format!("slo.{}", gate.metric), problem).hint(hint);
+        }
+    }
 }
 
 fn event(cx: &mut Ctx, e: file::EventFile) -> Event {

@@ -423,3 +423,21 @@ fn a_join_ms_gate_needs_join_steps() {
     );
     parse(&with_steps).unwrap_or_else(|e| panic!("{e}"));
 }
+
+#[test]
+fn gates_on_metrics_the_scenario_never_measures_are_refused() {
+    let no_player = MINIMAL.replace(
+        "viewer:\n  watch: { url: /hls/stream.m3u8, duration: 30s }",
+        "slo:\n  first_frame_ms: { p95: 3000 }\n  chat_delivery_ms: { p99: 500 }\n  publish_connect_ms: { p99: 500 }\n  connect_ms: { p99: 500 }\nviewer:\n  watch: { protocol: none, duration: 30s }",
+    );
+    let e = errors(&no_player);
+    let msg = e.to_string();
+    for needle in [
+        "slo.first_frame_ms: this metric comes from watching HLS, and viewer.watch.protocol is none",
+        "slo.chat_delivery_ms: this metric comes from chat, and viewer.chat is not set",
+        "slo.publish_connect_ms: publish_connect_ms comes from publishers, and there are none",
+    ] {
+        assert!(msg.contains(needle), "missing {needle:?} in\n{msg}");
+    }
+    assert_eq!(e.len(), 3, "connect_ms is measured by every viewer: {msg}");
+}

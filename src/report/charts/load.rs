@@ -39,10 +39,18 @@ pub fn render(
     knee_viewers: Option<f64>,
 ) -> anyhow::Result<()> {
     let gate = gate(result);
-    let metric = if gate.is_some_and(|g| g.metric == "connect_ms") {
-        "connect"
-    } else {
-        "join"
+    let has_samples = |metric: &str| {
+        let column = format!("{metric}_p99_ms");
+        series
+            .region("all")
+            .any(|r| series.get(r, &column).is_some())
+    };
+    let metric = match gate.map(|g| g.metric.as_str()) {
+        Some("connect_ms") => "connect",
+        Some(_) => "join",
+        // No gate: join time if the scenario has join steps, else the connect every viewer makes.
+        None if !has_samples("join") && has_samples("connect") => "connect",
+        None => "join",
     };
     let (root, body) = style::canvas(
         path,
