@@ -32,6 +32,17 @@ fn gate(result: &RunResult) -> Option<&SloGate> {
         .or_else(|| gates.iter().find(|g| g.metric == "connect_ms"))
 }
 
+/// `join` or `connect`: the gated one; without a gate, join time if the run has join samples
+/// (it has join steps), else the connect every viewer makes.
+fn plotted_metric(gated: Option<&str>, has_join: bool, has_connect: bool) -> &'static str {
+    match gated {
+        Some("connect_ms") => "connect",
+        Some(_) => "join",
+        None if !has_join && has_connect => "connect",
+        None => "join",
+    }
+}
+
 pub fn render(
     path: &Path,
     result: &RunResult,
@@ -45,13 +56,11 @@ pub fn render(
             .region("all")
             .any(|r| series.get(r, &column).is_some())
     };
-    let metric = match gate.map(|g| g.metric.as_str()) {
-        Some("connect_ms") => "connect",
-        Some(_) => "join",
-        // No gate: join time if the scenario has join steps, else the connect every viewer makes.
-        None if !has_samples("join") && has_samples("connect") => "connect",
-        None => "join",
-    };
+    let metric = plotted_metric(
+        gate.map(|g| g.metric.as_str()),
+        has_samples("join"),
+        has_samples("connect"),
+    );
     let (root, body) = style::canvas(
         path,
         &format!("Load vs {metric} p99"),
@@ -204,4 +213,20 @@ pub fn render(
     }
     style::legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     root.present().map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plotted_metric;
+
+    #[test]
+    fn the_chart_plots_what_the_run_measured() {
+        assert_eq!(plotted_metric(Some("join_ms"), true, true), "join");
+        assert_eq!(plotted_metric(Some("connect_ms"), true, true), "connect");
+        assert_eq!(plotted_metric(None, true, true), "join");
+        // No join steps: join_ms is never recorded, so the chart shows connect instead of
+        // "no samples".
+        assert_eq!(plotted_metric(None, false, true), "connect");
+        assert_eq!(plotted_metric(None, false, false), "join");
+    }
 }
