@@ -1,13 +1,11 @@
 //! The command line: clap derive, one `Command` per verb, and the dispatch to library stages.
 //! No measurement logic lives here.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use std::io::Write;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
 use tokio::sync::watch;
 
 use crate::engine::progress::ProgressMode;
@@ -15,173 +13,8 @@ use crate::run::{Outcome, RunOptions};
 use crate::scenario::{self, Scenario};
 use crate::staging::StagingConfig;
 
-/// Rehearse a live-streaming platform's peak night: simulated viewers join live streams from
-/// several regions; peakready measures what they get and says whether you are ready.
-#[derive(Debug, Parser)]
-#[command(name = "peakready", version, about, long_about = None)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-    /// No progress display (results and errors are still printed).
-    #[arg(long, short, global = true)]
-    pub quiet: bool,
-    /// Worker threads of the generator (default: one per core). Fewer threads make the
-    /// generator, not the target, the bottleneck sooner — reports say so when it happens.
-    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
-    pub threads: Option<u16>,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Start the embedded staging server and run scenarios/demo.yaml against it (about a minute).
-    Demo {
-        /// Results directory (default: reports/demo-<utc time>/).
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-        /// Seed for every random draw (arrival jitter, watch times).
-        #[arg(long, value_name = "S")]
-        seed: Option<u64>,
-        /// Concurrent viewers the embedded server holds before answering 503.
-        #[arg(long, value_name = "N")]
-        capacity: Option<u64>,
-    },
-    /// Run a scenario: exit 0 when every SLO passed, 1 when one failed or the run aborted, 2 on bad input.
-    Run {
-        #[arg(value_name = "SCENARIO")]
-        scenario: PathBuf,
-        /// Results directory (default: reports/<scenario name>-<utc time>/).
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-        /// Seed for every random draw; the seed of a past run (results.json) replays its plan.
-        #[arg(long, value_name = "S")]
-        seed: Option<u64>,
-        /// When the scenario targets `embedded`: concurrent viewers the server holds before 503.
-        #[arg(long, value_name = "N")]
-        capacity: Option<u64>,
-        /// How long in-flight viewers may finish after the plan ends or Ctrl-C.
-        #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration_arg)]
-        drain: Duration,
-        /// Run only slice I of N of the plan (one of N processes or machines; same seed for all).
-        #[arg(long, value_name = "I/N")]
-        shard: Option<crate::plan::Shard>,
-        /// When the scenario targets `embedded`: serve Low-Latency HLS.
-        #[arg(long)]
-        ll_hls: bool,
-    },
-    /// Parse and check a scenario and print the resolved plan: exit 0 when valid, 2 when not.
-    Validate {
-        #[arg(value_name = "SCENARIO")]
-        scenario: PathBuf,
-        /// Seed used for the plan (only matters for the sample counts).
-        #[arg(long, value_name = "S", default_value_t = 1)]
-        seed: u64,
-    },
-    /// Run the embedded staging server alone (token/room API, live HLS, WebSocket chat).
-    Serve {
-        /// Address to listen on.
-        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
-        listen: std::net::SocketAddr,
-        /// Concurrent viewers (open connections) before answering 503; unlimited when absent.
-        #[arg(long, value_name = "N")]
-        capacity: Option<u64>,
-        /// HLS segment duration.
-        #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration_arg)]
-        segment_duration: Duration,
-        /// Bitrate of the lowest rendition (the others are 3× and 8×).
-        #[arg(long, value_name = "KBPS", default_value_t = 400)]
-        bitrate_kbps: u32,
-        /// Stall the whole server for `--stall-for` every this often (a known schedule to check
-        /// coordinated-omission correction against).
-        #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg, requires = "stall_for")]
-        stall_every: Option<Duration>,
-        /// How long each stall lasts.
-        #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg, requires = "stall_every")]
-        stall_for: Option<Duration>,
-        /// Serve Low-Latency HLS (parts, preload hints, blocking playlist reload).
-        #[arg(long)]
-        ll_hls: bool,
-    },
-    /// Load one URL with N keep-alive connections (like wrk/oha), same timing and percentiles as `run`.
-    Quick {
-        #[arg(value_name = "URL")]
-        url: url::Url,
-        /// Keep-alive connections.
-        #[arg(long, short = 'c', value_name = "N", default_value_t = 50)]
-        connections: usize,
-        /// How long to send requests.
-        #[arg(long, short = 'z', value_name = "DURATION", default_value = "10s", value_parser = parse_duration_arg)]
-        duration: Duration,
-        /// Requests per second across all connections (open model, coordinated-omission corrected).
-        #[arg(long, short = 'r', value_name = "REQ_PER_S")]
-        rate: Option<f64>,
-        /// Per-request timeout.
-        #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration_arg)]
-        timeout: Duration,
-        /// Extra header, `Name: value` (repeatable).
-        #[arg(long = "header", short = 'H', value_name = "HEADER")]
-        headers: Vec<String>,
-        /// Accept any TLS certificate (self-signed staging).
-        #[arg(long)]
-        insecure: bool,
-        /// Host to allow besides loopback (load goes only to allowed hosts).
-        #[arg(long = "allow-host", value_name = "HOST")]
-        allow_hosts: Vec<String>,
-        /// Print results.json to stdout instead of the table.
-        #[arg(long)]
-        json: bool,
-        /// Also write a results directory.
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-    },
-    /// Re-render every report file from a results directory.
-    Report {
-        #[arg(value_name = "DIR")]
-        dir: PathBuf,
-    },
-    /// Merge the results directories of `run --shard I/N` processes into one results directory
-    /// (histograms added, never percentiles averaged) and render every report from it.
-    Merge {
-        /// The shards' results directories (one per `--shard I/N`, any order).
-        #[arg(value_name = "DIR", required = true, num_args = 1..)]
-        dirs: Vec<PathBuf>,
-        /// Merged results directory to create (it must not exist, or be empty).
-        #[arg(long, value_name = "DIR")]
-        out: PathBuf,
-        /// Merge the shards present when some are missing; results.json and the report then
-        /// say which are missing.
-        #[arg(long)]
-        allow_partial: bool,
-    },
-    /// Compare two runs (results directories or results.json files): exit 1 on a regression.
-    Compare {
-        #[arg(value_name = "BASE")]
-        base: PathBuf,
-        #[arg(value_name = "CANDIDATE")]
-        candidate: PathBuf,
-        /// A latency is a regression only when worse by more than this percentage…
-        #[arg(long, value_name = "PCT", default_value_t = 10.0)]
-        tolerance_pct: f64,
-        /// …and by more than this many milliseconds.
-        #[arg(long, value_name = "MS", default_value_t = 5.0)]
-        tolerance_ms: f64,
-        /// An error rate is a regression when up by more than this many percentage points.
-        #[arg(long, value_name = "PP", default_value_t = 1.0)]
-        tolerance_error_pp: f64,
-        /// Also write the comparison as Markdown to this file (and, unless `--chart` says
-        /// otherwise, the chart next to it as `<stem>.png`).
-        #[arg(long, value_name = "FILE")]
-        out: Option<PathBuf>,
-        /// Write the comparison chart (1600×900 PNG) to FILE; `--chart` without a value writes
-        /// `compare.png`. Without `--chart` a chart is written only beside `--out`. Give the value
-        /// after the two runs or as `--chart=FILE`, since a bare `--chart BASE` takes BASE as FILE.
-        #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "compare.png")]
-        chart: Option<PathBuf>,
-    },
-}
-
-fn parse_duration_arg(text: &str) -> Result<Duration, String> {
-    scenario::duration::parse_duration(text)
-}
+mod args;
+pub use args::{Cli, Command};
 
 /// What `main` maps onto an exit code.
 pub enum Exit {
@@ -487,44 +320,4 @@ async fn run_and_print(scenario: Scenario, opts: RunOptions) -> anyhow::Result<E
         Outcome::Passed => Exit::Success,
         Outcome::SloFailed | Outcome::Aborted => Exit::Failed,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::CommandFactory;
-
-    #[test]
-    fn cli_is_well_formed() {
-        Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn durations_parse_on_the_command_line() {
-        let cli = Cli::parse_from(["peakready", "run", "x.yaml", "--drain", "1m30s"]);
-        match cli.command {
-            Command::Run { drain, .. } => assert_eq!(drain, Duration::from_secs(90)),
-            other => panic!("parsed as {other:?}"),
-        }
-        assert!(Cli::try_parse_from(["peakready", "run", "x.yaml", "--drain", "5 min"]).is_err());
-    }
-
-    #[test]
-    fn merge_takes_several_dirs_and_needs_out() {
-        let cli = Cli::parse_from(["peakready", "merge", "a", "b", "--out", "m"]);
-        match cli.command {
-            Command::Merge {
-                dirs,
-                out,
-                allow_partial,
-            } => {
-                assert_eq!(dirs, vec![PathBuf::from("a"), PathBuf::from("b")]);
-                assert_eq!(out, PathBuf::from("m"));
-                assert!(!allow_partial);
-            }
-            other => panic!("parsed as {other:?}"),
-        }
-        assert!(Cli::try_parse_from(["peakready", "merge", "a", "b"]).is_err());
-        assert!(Cli::try_parse_from(["peakready", "merge", "--out", "m"]).is_err());
-    }
 }

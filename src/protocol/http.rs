@@ -26,7 +26,9 @@ mod error;
 #[cfg(test)]
 mod framing_tests;
 mod h1;
+mod request;
 mod session;
+mod stream;
 #[cfg(test)]
 mod tests;
 
@@ -47,7 +49,9 @@ use crate::metrics::ErrorKind;
 use crate::netem::Netem;
 use crate::scenario::NetworkProfile;
 use connect::{connect_tcp, resolve};
-use h1::{Io, RequestHead, Stage};
+use h1::Stage;
+use request::RequestHead;
+use stream::Io;
 
 const USER_AGENT: &str = concat!("peakready/", env!("CARGO_PKG_VERSION"));
 
@@ -374,7 +378,7 @@ impl HttpConnection {
             user_agent: (!self.cfg.has_user_agent).then_some(USER_AGENT),
             headers: &self.cfg.headers,
         };
-        h1::encode(&head, body.as_deref(), &mut self.out).map_err(|error| Failure {
+        request::encode(&head, body.as_deref(), &mut self.out).map_err(|error| Failure {
             error,
             retryable: false,
         })?;

@@ -8,14 +8,11 @@
 //! start at the write itself rather than at a hand-off to another task.
 
 use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
-use http::{HeaderName, HeaderValue, Method};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::stream::Io;
 use super::{RequestError, MAX_KEPT_BODY};
 use crate::metrics::ErrorKind;
 
@@ -26,132 +23,6 @@ pub(super) const READ_BUFFER: usize = 8 * 1024;
 const MAX_HEAD: usize = 64 * 1024;
 /// Headers parsed per response head; more is refused (as hyper's default of 100 would be).
 const MAX_HEADERS: usize = 100;
-
-/// Anything a connection can run on: TLS, an emulated path.
-pub(super) trait Stream: AsyncRead + AsyncWrite + Send + Sync + Unpin {}
-impl<T: AsyncRead + AsyncWrite + Send + Sync + Unpin> Stream for T {}
-
-/// The connection's byte stream. The bare socket is the common case and stays unboxed.
-pub(super) enum Io {
-    Plain(TcpStream),
-    Wrapped(Box<dyn Stream>),
-}
-
-impl AsyncRead for Io {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Io::Wrapped(s) => Pin::new(s).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Io {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Io::Wrapped(s) => Pin::new(s).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Io::Plain(s) => Pin::new(s).poll_flush(cx),
-            Io::Wrapped(s) => Pin::new(s).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Io::Wrapped(s) => Pin::new(s).poll_shutdown(cx),
-        }
-    }
-}
-
-impl Io {
-    /// Whether the peer closed (or wrote unsolicited bytes on) an idle connection, checked
-    /// without waiting: a keep-alive connection the server has dropped is found before a
-    /// request is written to it, so that request can go to a fresh connection whatever its
-    /// method. For a bare socket this reads tokio's cached readiness and costs no syscall
-    /// unless the socket became readable.
-    pub(super) fn peer_hung_up(&mut self) -> bool {
-        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
-        let mut byte = [0u8; 1];
-        let mut buf = ReadBuf::new(&mut byte);
-        // Ready means EOF, an error, or a byte nobody asked for: none leaves a usable
-        // connection.
-        Pin::new(self).poll_read(&mut cx, &mut buf).is_ready()
-    }
-}
-
-/// The request line and headers, ready to write. Everything in it was validated when the
-/// config was built, except the path, which is checked here.
-pub(super) struct RequestHead<'a> {
-    pub method: &'a Method,
-    pub path: &'a str,
-    pub host: Option<&'a HeaderValue>,
-    pub user_agent: Option<&'a str>,
-    pub headers: &'a [(HeaderName, HeaderValue)],
-}
-
-/// Appends the encoded request to `out`. Fails only on a path that would break the request
-/// line (whitespace, control bytes): sending it would be a different request.
-pub(super) fn encode(
-    head: &RequestHead<'_>,
-    body: Option<&[u8]>,
-    out: &mut Vec<u8>,
-) -> Result<(), RequestError> {
-    let path = head.path.as_bytes();
-    if path.is_empty() || path.iter().any(|&b| b <= b' ' || b == 0x7f) {
-        return Err(RequestError::new(
-            ErrorKind::Other,
-            "invalid request path (empty, or contains whitespace or control characters)",
-        ));
-    }
-    out.extend_from_slice(head.method.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(path);
-    out.extend_from_slice(b" HTTP/1.1\r\n");
-    if let Some(host) = head.host {
-        put_header(out, b"host", host.as_bytes());
-    }
-    if let Some(ua) = head.user_agent {
-        put_header(out, b"user-agent", ua.as_bytes());
-    }
-    for (name, value) in head.headers {
-        put_header(out, name.as_str().as_bytes(), value.as_bytes());
-    }
-    // A body-carrying method always states its length, even zero: without it a server may
-    // wait for a body that never comes.
-    let sends_body = body.is_some()
-        || matches!(*head.method, Method::POST | Method::PUT)
-        || head.method == Method::PATCH;
-    if sends_body {
-        let len = body.map_or(0, <[u8]>::len).to_string();
-        put_header(out, b"content-length", len.as_bytes());
-    }
-    out.extend_from_slice(b"\r\n");
-    if let Some(body) = body {
-        out.extend_from_slice(body);
-    }
-    Ok(())
-}
-
-fn put_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-    out.extend_from_slice(name);
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value);
-    out.extend_from_slice(b"\r\n");
-}
 
 /// Where in an exchange a failure happened; decides whether a retry is safe.
 pub(super) enum Stage {
