@@ -194,15 +194,11 @@ pub async fn run(
         .enumerate()
         .map(|(i, r)| client.with_network(r.network.clone(), seed ^ (i as u64 + 1)))
         .collect();
-    let chat = scenario.viewer.chat.as_ref().map(|c| {
-        engine::chat::ChatSpec::new(
-            chat_url,
-            c.messages_per_min,
-            client.tls.clone(),
-            client.headers.clone(),
-            scenario.target.timeout,
-        )
-    });
+    let chat = scenario
+        .viewer
+        .chat
+        .as_ref()
+        .map(|c| engine::chat::ChatSpec::new(chat_url, c.messages_per_min));
     let spec = Arc::new(ViewerSpec {
         clients,
         source_addrs: scenario.target.source_addrs.clone(),

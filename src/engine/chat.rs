@@ -17,6 +17,7 @@
 //! ring: memory stays constant whatever the room size).
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -28,6 +29,7 @@ use tokio_tungstenite::tungstenite::Message;
 use url::Url;
 
 use crate::metrics::{ErrorKind, Metric, RecorderHandle};
+use crate::protocol::http::ClientConfig;
 use crate::protocol::ws::{self, epoch_us, ChatMessage};
 
 /// Time left for in-flight messages between a session's cut-off and its close.
@@ -42,30 +44,17 @@ pub struct ChatSpec {
     /// Per region: the resolved `ws://` / `wss://` URL.
     pub url: Vec<Url>,
     pub interval: Duration,
-    pub tls: Arc<rustls::ClientConfig>,
-    /// `target.headers`, sent on the upgrade request.
-    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
-    pub timeout: Duration,
     pub rooms: Rooms,
 }
 
 impl ChatSpec {
-    pub fn new(
-        url: Vec<Url>,
-        messages_per_min: f64,
-        tls: Arc<rustls::ClientConfig>,
-        headers: Vec<(http::HeaderName, http::HeaderValue)>,
-        timeout: Duration,
-    ) -> ChatSpec {
+    pub fn new(url: Vec<Url>, messages_per_min: f64) -> ChatSpec {
         // Validation guarantees a positive rate; the floor keeps a typo from busy-looping.
         let interval = Duration::from_secs_f64(60.0 / messages_per_min.max(1e-3))
             .max(Duration::from_millis(10));
         ChatSpec {
             url,
             interval,
-            tls,
-            headers,
-            timeout,
             rooms: Rooms::default(),
         }
     }
@@ -101,6 +90,10 @@ impl Rooms {
 /// Who is chatting, for recording.
 pub struct ChatViewer {
     pub rec: RecorderHandle,
+    /// The viewer's region's client: its network profile, TLS config, headers and timeout.
+    pub client: Arc<ClientConfig>,
+    /// The viewer's source address, as for its HTTP connections.
+    pub source_addr: Option<IpAddr>,
     pub region: u16,
     pub phase: u16,
     pub viewer_id: u64,
@@ -154,7 +147,7 @@ pub async fn run_chat(
             tally.reconnects += 1;
         }
         attempts += 1;
-        match ws::connect(url, &spec.tls, &spec.headers, spec.timeout).await {
+        match ws::connect(url, &who.client, who.source_addr).await {
             Ok((socket, took)) => {
                 who.rec
                     .duration(who.region, who.phase, Metric::ChatConnectMs, took);

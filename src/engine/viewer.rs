@@ -144,21 +144,29 @@ impl Connections {
                 detail: format!("host {host} is not in target.allow_hosts"),
             });
         }
-        let client = self.spec.clients[self.region as usize].clone();
-        // Spread viewers over the local source addresses so one machine can hold more than one
-        // ephemeral-port range of connections to a single target.
-        let source = match self.spec.source_addrs.len() {
+        let session = Session::new(origin.clone(), self.client(), self.source_addr());
+        self.sessions.push((origin, session));
+        let last = self.sessions.len() - 1;
+        Ok(&mut self.sessions[last].1)
+    }
+
+    /// The viewer's region's client configuration (network profile, TLS, headers, timeout).
+    pub fn client(&self) -> Arc<ClientConfig> {
+        self.spec.clients[self.region as usize].clone()
+    }
+
+    /// The local address this viewer's connections leave from: viewers are spread over
+    /// `target.source_addrs` so one machine can hold more than one ephemeral-port range of
+    /// connections to a single target.
+    pub fn source_addr(&self) -> Option<std::net::IpAddr> {
+        match self.spec.source_addrs.len() {
             0 => None,
             n => self
                 .spec
                 .source_addrs
                 .get(source_index(self.viewer_id, self.spec.viewer_id_stride, n))
                 .copied(),
-        };
-        let session = Session::new(origin.clone(), client, source);
-        self.sessions.push((origin, session));
-        let last = self.sessions.len() - 1;
-        Ok(&mut self.sessions[last].1)
+        }
     }
 
     /// A deterministic pick in `0..n` for this viewer (same seed, same choice).
@@ -223,11 +231,15 @@ pub async fn run_viewer(
     let leave_at = intended + arrival.watch_for;
     // Watching and chatting run side by side, as in an app, until the same leave instant.
     let spread = conns.rng_index(1000) as f64 / 1000.0;
+    // Chat takes the same network path and source address as the viewer's HTTP connections.
+    let (chat_client, chat_source) = (conns.client(), conns.source_addr());
     let chat = async {
         if let Some(chat) = &spec.chat {
             let offset = chat.interval.mul_f64(spread);
             let who = ChatViewer {
                 rec: rec.clone(),
+                client: chat_client,
+                source_addr: chat_source,
                 region,
                 phase,
                 viewer_id: arrival.viewer_id,

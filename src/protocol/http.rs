@@ -51,7 +51,7 @@ use crate::scenario::NetworkProfile;
 use connect::{connect_tcp, resolve};
 use h1::Stage;
 use request::RequestHead;
-use stream::Io;
+pub use stream::Io;
 
 const USER_AGENT: &str = concat!("peakready/", env!("CARGO_PKG_VERSION"));
 
@@ -279,6 +279,40 @@ pub struct HttpConnection {
     read_buf: Vec<u8>,
 }
 
+/// Resolves, connects (binding `source_addr` when given) on the config's network path and, for
+/// `https`, does the TLS handshake: the byte stream under an HTTP connection, and under a chat
+/// WebSocket, so both take the same path, source address and timings. Each phase is bounded by
+/// `cfg.timeout`.
+pub async fn open_stream(
+    origin: &Origin,
+    cfg: &ClientConfig,
+    source_addr: Option<IpAddr>,
+) -> Result<(Io, ConnectTimings), RequestError> {
+    let (addr, dns) = resolve(origin, source_addr, cfg.timeout).await?;
+    let plan = cfg.network.as_ref().map(|n| n.plan_connection());
+    let handshake = plan.as_ref().map_or(Duration::ZERO, |p| p.handshake);
+    let (tcp, connect) = connect_tcp(addr, source_addr, cfg.timeout, handshake).await?;
+    let io = match plan {
+        None => Io::Plain(tcp),
+        Some(plan) => Io::Wrapped(Box::new(plan.wrap(tcp))),
+    };
+    let (io, tls) = match &origin.server_name {
+        None => (io, None),
+        Some(name) => {
+            let start = Instant::now();
+            let handshake = TlsConnector::from(cfg.tls.clone()).connect(name.clone(), io);
+            let stream = timeout(cfg.timeout, handshake)
+                .await
+                .map_err(|_| RequestError::timed_out("TLS handshake"))?
+                // An EOF or reset here is the peer hanging up (Reset); what rustls itself
+                // rejected is Tls. `from_io` tells them apart.
+                .map_err(|e| RequestError::from_io(&e, "TLS handshake"))?;
+            (Io::Wrapped(Box::new(stream)), Some(start.elapsed()))
+        }
+    };
+    Ok((io, ConnectTimings { dns, connect, tls }))
+}
+
 /// A failed exchange, plus whether [`Session`] may safely retry it on a fresh connection.
 struct Failure {
     error: RequestError,
@@ -296,28 +330,7 @@ impl HttpConnection {
         cfg: &Arc<ClientConfig>,
         source_addr: Option<IpAddr>,
     ) -> Result<(HttpConnection, ConnectTimings), RequestError> {
-        let (addr, dns) = resolve(origin, source_addr, cfg.timeout).await?;
-        let plan = cfg.network.as_ref().map(|n| n.plan_connection());
-        let handshake = plan.as_ref().map_or(Duration::ZERO, |p| p.handshake);
-        let (tcp, connect) = connect_tcp(addr, source_addr, cfg.timeout, handshake).await?;
-        let io = match plan {
-            None => Io::Plain(tcp),
-            Some(plan) => Io::Wrapped(Box::new(plan.wrap(tcp))),
-        };
-        let (io, tls) = match &origin.server_name {
-            None => (io, None),
-            Some(name) => {
-                let start = Instant::now();
-                let handshake = TlsConnector::from(cfg.tls.clone()).connect(name.clone(), io);
-                let stream = timeout(cfg.timeout, handshake)
-                    .await
-                    .map_err(|_| RequestError::timed_out("TLS handshake"))?
-                    // An EOF or reset here is the peer hanging up (Reset); what rustls itself
-                    // rejected is Tls. `from_io` tells them apart.
-                    .map_err(|e| RequestError::from_io(&e, "TLS handshake"))?;
-                (Io::Wrapped(Box::new(stream)), Some(start.elapsed()))
-            }
-        };
+        let (io, timings) = open_stream(origin, cfg, source_addr).await?;
         let conn = HttpConnection {
             io,
             cfg: cfg.clone(),
@@ -327,7 +340,7 @@ impl HttpConnection {
             out: Vec::new(),
             read_buf: Vec::new(),
         };
-        Ok((conn, ConnectTimings { dns, connect, tls }))
+        Ok((conn, timings))
     }
 
     /// Sends one request on this connection; reads the whole body (counting bytes; keeps the

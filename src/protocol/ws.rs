@@ -13,17 +13,18 @@
 //! Across processes (shards) the timestamp would have to be wall clock, with the shards'
 //! clock offset in the error. Anything else on the socket (other clients' chat) is ignored.
 
-use std::sync::{Arc, OnceLock};
+use std::net::IpAddr;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio::time::{timeout, Instant};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::WebSocketStream;
 use url::Url;
 
+use super::http::{open_stream, ClientConfig, Origin};
 use crate::metrics::ErrorKind;
 
 /// Any byte stream a WebSocket can run over (plain TCP or TLS).
@@ -46,18 +47,19 @@ fn err(kind: ErrorKind, detail: impl Into<String>) -> ConnectError {
     }
 }
 
-/// Opens `url` (`ws` or `wss`) and completes the upgrade. Returns the socket and the time from
-/// the start of the TCP connect to the `101` (what a user waits for "chat connecting").
-/// Each phase is bounded by `limit`.
+/// Opens `url` (`ws` or `wss`) and completes the upgrade. The connection takes the same path as
+/// the viewer's HTTP connections ([`open_stream`]: the region's network profile, the viewer's
+/// source address, TLS for `wss`) and sends the target's headers on the upgrade. Returns the
+/// socket and the time from the start of the connect (DNS included) to the `101` (what a user
+/// waits for "chat connecting"). Each phase is bounded by the client's timeout.
 pub async fn connect(
     url: &Url,
-    tls: &Arc<rustls::ClientConfig>,
-    headers: &[(http::HeaderName, http::HeaderValue)],
-    limit: Duration,
+    client: &ClientConfig,
+    source_addr: Option<IpAddr>,
 ) -> Result<(ChatSocket, Duration), ConnectError> {
-    let secure = match url.scheme() {
-        "ws" => false,
-        "wss" => true,
+    let http_scheme = match url.scheme() {
+        "ws" => "http",
+        "wss" => "https",
         other => {
             return Err(err(
                 ErrorKind::Other,
@@ -65,44 +67,22 @@ pub async fn connect(
             ))
         }
     };
-    let host = url
-        .host_str()
-        .ok_or_else(|| err(ErrorKind::Other, "chat URL has no host"))?;
-    let port = url
-        .port_or_known_default()
-        .unwrap_or(if secure { 443 } else { 80 });
+    let mut as_http = url.clone();
+    as_http.set_scheme(http_scheme).map_err(|()| {
+        err(
+            ErrorKind::Other,
+            format!("chat URL {url} has no HTTP equivalent"),
+        )
+    })?;
+    let origin =
+        Origin::from_url(&as_http).map_err(|e| err(ErrorKind::Other, format!("chat URL: {e}")))?;
+    let limit = client.timeout;
     let start = Instant::now();
-    let tcp = timeout(
-        limit,
-        TcpStream::connect((host.trim_start_matches('[').trim_end_matches(']'), port)),
-    )
-    .await
-    .map_err(|_| err(ErrorKind::Timeout, "chat TCP connect"))?
-    .map_err(|e| err(io_kind(&e), format!("chat TCP connect: {e}")))?;
-    let _ = tcp.set_nodelay(true);
-    let stream: Box<dyn Io> = if secure {
-        let name = rustls::pki_types::ServerName::try_from(
-            host.trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_owned(),
-        )
-        .map_err(|_| {
-            err(
-                ErrorKind::Tls,
-                format!("{host} is not a valid TLS server name"),
-            )
-        })?;
-        let tls = timeout(
-            limit,
-            tokio_rustls::TlsConnector::from(tls.clone()).connect(name, tcp),
-        )
+    let (io, _timings) = open_stream(&origin, client, source_addr)
         .await
-        .map_err(|_| err(ErrorKind::Timeout, "chat TLS handshake"))?
-        .map_err(|e| err(ErrorKind::Tls, format!("chat TLS handshake: {e}")))?;
-        Box::new(tls)
-    } else {
-        Box::new(tcp)
-    };
+        .map_err(|e| err(e.kind, format!("chat {}", e.detail)))?;
+    let stream: Box<dyn Io> = Box::new(io);
+    let headers = &client.headers;
     let mut request = url
         .as_str()
         .into_client_request()

@@ -203,10 +203,15 @@ fn ctrl_c_mid_run_still_writes_valid_results() {
 
 #[test]
 fn regions_carry_their_own_network_profile_and_source_addresses() {
-    let text = scenario_yaml("embedded", 3, 10, "  source_addrs: 127.0.0.2-127.0.0.5").replace(
-        "  - { name: eu, weight: 60 }",
-        "  - { name: eu, weight: 60, network: { rtt_ms: 100 } }",
-    );
+    let text = scenario_yaml("embedded", 3, 10, "  source_addrs: 127.0.0.2-127.0.0.5")
+        .replace(
+            "  - { name: eu, weight: 60 }",
+            "  - { name: eu, weight: 60, network: { rtt_ms: 100 } }",
+        )
+        .replace(
+            "  watch:",
+            "  chat:\n    url: /chat?room=gala\n    messages_per_min: 30\n  watch:",
+        );
     let dir = tempfile::tempdir().expect("tempdir");
     let path = write(dir.path(), "netem.yaml", &text);
     let out_dir = dir.path().join("out");
@@ -237,5 +242,21 @@ fn regions_carry_their_own_network_profile_and_source_addresses() {
     assert_eq!(
         r["overall"]["joins"]["failed"], 0,
         "source addresses 127.0.0.2-5 reach the target"
+    );
+    // Chat takes the region's path too: TCP handshake (1 RTT) + upgrade request → 101 (1 RTT).
+    let chat_p50 = |i: usize| {
+        r["regions"][i]["metrics"]["chat_connect_ms"]["p50"]
+            .as_f64()
+            .unwrap_or(-1.0)
+    };
+    assert!(
+        (180.0..=260.0).contains(&chat_p50(0)),
+        "eu (rtt 100 ms) chat connect p50 {}",
+        chat_p50(0)
+    );
+    assert!(
+        chat_p50(1) >= 0.0 && chat_p50(1) < 20.0,
+        "sea (no profile) chat connect p50 {}",
+        chat_p50(1)
     );
 }

@@ -9,11 +9,11 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 /// Anything a connection can run on: TLS, an emulated path.
-pub(super) trait Stream: AsyncRead + AsyncWrite + Send + Sync + Unpin {}
+pub trait Stream: AsyncRead + AsyncWrite + Send + Sync + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Sync + Unpin> Stream for T {}
 
 /// The connection's byte stream. The bare socket is the common case and stays unboxed.
-pub(super) enum Io {
+pub enum Io {
     Plain(TcpStream),
     Wrapped(Box<dyn Stream>),
 }
