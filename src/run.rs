@@ -53,7 +53,7 @@ pub struct Finished {
 
 /// Lag above which a viewer counts as started late, and the p99 above which the generator,
 /// not the target, is declared the bottleneck.
-const LATE_THRESHOLD_MS: f64 = 50.0;
+const LATE_THRESHOLD_MS: f64 = engine::LATE_START.as_millis() as f64;
 
 /// Every host a run will contact, checked before any packet is sent.
 pub fn check_hosts(scenario: &Scenario) -> anyhow::Result<()> {

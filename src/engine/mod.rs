@@ -26,6 +26,10 @@ use crate::plan::Plan;
 use crate::scenario::AbortWhen;
 use viewer::{run_viewer, ViewerSpec};
 
+/// A viewer started this much after its intended instant counts as late in generator health,
+/// and lag beyond it at p99 makes the run "limited by the load generator".
+pub const LATE_START: Duration = Duration::from_millis(50);
+
 /// Is `host` one of the allowed hosts? Exact, case-insensitive; IPv6 brackets ignored.
 pub fn host_allowed(host: &str, allow: &[String]) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');

@@ -79,6 +79,10 @@ pub struct Connections {
     pub phase: u16,
     pub viewer_id: u64,
     pub seed: u64,
+    /// The generator started this viewer after its whole visit should have ended (start lag ≥
+    /// watch time): whatever it then fails to see is the generator's doing, not the viewer's
+    /// choice, and is not counted as the viewer leaving early.
+    pub started_after_leave: bool,
 }
 
 impl Connections {
@@ -204,6 +208,9 @@ pub async fn run_viewer(
         phase,
         viewer_id: arrival.viewer_id,
         seed: spec.seed,
+        // Late by generator standards, not merely by a timer tick: a 1 ms visit is still the
+        // viewer's own to miss.
+        started_after_leave: lag >= arrival.watch_for && lag > super::LATE_START,
     };
 
     let mut trace = LeaveTrace {

@@ -37,6 +37,12 @@ use super::viewer::{sleep_or_end, Connections, MIN_RELOAD};
 
 /// Failed requests in a row after which the viewer gives up (a player shows an error).
 mod llhls;
+mod open;
+#[cfg(test)]
+mod tests;
+
+pub use open::fetch_playlist;
+use open::{fetch_playlist_as, open_stream};
 
 const MAX_CONSECUTIVE_FAILURES: u32 = 5;
 /// Retries of a segment that 404s at the live edge before skipping it: the origin may
@@ -99,14 +105,29 @@ pub async fn watch_hls(
             .sample(r, p, Metric::StallRatio, player.buffer.stall_ratio_ppm());
         true
     } else {
-        if failed {
-            conns.judged(Some(ErrorKind::VideoStartFailed));
-        } else if !*ending.borrow() {
-            // The viewer's own watch time ran out. A viewer cut off by the end of the run did
-            // not choose to leave, so it is not counted.
-            conns.judged(Some(ErrorKind::ExitBeforeStart));
+        let outcome = no_start_outcome(failed, *ending.borrow(), conns.started_after_leave);
+        if let Some(kind) = outcome {
+            conns.judged(Some(kind));
         }
         false
+    }
+}
+
+/// Why a viewer that never started playing did not: a media failure, or its own watch time
+/// running out (`exit_before_start`). A viewer cut off by the end of the run did not choose
+/// to leave, and one the generator started after its leave time never had the chance: neither
+/// is counted (the latter shows in the generator's lag instead).
+fn no_start_outcome(
+    failed: bool,
+    run_ending: bool,
+    started_after_leave: bool,
+) -> Option<ErrorKind> {
+    if failed {
+        Some(ErrorKind::VideoStartFailed)
+    } else if run_ending || started_after_leave {
+        None
+    } else {
+        Some(ErrorKind::ExitBeforeStart)
     }
 }
 
@@ -410,94 +431,4 @@ fn live_latency(
     let end = pdt? + TimeDelta::from_std(duration).ok()?;
     let playhead = end - TimeDelta::from_std(buffered).ok()?;
     (Utc::now() - playhead).to_std().ok()
-}
-
-async fn open_stream(
-    conns: &mut Connections,
-    url: &Url,
-    rendition: Rendition,
-) -> Result<Stream, Fatal> {
-    let multi = match fetch_playlist(conns, url).await {
-        Ok(Playlist::Media(media)) => {
-            return Ok(Stream {
-                url: url.clone(),
-                media,
-                pending_choice: None,
-            })
-        }
-        Ok(Playlist::Multivariant(multi)) => multi,
-        Err(()) => return Err(Fatal::Failed),
-    };
-    let mut variants = multi.variants;
-    variants.sort_by_key(|v| v.bandwidth);
-    let index = match rendition {
-        Rendition::Highest => variants.len().checked_sub(1),
-        Rendition::Random => (!variants.is_empty()).then(|| conns.rng_index(variants.len())),
-        // by-bandwidth starts where players start, low, and measures the first segment.
-        Rendition::Lowest | Rendition::ByBandwidth => (!variants.is_empty()).then_some(0),
-    };
-    let Some(chosen) = index.and_then(|i| variants.get(i)) else {
-        conns.judged(Some(ErrorKind::NotHls));
-        return Err(Fatal::Failed);
-    };
-    let Ok(media_url) = playlist::resolve(url, &chosen.uri) else {
-        conns.judged(Some(ErrorKind::NotHls));
-        return Err(Fatal::Failed);
-    };
-    match fetch_playlist(conns, &media_url).await {
-        Ok(Playlist::Media(media)) => {
-            let pending_choice = (rendition == Rendition::ByBandwidth && variants.len() > 1)
-                .then(|| (url.clone(), variants));
-            Ok(Stream {
-                url: media_url,
-                media,
-                pending_choice,
-            })
-        }
-        Ok(Playlist::Multivariant(_)) => {
-            conns.judged(Some(ErrorKind::NotHls));
-            Err(Fatal::Failed)
-        }
-        Err(()) => Err(Fatal::Failed),
-    }
-}
-
-/// Fetches and parses a playlist; every failure is recorded before returning `Err`.
-pub async fn fetch_playlist(conns: &mut Connections, url: &Url) -> Result<Playlist, ()> {
-    fetch_playlist_as(conns, url, Metric::PlaylistMs).await
-}
-
-/// [`fetch_playlist`], timing the response as `metric` (`part_hold_ms` for blocking reloads,
-/// whose response time is mostly the server's hold, not playlist delivery).
-async fn fetch_playlist_as(
-    conns: &mut Connections,
-    url: &Url,
-    metric: Metric,
-) -> Result<Playlist, ()> {
-    let response = conns
-        .request(http::Method::GET, url, None, true)
-        .await
-        .map_err(|_| ())?;
-    if !(200..300).contains(&response.status) {
-        conns.judged(Some(ErrorKind::from_status(response.status)));
-        return Err(());
-    }
-    conns
-        .rec
-        .duration(conns.region, conns.phase, metric, response.total);
-    let text = response
-        .body
-        .as_ref()
-        .map(|b| String::from_utf8_lossy(b))
-        .unwrap_or_default();
-    match playlist::parse(&text) {
-        Ok(p) => {
-            conns.judged(None);
-            Ok(p)
-        }
-        Err(_) => {
-            conns.judged(Some(ErrorKind::NotHls));
-            Err(())
-        }
-    }
 }
