@@ -69,41 +69,41 @@ pub async fn run(
         });
     }
     let (abort_tx, abort_rx) = watch::channel(false);
-    let mut finished = tokio::task::JoinSet::new();
-    let lane_failure = Arc::new(std::sync::Mutex::new(None::<String>));
-    for (lane, workers) in per_lane.into_iter().enumerate() {
-        let done = start_lane(lane, workers, abort_rx.clone())?;
-        let lane_failure = lane_failure.clone();
-        finished.spawn(async move {
-            if let Ok(Err(why)) = done.await {
-                if let Ok(mut slot) = lane_failure.lock() {
-                    slot.get_or_insert(why);
-                }
-            }
-        });
-    }
+    let lanes_done = per_lane
+        .into_iter()
+        .enumerate()
+        .map(|(lane, workers)| start_lane(lane, workers, abort_rx.clone()))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut lanes_done = std::pin::pin!(futures_util::future::join_all(lanes_done));
     let mut status = RunStatus::Completed;
     let mut reason = None;
-    let interrupted = tokio::select! {
-        _ = async { while finished.join_next().await.is_some() {} } => false,
-        Ok(_) = interrupts.wait_for(|n| *n >= 1) => true,
+    let finished = tokio::select! {
+        outcomes = &mut lanes_done => Some(outcomes),
+        Ok(_) = interrupts.wait_for(|n| *n >= 1) => None,
     };
-    if interrupted {
-        status = RunStatus::Interrupted;
-        reason = Some("interrupted (Ctrl-C)".to_string());
-        let _ = stop_tx.send(true);
-        // In-flight requests get the request timeout at most; a second Ctrl-C cuts it.
-        tokio::select! {
-            _ = async { while finished.join_next().await.is_some() {} } => {}
-            Ok(_) = interrupts.wait_for(|n| *n >= 2) => {
-                let _ = abort_tx.send(true);
-                while finished.join_next().await.is_some() {}
+    let outcomes = match finished {
+        Some(outcomes) => outcomes,
+        None => {
+            status = RunStatus::Interrupted;
+            reason = Some("interrupted (Ctrl-C)".to_string());
+            let _ = stop_tx.send(true);
+            // In-flight requests get the request timeout at most; a second Ctrl-C cuts it.
+            let drained = tokio::select! {
+                outcomes = &mut lanes_done => Some(outcomes),
+                Ok(_) = interrupts.wait_for(|n| *n >= 2) => None,
+            };
+            match drained {
+                Some(outcomes) => outcomes,
+                None => {
+                    let _ = abort_tx.send(true);
+                    lanes_done.as_mut().await
+                }
             }
         }
-    }
-    if let Some(why) = lane_failure.lock().ok().and_then(|mut slot| slot.take()) {
-        // A lane whose connections never ran: what the others measured is kept, and the run
-        // says it covered fewer connections than asked for.
+    };
+    // A lane whose runtime could not start ran no connections: what the others measured is
+    // kept, and the run says it covered fewer connections than asked for.
+    if let Some(why) = outcomes.into_iter().find_map(|o| o.ok()?.err()) {
         status = RunStatus::Aborted;
         reason = Some(format!(
             "{why}; the results cover the other connections only"

@@ -237,13 +237,14 @@ impl Recorder {
     /// Runs until a `Finish` event arrives. `start` is the run's time zero.
     pub async fn run(mut self, start: Instant) {
         let mut second = 0u64;
-        let mut boundary = start + Duration::from_secs(1);
+        let end_of = |second: u64| start + Duration::from_secs(second + 1);
         // One timer for the whole run, moved on each second: not one per event.
-        let end_of_second = tokio::time::sleep_until(boundary.into());
+        let end_of_second = tokio::time::sleep_until(end_of(0).into());
         tokio::pin!(end_of_second);
         // An event from a later second, held back until the current second is closed.
         let mut held: Option<(Instant, Event)> = None;
         loop {
+            let boundary = end_of(second);
             let next = match held.take() {
                 Some(event) => Some(event),
                 None => tokio::select! {
@@ -270,24 +271,23 @@ impl Recorder {
                     let closed_at = start.elapsed().min(Duration::from_secs(second + 1));
                     self.close_interval(second, closed_at);
                     second += 1;
-                    boundary = start + Duration::from_secs(second + 1);
-                    end_of_second.as_mut().reset(boundary.into());
+                    end_of_second.as_mut().reset(end_of(second).into());
                 }
             }
         }
     }
 
-    fn finish(&mut self, second: u64, start: Instant, respond: oneshot::Sender<RecorderState>) {
+    fn finish(mut self, second: u64, start: Instant, respond: oneshot::Sender<RecorderState>) {
         self.close_interval(second, start.elapsed());
         if let Some(series) = self.series.as_mut() {
             series.flush();
         }
         let _ = respond.send(RecorderState {
-            cells: std::mem::take(&mut self.cells),
-            peak_active: std::mem::take(&mut self.peak_active),
+            cells: self.cells,
+            peak_active: self.peak_active,
             peak_active_overall: self.peak_active_overall,
             peak_open_files: self.peak_open_files,
-            departures: std::mem::take(&mut self.departures),
+            departures: self.departures,
         });
     }
 

@@ -19,7 +19,7 @@
 //! A config made with [`ClientConfig::with_network`] puts every connection on an emulated path
 //! ([`crate::netem`]): `connect` includes the handshake's emulated round trip, and TLS and
 //! every request pay the path's delay, rate and loss. Without a profile the socket is used
-//! bare (the open path is generic over the stream type, so there is no wrapper to pay for).
+//! bare and unboxed ([`Io::Plain`]), so there is no wrapper to pay for.
 
 mod connect;
 mod error;
