@@ -8,8 +8,8 @@ use std::io::Write;
 use anyhow::Context;
 use tokio::sync::watch;
 
+use crate::cmd::run::{Outcome, RunOptions};
 use crate::engine::progress::ProgressMode;
-use crate::run::{Outcome, RunOptions};
 use crate::scenario::{self, Scenario};
 use crate::staging::StagingConfig;
 
@@ -118,8 +118,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             seed,
         } => {
             let scenario = scenario::load(&path)?;
-            crate::run::check_hosts(&scenario)?;
-            print!("{}", crate::validate::render(&scenario, seed));
+            crate::cmd::run::check_hosts(&scenario)?;
+            print!("{}", crate::cmd::validate::render(&scenario, seed));
             Ok(Exit::Success)
         }
         Command::Serve {
@@ -205,7 +205,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
                     )),
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let opts = crate::quick::QuickOptions {
+            let opts = crate::cmd::quick::QuickOptions {
                 url,
                 connections,
                 duration,
@@ -215,11 +215,11 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
                 headers,
                 out,
             };
-            let result = crate::quick::run(opts, interrupts()).await?;
+            let result = crate::cmd::quick::run(opts, interrupts()).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&result)?);
             } else {
-                println!("{}", crate::quick::render(&result));
+                println!("{}", crate::cmd::quick::render(&result));
             }
             Ok(Exit::Success)
         }
@@ -242,16 +242,16 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             out,
             allow_partial,
         } => {
-            let opts = crate::merge::MergeOptions {
+            let opts = crate::cmd::merge::MergeOptions {
                 dirs,
                 out,
                 allow_partial,
             };
-            let merged = crate::merge::merge(&opts)?;
+            let merged = crate::cmd::merge::merge(&opts)?;
             for w in &merged.warnings {
                 eprintln!("peakready: warning: {w}");
             }
-            println!("{}", crate::merge::summary(&merged, &opts.out));
+            println!("{}", crate::cmd::merge::summary(&merged, &opts.out));
             Ok(Exit::Success)
         }
         Command::Compare {
@@ -309,7 +309,7 @@ async fn run_and_print(scenario: Scenario, opts: RunOptions) -> anyhow::Result<E
     for notice in scenario.notices() {
         eprintln!("notice: {notice}");
     }
-    let finished = crate::run::run(scenario, opts, interrupts()).await?;
+    let finished = crate::cmd::run::run(scenario, opts, interrupts()).await?;
     let r = &finished.result;
     println!("\n{}", crate::report::summary::render(r));
     if let Some(reason) = &r.status_reason {

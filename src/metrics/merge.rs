@@ -1,7 +1,7 @@
 //! One [`RunResult`] from the results of several `--shard I/N` processes: histograms added
 //! (never percentiles averaged), counters summed, generator health kept per shard and judged
 //! on the worst one. The per-second files are merged by [`super::series_merge`]; reading,
-//! checking and writing directories belong to `crate::merge`.
+//! checking and writing directories belong to `crate::cmd::merge`.
 //!
 //! Must not import `report` or `engine`.
 

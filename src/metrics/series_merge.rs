@@ -2,7 +2,7 @@
 //! one pair, as if one recorder had seen every shard's events.
 //!
 //! Each shard's second `s` becomes merged second `s + offset` (its start time minus the
-//! earliest shard's, rounded to whole seconds: see `crate::merge`). In each merged second the
+//! earliest shard's, rounded to whole seconds: see `crate::cmd::merge`). In each merged second the
 //! counters of every shard are summed, concurrency is summed (viewers live at the same time),
 //! and the interval histograms of the same region and metric are added; the CSV percentile
 //! columns and the `all` rows are then recomputed from those sums by the same

@@ -17,7 +17,7 @@
 //!
 //! # Network emulation
 //! A config made with [`ClientConfig::with_network`] puts every connection on an emulated path
-//! ([`crate::netem`]): `connect` includes the handshake's emulated round trip, and TLS and
+//! ([`crate::protocol::netem`]): `connect` includes the handshake's emulated round trip, and TLS and
 //! every request pay the path's delay, rate and loss. Without a profile the socket is used
 //! bare and unboxed ([`Io::Plain`]), so there is no wrapper to pay for.
 
@@ -46,7 +46,7 @@ use tokio::time::{timeout, Instant};
 use tokio_rustls::TlsConnector;
 
 use crate::metrics::ErrorKind;
-use crate::netem::Netem;
+use crate::protocol::netem::Netem;
 use crate::scenario::NetworkProfile;
 use connect::{connect_tcp, resolve};
 use h1::Stage;

@@ -8,6 +8,7 @@
 
 pub mod hls;
 pub mod http;
+pub mod netem;
 pub mod playlist;
 pub mod rtmp;
 mod tls;

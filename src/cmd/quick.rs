@@ -94,7 +94,7 @@ pub async fn run(
                 .to_string(),
         );
     }
-    let generator = crate::run::generator_health(
+    let generator = crate::cmd::run::generator_health(
         &overall,
         cpu_after - cpu_before,
         elapsed,
