@@ -171,6 +171,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Quick {
             url,
             connections,
+            no_keepalive,
             duration,
             rate,
             timeout,
@@ -208,6 +209,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             let opts = crate::cmd::quick::QuickOptions {
                 url,
                 connections,
+                keep_alive: !no_keepalive,
                 duration,
                 rate,
                 timeout,

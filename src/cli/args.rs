@@ -97,9 +97,14 @@ pub enum Command {
     Quick {
         #[arg(value_name = "URL")]
         url: url::Url,
-        /// Keep-alive connections.
+        /// Concurrent connections (each keep-alive unless --no-keepalive).
         #[arg(long, short = 'c', value_name = "N", default_value_t = 50)]
         connections: usize,
+        /// Open a new connection for every request and send `Connection: close` (like oha's
+        /// --disable-keepalive, wrk -H "Connection: close"): every request's connect time is in
+        /// the table.
+        #[arg(long)]
+        no_keepalive: bool,
         /// How long to send requests.
         #[arg(long, short = 'z', value_name = "DURATION", default_value = "10s", value_parser = parse_duration_arg)]
         duration: Duration,

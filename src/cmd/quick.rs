@@ -20,6 +20,8 @@ use crate::protocol::http::ClientConfig;
 pub struct QuickOptions {
     pub url: Url,
     pub connections: usize,
+    /// `false`: a new connection for every request (`--no-keepalive`).
+    pub keep_alive: bool,
     pub duration: Duration,
     pub rate: Option<f64>,
     pub timeout: Duration,
@@ -35,9 +37,12 @@ pub async fn run(
     let host = opts.url.host_str().unwrap_or_default().to_string();
     // A few connections each sending back to back: keeping their read buffers saves an
     // allocation per request.
-    let client = ClientConfig::new(opts.timeout, opts.insecure_tls, &opts.headers)
+    let mut client = ClientConfig::new(opts.timeout, opts.insecure_tls, &opts.headers)
         .map_err(|e| anyhow::anyhow!("--header: {e}"))?
         .keeping_read_buffers();
+    if !opts.keep_alive {
+        client = client.closing_connections();
+    }
     let phase = PlannedPhase {
         name: "steady".into(),
         start_s: 0.0,
@@ -108,9 +113,14 @@ pub async fn run(
         scenario: ScenarioInfo {
             name: format!("quick {host}"),
             description: Some(format!(
-                "GET {} with {} connections for {:.0} s{}",
+                "GET {} with {} {} for {:.0} s{}",
                 opts.url,
                 opts.connections,
+                if opts.keep_alive {
+                    "keep-alive connections"
+                } else {
+                    "concurrent connections, a new one per request,"
+                },
                 opts.duration.as_secs_f64(),
                 opts.rate
                     .map(|r| format!(" at {r} req/s"))

@@ -73,6 +73,10 @@ pub struct ClientConfig {
     network: Option<Arc<Netem>>,
     /// Keep each connection's read buffer between requests (see [`Self::keeping_read_buffers`]).
     keep_read_buffer: bool,
+    /// `false`: every request asks for `Connection: close` and its connection is closed after
+    /// the response (see [`Self::closing_connections`]).
+    keep_alive: bool,
+    has_connection: bool,
 }
 
 impl ClientConfig {
@@ -114,10 +118,12 @@ impl ClientConfig {
             insecure_tls,
             has_host: parsed.iter().any(|(n, _)| n == header::HOST),
             has_user_agent: parsed.iter().any(|(n, _)| n == header::USER_AGENT),
+            has_connection: parsed.iter().any(|(n, _)| n == header::CONNECTION),
             headers: parsed,
             tls: super::tls::client_config(insecure_tls)?,
             network: None,
             keep_read_buffer: false,
+            keep_alive: true,
         }))
     }
 
@@ -137,11 +143,13 @@ impl ClientConfig {
             tls: self.tls.clone(),
             has_host: self.has_host,
             has_user_agent: self.has_user_agent,
+            has_connection: self.has_connection,
             network: profile
                 .as_ref()
                 .and_then(|p| Netem::new(p, seed))
                 .map(Arc::new),
             keep_read_buffer: self.keep_read_buffer,
+            keep_alive: self.keep_alive,
         })
     }
 
@@ -152,6 +160,17 @@ impl ClientConfig {
     pub fn keeping_read_buffers(self: &Arc<ClientConfig>) -> Arc<ClientConfig> {
         let mut copy = ClientConfig::clone(self);
         copy.keep_read_buffer = true;
+        Arc::new(copy)
+    }
+
+    /// A copy of this config that opens a new connection for every request, as wrk does with
+    /// `-H "Connection: close"` and oha with `--disable-keepalive`: each request carries
+    /// `Connection: close` (unless the headers already set `Connection`) and its connection is
+    /// closed once the response is read, whatever the server answered. For measuring connection
+    /// setup; a viewer's app keeps its connection.
+    pub fn closing_connections(self: &Arc<ClientConfig>) -> Arc<ClientConfig> {
+        let mut copy = ClientConfig::clone(self);
+        copy.keep_alive = false;
         Arc::new(copy)
     }
 
@@ -390,6 +409,7 @@ impl HttpConnection {
             host: (!self.cfg.has_host).then_some(&self.host_header),
             user_agent: (!self.cfg.has_user_agent).then_some(USER_AGENT),
             headers: &self.cfg.headers,
+            close: !self.cfg.keep_alive && !self.cfg.has_connection,
         };
         request::encode(&head, body.as_deref(), &mut self.out).map_err(|error| Failure {
             error,
@@ -415,7 +435,7 @@ impl HttpConnection {
         }
         let failure = match result {
             Ok(Ok(done)) => {
-                self.broken = !done.reusable;
+                self.broken = !done.reusable || !self.cfg.keep_alive;
                 return Ok(Response {
                     status: done.status,
                     ttfb: done.head_at.saturating_duration_since(start),

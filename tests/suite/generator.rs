@@ -154,3 +154,105 @@ fn a_shard_runs_its_slice_of_the_plan() {
         .expect("run");
     assert_eq!(refused.status.code(), Some(2));
 }
+
+#[test]
+fn quick_no_keepalive_opens_a_timed_connection_for_every_request() {
+    // A bare server that counts accepted connections and keeps each one open for as long as
+    // the client wants: if `--no-keepalive` reused a connection, accepts would fall short of
+    // requests.
+    use std::io::{BufRead, BufReader, Write};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let accepted = Arc::new(AtomicU64::new(0));
+    let closes_asked = Arc::new(AtomicU64::new(0));
+    {
+        let (accepted, closes_asked) = (accepted.clone(), closes_asked.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                accepted.fetch_add(1, Ordering::SeqCst);
+                let closes_asked = closes_asked.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                    let mut writer = stream;
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        match reader.read_line(&mut line) {
+                            Ok(0) | Err(_) => return,
+                            Ok(_) if line == "\r\n" => {
+                                if writer
+                                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                                    .is_err()
+                                {
+                                    return;
+                                }
+                            }
+                            Ok(_) if line.eq_ignore_ascii_case("connection: close\r\n") => {
+                                closes_asked.fetch_add(1, Ordering::SeqCst);
+                            }
+                            Ok(_) => {}
+                        }
+                    }
+                });
+            }
+        });
+    }
+    let url = format!("http://{addr}/small.txt");
+    let out = bin()
+        .args([
+            "quick",
+            &url,
+            "-c",
+            "4",
+            "-z",
+            "1s",
+            "--no-keepalive",
+            "--json",
+        ])
+        .output()
+        .expect("quick");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let requests = r["overall"]["requests"].as_u64().expect("requests");
+    let connects = r["overall"]["metrics"]["connect_ms"]["count"]
+        .as_u64()
+        .expect("connect_ms count");
+    assert!(requests >= 20, "a second of loopback requests: {requests}");
+    assert_eq!(connects, requests, "one timed connect per request");
+    assert_eq!(r["overall"]["errors"], serde_json::json!({}), "{r}");
+    // The accept thread may lag the client by a moment; give it one.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while accepted.load(Ordering::SeqCst) < requests && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        requests,
+        "connections accepted"
+    );
+    assert_eq!(closes_asked.load(Ordering::SeqCst), requests);
+    assert!(r["scenario"]["description"]
+        .as_str()
+        .is_some_and(|d| d.contains("a new one per request")));
+
+    // The table people read shows the connect row with one sample per request.
+    let table = bin()
+        .args(["quick", &url, "-c", "2", "-z", "1s", "--no-keepalive"])
+        .output()
+        .expect("quick table");
+    let text = stdout(&table);
+    let row = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("connect_ms"))
+        .unwrap_or_else(|| panic!("no connect_ms row:\n{text}"));
+    let reqs: u64 = text
+        .split_whitespace()
+        .skip_while(|w| *w != "requests")
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no request count:\n{text}"));
+    assert!(row.contains(&reqs.to_string()), "{row} vs {reqs} requests");
+}

@@ -13,6 +13,8 @@ pub(super) struct RequestHead<'a> {
     pub host: Option<&'a HeaderValue>,
     pub user_agent: Option<&'a str>,
     pub headers: &'a [(HeaderName, HeaderValue)],
+    /// Ask the server to close after its response (`Connection: close`).
+    pub close: bool,
 }
 
 /// Appends the encoded request to `out`. Fails only on a path that would break the request
@@ -38,6 +40,9 @@ pub(super) fn encode(
     }
     if let Some(ua) = head.user_agent {
         put_header(out, b"user-agent", ua.as_bytes());
+    }
+    if head.close {
+        put_header(out, b"connection", b"close");
     }
     for (name, value) in head.headers {
         put_header(out, name.as_str().as_bytes(), value.as_bytes());

@@ -108,6 +108,52 @@ async fn keep_alive_reuses_one_connection_and_times_ttfb() {
 }
 
 #[tokio::test]
+async fn closing_connections_opens_one_connection_per_request_even_if_the_server_keeps_it() {
+    // The server ignores `Connection: close` and would keep serving: the client alone must
+    // close, or a "new connection per request" benchmark would silently measure keep-alive.
+    let (heads_tx, mut heads) = mpsc::unbounded_channel();
+    let (addr, accepted) = serve(move |mut s, _| {
+        let heads_tx = heads_tx.clone();
+        async move {
+            while let Some(head) = read_head(&mut s).await {
+                let _ = heads_tx.send(head);
+                if s.write_all(OK_HELLO).await.is_err() {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    let cfg = config(Duration::from_secs(5)).closing_connections();
+    let mut session = Session::new(origin(addr), cfg, None);
+    for i in 1..=3 {
+        let (timings, resp) = session
+            .request(Method::GET, "/small.txt", None, false)
+            .await
+            .expect("request");
+        assert!(timings.is_some(), "request {i} opened its own connection");
+        assert_eq!(resp.body_len, 11);
+        assert!(!session.is_connected(), "closed after the response");
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 3);
+    let head = heads.recv().await.expect("head").to_ascii_lowercase();
+    assert!(head.contains("connection: close\r\n"), "{head}");
+
+    // A Connection header the user set is sent as given, never doubled.
+    let headers = [("Connection".to_owned(), "close".to_owned())];
+    let cfg = ClientConfig::new(Duration::from_secs(5), false, &headers)
+        .expect("config")
+        .closing_connections();
+    let mut session = Session::new(origin(addr), cfg, None);
+    session
+        .request(Method::GET, "/small.txt", None, false)
+        .await
+        .expect("request");
+    let head = heads.recv().await.expect("head").to_ascii_lowercase();
+    assert_eq!(head.matches("connection:").count(), 1, "{head}");
+}
+
+#[tokio::test]
 async fn chunked_body_in_several_frames_is_reassembled() {
     let (addr, _) = serve(|mut s, _| async move {
         if read_head(&mut s).await.is_none() {
