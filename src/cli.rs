@@ -41,11 +41,14 @@ fn interrupts() -> watch::Receiver<u32> {
             };
             #[cfg(not(unix))]
             let term_signal = std::future::pending::<()>();
-            tokio::select! {
-                r = tokio::signal::ctrl_c() => if r.is_err() { return },
-                _ = term_signal => {}
-            }
-            eprintln!("\npeakready: stopping: no new work starts; in-flight work drains (Ctrl-C again skips the drain, a third time exits at once)");
+            let name = tokio::select! {
+                r = tokio::signal::ctrl_c() => if r.is_err() { return } else { "Ctrl-C" },
+                _ = term_signal => {
+                    crate::engine::TERMINATED.store(true, std::sync::atomic::Ordering::Relaxed);
+                    "SIGTERM"
+                }
+            };
+            eprintln!("\npeakready: stopping ({name}): no new work starts; in-flight work drains (Ctrl-C again skips the drain, a third time exits at once)");
             tx.send_modify(|n| *n += 1);
             if *tx.borrow() >= 3 {
                 // Whatever is stuck (a publisher, a server shutdown, a chart), the user asked
@@ -180,6 +183,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             allow_hosts,
             json,
             out,
+            fail_under,
         } => {
             let host = url.host_str().unwrap_or_default().to_string();
             let mut allowed = vec![
@@ -223,7 +227,13 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             } else {
                 println!("{}", crate::cmd::quick::render(&result));
             }
-            Ok(Exit::Success)
+            match crate::cmd::quick::failure(&result, fail_under) {
+                Some(why) => {
+                    eprintln!("peakready: quick failed: {why}");
+                    Ok(Exit::Failed)
+                }
+                None => Ok(Exit::Success),
+            }
         }
         Command::Report { dir } => {
             let mut result = crate::report::load(&dir)?;

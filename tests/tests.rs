@@ -33,3 +33,9 @@ mod charts;
 
 #[path = "suite/merge.rs"]
 mod merge;
+
+#[path = "suite/hostile_server.rs"]
+mod hostile_server;
+
+#[path = "suite/hostile.rs"]
+mod hostile;

@@ -129,6 +129,10 @@ pub enum Command {
         /// Also write a results directory.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Exit 1 when fewer than this fraction of completed requests succeeded (e.g. 0.99).
+        /// Without it, `quick` exits 1 only when no request succeeded.
+        #[arg(long, value_name = "FRACTION", value_parser = parse_fraction)]
+        fail_under: Option<f64>,
     },
     /// Re-render every report file from a results directory.
     Report {
@@ -174,6 +178,15 @@ pub enum Command {
         #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "compare.png")]
         chart: Option<PathBuf>,
     },
+}
+
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        _ => Err(format!(
+            "expected a fraction between 0 and 1 (e.g. 0.99), got `{s}`"
+        )),
+    }
 }
 
 fn parse_duration_arg(text: &str) -> Result<Duration, String> {

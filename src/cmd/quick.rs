@@ -160,23 +160,61 @@ pub async fn run(
     Ok(result)
 }
 
+/// Completed requests that succeeded, and those completed (cut requests never completed).
+pub fn successes(r: &RunResult) -> (u64, u64) {
+    let o = &r.overall;
+    let failed: u64 = o
+        .errors
+        .iter()
+        .filter(|(k, _)| crate::metrics::ErrorKind::from_name(k).is_some_and(|k| !k.is_outcome()))
+        .map(|(_, v)| v)
+        .sum();
+    (o.requests.saturating_sub(failed), o.requests)
+}
+
+/// Why `quick` fails (exit 1): no request succeeded, or fewer than `--fail-under` did.
+pub fn failure(r: &RunResult, fail_under: Option<f64>) -> Option<String> {
+    let (ok, completed) = successes(r);
+    if ok == 0 {
+        let cut = r.overall.errors.get("cut").copied().unwrap_or(0);
+        return Some(match (completed, cut) {
+            (0, 0) => "no request completed".to_string(),
+            (0, cut) => format!("no request completed: {cut} were still waiting for an answer when the run ended, and were cut"),
+            (n, 0) => format!("no request succeeded: all {n} completed requests failed"),
+            (n, cut) => format!("no request succeeded: all {n} completed requests failed, {cut} more were cut at the end"),
+        });
+    }
+    let min = fail_under?;
+    let share = ok as f64 / completed as f64;
+    (share < min).then(|| {
+        format!(
+            "{:.2} % of completed requests succeeded, under --fail-under {:.2} %",
+            share * 100.0,
+            min * 100.0
+        )
+    })
+}
+
 /// The terminal summary for `quick`: throughput, errors, and a percentile table.
 pub fn render(r: &RunResult) -> String {
     use crate::report::table::{ms, Align, Table};
     let o = &r.overall;
-    let ok = o.requests - o.errors.values().sum::<u64>();
+    let (ok, completed) = successes(r);
     let mut out = format!(
         "{}\n  requests  {} in {:.2} s = {:.1} req/s   success {:.2} %\n",
         r.scenario.description.as_deref().unwrap_or("quick"),
         o.requests,
         r.duration_s,
         o.requests as f64 / r.duration_s.max(1e-9),
-        if o.requests == 0 {
+        if completed == 0 {
             0.0
         } else {
-            ok as f64 * 100.0 / o.requests as f64
+            ok as f64 * 100.0 / completed as f64
         },
     );
+    if let Some(reason) = &r.status_reason {
+        out.push_str(&format!("  stopped   {reason}\n"));
+    }
     if !o.errors.is_empty() {
         let errs: Vec<String> = o.errors.iter().map(|(k, v)| format!("{k} {v}")).collect();
         out.push_str(&format!("  errors    {}\n", errs.join(", ")));

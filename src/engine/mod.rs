@@ -14,7 +14,7 @@ pub mod sysinfo;
 pub mod viewer;
 mod watch;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +29,19 @@ use viewer::{run_viewer, ViewerSpec};
 /// A viewer started this much after its intended instant counts as late in generator health,
 /// and lag beyond it at p99 makes the run "limited by the load generator".
 pub const LATE_START: Duration = Duration::from_millis(50);
+
+/// Set when the stop came from SIGTERM (a service manager, `kill PID`) rather than Ctrl-C, so
+/// the results name what stopped the run.
+pub static TERMINATED: AtomicBool = AtomicBool::new(false);
+
+/// "interrupted (Ctrl-C)" or "terminated (SIGTERM)": what stopped a run, for its status reason.
+pub fn stop_reason() -> &'static str {
+    if TERMINATED.load(Ordering::Relaxed) {
+        "terminated (SIGTERM)"
+    } else {
+        "interrupted (Ctrl-C)"
+    }
+}
 
 /// Is `host` one of the allowed hosts? Exact, case-insensitive; IPv6 brackets ignored.
 pub fn host_allowed(host: &str, allow: &[String]) -> bool {
@@ -91,7 +104,7 @@ pub async fn run(
             biased;
             Ok(_) = interrupts.wait_for(|n| *n >= 1) => {
                 status = RunStatus::Interrupted;
-                reason = Some("interrupted (Ctrl-C): stopped starting viewers and drained".into());
+                reason = Some(format!("{}: stopped starting viewers and drained", stop_reason()));
                 break;
             }
             Ok(()) = live.changed() => {
@@ -129,7 +142,7 @@ pub async fn run(
                 _ = tokio::time::sleep_until(end) => break,
                 Ok(_) = interrupts.wait_for(|n| *n >= 1) => {
                     status = RunStatus::Interrupted;
-                    reason = Some("interrupted (Ctrl-C) after the last arrival: drained".into());
+                    reason = Some(format!("{} after the last arrival: drained", stop_reason()));
                     break;
                 }
                 Ok(()) = live.changed() => {

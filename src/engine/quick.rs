@@ -36,6 +36,11 @@ pub struct QuickConfig {
 
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
+/// After Ctrl-C, requests in flight may finish for this long before they are cut (a second
+/// Ctrl-C cuts them at once). At the deadline itself they are cut without a drain: `-z` is
+/// the run's length, whatever the target does.
+pub const INTERRUPT_DRAIN: Duration = Duration::from_secs(1);
+
 pub async fn run(
     config: QuickConfig,
     start: Instant,
@@ -49,6 +54,8 @@ pub async fn run(
     };
     let deadline = start + config.duration;
     let (stop_tx, stop_rx) = watch::channel(false);
+    // The instant in-flight requests are cancelled: the deadline, brought forward by Ctrl-C.
+    let (cut_tx, cut_rx) = watch::channel(deadline);
     let next_slot = Arc::new(AtomicU64::new(0));
     let lanes = tokio::runtime::Handle::current()
         .metrics()
@@ -66,6 +73,7 @@ pub async fn run(
             start,
             deadline,
             stop: stop_rx.clone(),
+            cut: cut_rx.clone(),
         });
     }
     let (abort_tx, abort_rx) = watch::channel(false);
@@ -85,9 +93,14 @@ pub async fn run(
         Some(outcomes) => outcomes,
         None => {
             status = RunStatus::Interrupted;
-            reason = Some("interrupted (Ctrl-C)".to_string());
+            reason = Some(format!(
+                "{}: requests in flight were given {} s, then cut",
+                crate::engine::stop_reason(),
+                INTERRUPT_DRAIN.as_secs()
+            ));
             let _ = stop_tx.send(true);
-            // In-flight requests get the request timeout at most; a second Ctrl-C cuts it.
+            let drain_end = Instant::now() + INTERRUPT_DRAIN;
+            cut_tx.send_modify(|at| *at = (*at).min(drain_end));
             let drained = tokio::select! {
                 outcomes = &mut lanes_done => Some(outcomes),
                 Ok(_) = interrupts.wait_for(|n| *n >= 2) => None,
@@ -95,8 +108,15 @@ pub async fn run(
             match drained {
                 Some(outcomes) => outcomes,
                 None => {
-                    let _ = abort_tx.send(true);
-                    lanes_done.as_mut().await
+                    cut_tx.send_modify(|at| *at = Instant::now());
+                    let cut = lanes_done.as_mut();
+                    match tokio::time::timeout(Duration::from_millis(200), cut).await {
+                        Ok(outcomes) => outcomes,
+                        Err(_) => {
+                            let _ = abort_tx.send(true);
+                            lanes_done.as_mut().await
+                        }
+                    }
                 }
             }
         }
@@ -169,6 +189,7 @@ struct Worker {
     start: Instant,
     deadline: Instant,
     stop: watch::Receiver<bool>,
+    cut: watch::Receiver<Instant>,
 }
 
 impl Worker {
@@ -180,7 +201,10 @@ impl Worker {
         let mut joined = false;
         let mut last_flush = Instant::now();
         while let Some(intended) = self.next_intended().await {
-            let ok = self.one_request(intended).await;
+            let Some(ok) = self.one_request(intended).await else {
+                // Cut: the run is over for this connection.
+                break;
+            };
             if !joined && ok {
                 joined = true;
                 self.rec.send(Event::Joined {
@@ -191,10 +215,10 @@ impl Worker {
             }
             if last_flush.elapsed() >= FLUSH_EVERY {
                 last_flush = Instant::now();
-                self.flush();
+                self.flush(false);
             }
         }
-        self.flush();
+        self.flush(true);
         if !joined {
             self.rec.send(Event::Joined {
                 region: 0,
@@ -225,13 +249,21 @@ impl Worker {
         }
     }
 
-    async fn one_request(&mut self, intended: Instant) -> bool {
+    /// Whether the request succeeded, or `None` when it was cut at the deadline.
+    async fn one_request(&mut self, intended: Instant) -> Option<bool> {
         let lag = Instant::now().saturating_duration_since(intended);
         self.record(Metric::GeneratorLagMs, lag);
-        let outcome = self
+        let request = self
             .session
-            .request(http::Method::GET, &self.path, None, false)
-            .await;
+            .request(http::Method::GET, &self.path, None, false);
+        let outcome = tokio::select! {
+            outcome = request => outcome,
+            _ = cut_reached(&mut self.cut) => {
+                // The connection went with the dropped request: a later request reconnects.
+                self.local.counters.add_request(Some(ErrorKind::Cut));
+                return None;
+            }
+        };
         match outcome {
             Ok((timings, response)) => {
                 if let Some(t) = timings {
@@ -248,11 +280,11 @@ impl Worker {
                 let ok = (200..400).contains(&response.status);
                 let error = (!ok).then(|| ErrorKind::from_status(response.status));
                 self.local.counters.add_request(error);
-                ok
+                Some(ok)
             }
             Err(e) => {
                 self.local.counters.add_request(Some(e.kind));
-                false
+                Some(false)
             }
         }
     }
@@ -262,8 +294,10 @@ impl Worker {
             .record(metric, d.as_micros().min(u64::MAX as u128) as u64);
     }
 
-    fn flush(&mut self) {
-        if self.local.counters.requests == 0 {
+    fn flush(&mut self, last: bool) {
+        // The last flush also carries cut requests and lag samples of requests that never
+        // completed.
+        if self.local.counters.requests == 0 && !last {
             return;
         }
         let cell = std::mem::take(&mut self.local);
@@ -272,5 +306,19 @@ impl Worker {
             phase: 0,
             cell: Box::new(cell),
         });
+    }
+}
+
+/// Completes when the cut instant in `cut` has passed, following it when it moves earlier.
+async fn cut_reached(cut: &mut watch::Receiver<Instant>) {
+    loop {
+        let at = *cut.borrow_and_update();
+        tokio::select! {
+            _ = tokio::time::sleep_until(at) => return,
+            changed = cut.changed() => if changed.is_err() {
+                // The sender is gone: the run is over, so is the request.
+                return;
+            },
+        }
     }
 }

@@ -289,7 +289,9 @@ enum Stage {
 
 /// A viewer cancelled at the drain deadline still leaves a trace: the slowest joins are the
 /// ones still in flight then, and dropping them silently would flatter an overloaded target.
-/// A join cut off counts as a timed-out request and a failed join; every started viewer leaves.
+/// A join cut off counts as a `cut` request and a failed join; a viewer cut while watching (a
+/// request the target never answered) counts as `cut`; every started viewer leaves. `cut` is
+/// not a timeout: the generator ended the wait, and `target.timeout` may be far longer.
 struct LeaveTrace {
     rec: RecorderHandle,
     region: u16,
@@ -303,14 +305,14 @@ impl Drop for LeaveTrace {
         match self.stage {
             Stage::Done => return,
             Stage::Joining => {
-                self.rec.request(region, phase, Some(ErrorKind::Timeout));
+                self.rec.request(region, phase, Some(ErrorKind::Cut));
                 self.rec.send(Event::Joined {
                     region,
                     phase,
                     ok: false,
                 });
             }
-            Stage::Watching => {}
+            Stage::Watching => self.rec.request(region, phase, Some(ErrorKind::Cut)),
         }
         self.rec.send(Event::Left { region });
     }

@@ -184,10 +184,13 @@ pub enum ErrorKind {
     PublishRejected,
     /// An RTMP publish session dropped before its duration was over.
     PublishDisconnect,
+    /// A request still in flight when the run's deadline (plus its drain) passed, cancelled by
+    /// the generator: not the target's failure, so not in `error_rate`.
+    Cut,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 22] = [
+    pub const ALL: [ErrorKind; 23] = [
         ErrorKind::Dns,
         ErrorKind::Refused,
         ErrorKind::Timeout,
@@ -210,6 +213,7 @@ impl ErrorKind {
         ErrorKind::ChatDuplicate,
         ErrorKind::PublishRejected,
         ErrorKind::PublishDisconnect,
+        ErrorKind::Cut,
     ];
     pub const COUNT: usize = Self::ALL.len();
 
@@ -237,6 +241,7 @@ impl ErrorKind {
             ErrorKind::ChatDuplicate => "chat_duplicate",
             ErrorKind::PublishRejected => "publish_rejected",
             ErrorKind::PublishDisconnect => "publish_disconnect",
+            ErrorKind::Cut => "cut",
         }
     }
 
@@ -259,6 +264,7 @@ impl ErrorKind {
                 | ErrorKind::ExitBeforeStart
                 | ErrorKind::ChatDuplicate
                 | ErrorKind::PublishDisconnect
+                | ErrorKind::Cut
         )
     }
 
