@@ -259,7 +259,7 @@ impl Worker {
         let outcome = tokio::select! {
             outcome = request => outcome,
             _ = cut_reached(&mut self.cut) => {
-                // The connection went with the dropped request: a later request reconnects.
+                // The connection goes with the dropped request; this connection is done.
                 self.local.counters.add_request(Some(ErrorKind::Cut));
                 return None;
             }
