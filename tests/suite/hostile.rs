@@ -214,6 +214,9 @@ fn run_ends_at_duration_plus_drain_against_a_stalling_target() {
     );
     assert!(errors(&out).get("timeout").is_none(), "{}", errors(&out));
     assert_complete_results(&out);
-    eprintln!("stalling run: wall {:?}, peak RSS {} KiB", m.wall, m.max_rss_kib);
+    eprintln!(
+        "stalling run: wall {:?}, peak RSS {} KiB",
+        m.wall, m.max_rss_kib
+    );
     assert!(m.max_rss_kib < 100 * 1024, "rss {} KiB", m.max_rss_kib);
 }
