@@ -222,18 +222,25 @@ fn quick_no_keepalive_opens_a_timed_connection_for_every_request() {
         .expect("connect_ms count");
     assert!(requests >= 20, "a second of loopback requests: {requests}");
     assert_eq!(connects, requests, "one timed connect per request");
-    assert_eq!(r["overall"]["errors"], serde_json::json!({}), "{r}");
+    // Requests in flight at the 1 s deadline are cut (not completed, not errors): their
+    // connections may or may not have been accepted and may or may not have sent their head.
+    let cut = r["overall"]["errors"]["cut"].as_u64().unwrap_or(0);
+    let mut errors = r["overall"]["errors"].clone();
+    errors.as_object_mut().map(|e| e.remove("cut"));
+    assert_eq!(errors, serde_json::json!({}), "{r}");
+    assert!(cut <= 4, "at most one cut per connection: {cut}");
     // The accept thread may lag the client by a moment; give it one.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
     while accepted.load(Ordering::SeqCst) < requests && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    assert_eq!(
-        accepted.load(Ordering::SeqCst),
-        requests,
-        "connections accepted"
+    let accepted = accepted.load(Ordering::SeqCst);
+    assert!(
+        (requests..=requests + cut).contains(&accepted),
+        "connections accepted {accepted}, requests {requests} + cut {cut}"
     );
-    assert_eq!(closes_asked.load(Ordering::SeqCst), requests);
+    let closes = closes_asked.load(Ordering::SeqCst);
+    assert!((requests..=requests + cut).contains(&closes), "{closes}");
     assert!(r["scenario"]["description"]
         .as_str()
         .is_some_and(|d| d.contains("a new one per request")));
