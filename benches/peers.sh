@@ -8,6 +8,16 @@
 #   CONNS=200 DURATION=15 ROUNDS=5 benches/peers.sh
 #   RATE=20000 benches/peers.sh          # open model for peakready (wrk stays closed-model)
 #   CONNS=1 benches/peers.sh             # added latency at idle (benches/scale.sh idle uses this)
+#   NEW_CONN=1 benches/peers.sh          # a new connection per request: see below
+#
+# NEW_CONN=1: the cost of a connection, not of a request. nginx answers a 2-byte `return 200`
+# and every tool opens a new TCP connection per request: wrk -H "Connection: close" (closed
+# model), `peakready quick --no-keepalive` (closed model, same connections) and `peakready run`
+# with one join step GET /ok at JOIN_RATE joins/s (open model: every join's connect, ttfb and
+# join time recorded; each viewer then holds its connection WATCH, default 1s). Prints
+# connections/s, connections per generator CPU-second, user and sys µs per connection, and the
+# ratios to wrk. JOIN_RATE [3000]  WATCH [1s]. Set PEAKREADY_B=other/binary to add that binary's
+# quick and run beside the first (before/after a change, interleaved like the rest).
 #
 # THREADS (wrk -t) defaults to the cores, but never more than CONNS (wrk refuses that).
 # ROWS_OUT=FILE keeps the per-run rows (tool round req/s p50_ms p99_ms cpu_s rss_kib requests).
@@ -22,6 +32,10 @@ DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
 THREADS=${THREADS:-$(( $(nproc) < CONNS ? $(nproc) : CONNS ))}
 BIN=${PEAKREADY:-target/release/peakready}
+NEW_CONN=${NEW_CONN:-0}
+JOIN_RATE=${JOIN_RATE:-3000}
+WATCH=${WATCH:-1s}
+BIN_B=${PEAKREADY_B:-}
 
 for tool in nginx wrk python3; do
   command -v "$tool" >/dev/null || { echo "peers.sh: $tool is not installed (apt-get install nginx wrk)" >&2; exit 2; }
@@ -52,13 +66,23 @@ http {
   client_body_temp_path $work/tmp; proxy_temp_path $work/tmp; fastcgi_temp_path $work/tmp;
   uwsgi_temp_path $work/tmp; scgi_temp_path $work/tmp;
   keepalive_requests 10000000;
-  server { listen 127.0.0.1:$port; root $work/www; }
+  server {
+    listen 127.0.0.1:$port;
+    root $work/www;
+    location = /ok { return 200 "ok"; }
+  }
 }
 EOF
 nginx -c "$work/nginx.conf" -p "$work" &
 nginx_pid=$!
 for _ in $(seq 50); do python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.1)" 2>/dev/null && break; sleep 0.1; done
 url="http://127.0.0.1:$port/small.txt"
+
+if [ "$NEW_CONN" = 1 ]; then
+  # shellcheck source=benches/new_conn.sh
+  . benches/new_conn.sh
+  exit 0
+fi
 
 tools=(peakready wrk)
 command -v oha >/dev/null && tools+=(oha)
