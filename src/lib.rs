@@ -11,6 +11,7 @@ pub mod analysis;
 pub mod cli;
 pub mod cmd;
 pub mod engine;
+pub mod format;
 pub mod metrics;
 pub mod plan;
 pub mod protocol;

@@ -15,6 +15,7 @@
 //! a knee is found. Gates without a per-second column are judged on the whole run only.
 
 use crate::metrics::result::{GateBreak, Knee};
+use crate::metrics::Metric;
 use crate::scenario::SloGate;
 
 use super::series::SecondRow;
@@ -25,14 +26,14 @@ pub const SUSTAIN_S: usize = 3;
 /// The per-second column that carries `gate`, if the series has one (`join_ms` p95 →
 /// `join_p95_ms`). `error_rate` is computed from counters and always judged.
 pub fn gate_column(gate: &SloGate, columns: &[String]) -> Option<String> {
-    let base = gate.metric.strip_suffix("_ms")?;
+    let base = gate.metric.name().strip_suffix("_ms")?;
     let name = format!("{base}_{}_ms", gate.stat);
     columns.contains(&name).then_some(name)
 }
 
 /// Is `gate` judged per second with these columns?
 pub fn per_second(gate: &SloGate, columns: &[String]) -> bool {
-    gate.metric == "error_rate" || gate_column(gate, columns).is_some()
+    gate.metric == Metric::ErrorRate || gate_column(gate, columns).is_some()
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -46,7 +47,7 @@ fn judge(row: &SecondRow, gates: &[SloGate], columns: &[String]) -> State {
     let mut judged = false;
     let mut broken = Vec::new();
     for gate in gates {
-        let measured = if gate.metric == "error_rate" {
+        let measured = if gate.metric == Metric::ErrorRate {
             row.error_rate()
         } else {
             gate_column(gate, columns).and_then(|c| row.latency.get(&c).copied())
@@ -55,8 +56,8 @@ fn judge(row: &SecondRow, gates: &[SloGate], columns: &[String]) -> State {
         judged = true;
         if v > gate.threshold {
             broken.push(GateBreak {
-                metric: gate.metric.clone(),
-                stat: gate.stat.clone(),
+                metric: gate.metric,
+                stat: gate.stat,
                 threshold: gate.threshold,
                 measured: v,
             });
@@ -130,17 +131,18 @@ pub fn analyse(rows: &[&SecondRow], gates: &[SloGate], columns: &[String]) -> Sc
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::{Metric, Stat};
 
     fn gates() -> Vec<SloGate> {
         vec![
             SloGate {
-                metric: "join_ms".into(),
-                stat: "p95".into(),
+                metric: Metric::JoinMs,
+                stat: Stat::P95,
                 threshold: 500.0,
             },
             SloGate {
-                metric: "error_rate".into(),
-                stat: "value".into(),
+                metric: Metric::ErrorRate,
+                stat: Stat::Value,
                 threshold: 0.01,
             },
         ]
@@ -185,7 +187,7 @@ mod tests {
         let knee = c.knee.expect("a knee");
         assert_eq!(knee.active_viewers, 300);
         assert_eq!(knee.second, 10);
-        assert_eq!(knee.broken[0].metric, "error_rate");
+        assert_eq!(knee.broken[0].metric, Metric::ErrorRate);
         assert_eq!(
             c.held_viewers,
             Some(270),
@@ -211,8 +213,8 @@ mod tests {
         let c = run(&points);
         let knee = c.knee.expect("knee");
         assert_eq!(
-            (knee.active_viewers, knee.broken[0].metric.as_str()),
-            (300, "join_ms")
+            (knee.active_viewers, knee.broken[0].metric),
+            (300, Metric::JoinMs)
         );
         assert_eq!(knee.broken[0].measured, 800.0);
     }
@@ -239,8 +241,8 @@ mod tests {
     #[test]
     fn gate_columns_follow_the_naming_rule() {
         let g = |m: &str, s: &str| SloGate {
-            metric: m.into(),
-            stat: s.into(),
+            metric: Metric::from_name(m).expect("metric"),
+            stat: Stat::from_name(s).expect("stat"),
             threshold: 1.0,
         };
         assert_eq!(

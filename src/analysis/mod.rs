@@ -8,7 +8,6 @@ pub mod readiness;
 pub mod series;
 pub mod slo;
 mod untested;
-pub mod words;
 
 use std::path::Path;
 

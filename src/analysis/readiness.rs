@@ -18,7 +18,7 @@ use crate::scenario::SloGate;
 use super::capacity::{self, ScopeCapacity, SUSTAIN_S};
 use super::planned;
 use super::series::Series;
-use super::words::{gate_words, num, pct_words, value_words};
+use crate::format;
 
 /// How close to a plan-derived target counts as reaching it.
 pub const PLAN_TOLERANCE: f64 = 0.05;
@@ -98,9 +98,9 @@ fn judge(
         };
         let why = format!(
             "{} broke ({} measured) at {} concurrent viewers{at} (second {}, for ≥ {SUSTAIN_S} s)",
-            gate_words(&b.metric, &b.stat, b.threshold),
-            value_words(&b.metric, b.measured),
-            num(k.active_viewers as f64),
+            format::gate(b.metric, b.stat, b.threshold),
+            format::value(b.metric, b.measured),
+            format::num(k.active_viewers as f64),
             k.second
         );
         // Breaking above the target is the headroom's edge, not a failure for this event.
@@ -116,24 +116,24 @@ fn judge(
     }
     for f in &failed {
         let gate = SloGate {
-            metric: f.metric.clone(),
-            stat: f.stat.clone(),
+            metric: f.metric,
+            stat: f.stat,
             threshold: f.threshold,
         };
         let measured = f
             .measured
-            .map(|v| value_words(&f.metric, v))
+            .map(|v| format::value(f.metric, v))
             .unwrap_or_else(|| "no samples".into());
         if !gates_ps.contains(&&gate) || cap.is_none() {
             let why = format!(
                 "{} failed over the whole run ({measured}); with no per-second data the load where it broke is unknown",
-                gate_words(&f.metric, &f.stat, f.threshold)
+                format::gate(f.metric, f.stat, f.threshold)
             );
             worst(Verdict::NotReady, &mut reasons, why);
         } else if cap.is_some_and(|c| c.knee.is_none()) {
             let why = format!(
                 "{} failed over the whole run ({measured}) though no {SUSTAIN_S}-second window broke: short spikes",
-                gate_words(&f.metric, &f.stat, f.threshold)
+                format::gate(f.metric, f.stat, f.threshold)
             );
             worst(Verdict::AtRisk, &mut reasons, why);
         }
@@ -152,7 +152,7 @@ fn judge(
             format!("no load held every SLO for {SUSTAIN_S} s in a row"),
         ),
         (Some(_), Some(v)) if (v as f64) < tv * slack => {
-            let why = format!("SLOs held up to {} concurrent viewers, below the target of {} ({:.2}×): the target load was not tested", num(v as f64), num(tv), v as f64 / tv.max(1e-9));
+            let why = format!("SLOs held up to {} concurrent viewers, below the target of {} ({:.2}×): the target load was not tested", format::num(v as f64), format::num(tv), v as f64 / tv.max(1e-9));
             worst(Verdict::AtRisk, &mut reasons, why);
         }
         _ => {}
@@ -160,8 +160,8 @@ fn judge(
     if let Some(j) = held_j.filter(|&j| j < tj * slack && held_v.is_some()) {
         let why = format!(
             "SLOs held up to {} joins/s, below the target of {} joins/s ({:.2}×)",
-            num(j),
-            num(tj),
+            format::num(j),
+            format::num(tj),
             j / tj.max(1e-9)
         );
         worst(Verdict::AtRisk, &mut reasons, why);
@@ -184,10 +184,10 @@ fn judge(
     if verdict == Verdict::Ready {
         reasons.push(format!(
             "every SLO held up to {} concurrent viewers and {} joins/s, at or above the target of {} and {} joins/s",
-            num(held_v.unwrap_or(0) as f64),
-            num(held_j.unwrap_or(0.0)),
-            num(tv),
-            num(tj)
+            format::num(held_v.unwrap_or(0) as f64),
+            format::num(held_j.unwrap_or(0.0)),
+            format::num(tv),
+            format::num(tj)
         ));
     }
     ScopeReadiness {
@@ -261,7 +261,7 @@ pub fn assess(r: &RunResult, series: Option<&Series>) -> Readiness {
         .slo
         .iter()
         .filter(|g| !gates_ps.contains(g))
-        .map(|g| gate_words(&g.metric, &g.stat, g.threshold))
+        .map(|g| format::gate(g.metric, g.stat, g.threshold))
         .collect();
     Readiness {
         headroom_words: headroom_words(r, &overall, &t),
@@ -280,9 +280,12 @@ pub fn assess(r: &RunResult, series: Option<&Series>) -> Readiness {
 
 fn headroom_words(r: &RunResult, o: &ScopeReadiness, t: &Target) -> String {
     let ev = &r.scenario.resolved["event"];
-    let scale = pct_words(r.scenario.scale);
+    let scale = format::pct(r.scenario.scale);
     let held = match o.held_viewers {
-        Some(v) => format!("{} concurrent viewers held every SLO", num(v as f64)),
+        Some(v) => format!(
+            "{} concurrent viewers held every SLO",
+            format::num(v as f64)
+        ),
         None => format!("no load held every SLO for {SUSTAIN_S} s"),
     };
     let ratio = o
@@ -300,8 +303,8 @@ fn headroom_words(r: &RunResult, o: &ScopeReadiness, t: &Target) -> String {
         };
         let mut s = format!(
             "This run was {what} of {name}: {held} against a target of {} (= {} × {scale} × {hr}){ratio}",
-            num(t.viewers),
-            num(forecast)
+            format::num(t.viewers),
+            format::num(forecast)
         );
         if let (Some(j), Some(fj)) = (
             o.held_joins_per_sec,
@@ -309,9 +312,9 @@ fn headroom_words(r: &RunResult, o: &ScopeReadiness, t: &Target) -> String {
         ) {
             s.push_str(&format!(
                 "; {} joins/s held against {} joins/s (= {} × {scale} × {hr})",
-                num(j),
-                num(t.joins),
-                num(fj)
+                format::num(j),
+                format::num(t.joins),
+                format::num(fj)
             ));
         }
         s.push('.');
@@ -319,8 +322,8 @@ fn headroom_words(r: &RunResult, o: &ScopeReadiness, t: &Target) -> String {
     } else {
         format!(
             "No `event` forecast, so the target is this run's own planned peak ({scale} scale): {held} against a planned {} concurrent viewers and {} joins/s{ratio}.",
-            num(t.viewers),
-            num(t.joins)
+            format::num(t.viewers),
+            format::num(t.joins)
         )
     }
 }

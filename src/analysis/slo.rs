@@ -6,10 +6,7 @@ use crate::scenario::SloGate;
 
 /// The measured value a gate compares against, in the gate's unit.
 pub fn measured(b: &Breakdown, gate: &SloGate) -> Option<f64> {
-    if gate.metric == "error_rate" {
-        return (b.requests > 0).then_some(b.error_rate);
-    }
-    b.metrics.get(&gate.metric).and_then(|m| m.stat(&gate.stat))
+    b.value(gate.metric, gate.stat)
 }
 
 pub fn evaluate(result: &mut RunResult) {
@@ -24,8 +21,8 @@ pub fn evaluate(result: &mut RunResult) {
             let value = measured(b, gate);
             out.push(SloResult {
                 scope: b.name.clone(),
-                metric: gate.metric.clone(),
-                stat: gate.stat.clone(),
+                metric: gate.metric,
+                stat: gate.stat,
                 threshold: gate.threshold,
                 measured: value,
                 passed: value.is_some_and(|v| v <= gate.threshold),

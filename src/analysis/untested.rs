@@ -1,12 +1,12 @@
 //! What a run did not exercise, in words: a readiness report is only as good as what it says it
 //! did not test.
 
-use crate::metrics::RunResult;
+use crate::metrics::{Metric, RunResult};
 
-use super::words::{num, pct_words};
+use crate::format;
 
-fn measured(r: &RunResult, metric: &str) -> bool {
-    r.overall.metrics.get(metric).is_some_and(|m| m.count > 0)
+fn measured(r: &RunResult, metric: Metric) -> bool {
+    r.overall.measured(metric)
 }
 
 pub fn list(r: &RunResult, has_series: bool) -> Vec<String> {
@@ -17,10 +17,10 @@ pub fn list(r: &RunResult, has_series: bool) -> Vec<String> {
         out.push(match forecast {
             Some(f) => format!(
                 "the full scale: this was a {} rehearsal; the event's {} concurrent viewers were not generated",
-                pct_words(r.scenario.scale),
-                num(f)
+                format::pct(r.scenario.scale),
+                format::num(f)
             ),
-            None => format!("the full scale: this was a {} rehearsal", pct_words(r.scenario.scale)),
+            None => format!("the full scale: this was a {} rehearsal", format::pct(r.scenario.scale)),
         });
     }
     if s["viewer"]["watch"]["protocol"].as_str() == Some("none") {
@@ -28,15 +28,15 @@ pub fn list(r: &RunResult, has_series: bool) -> Vec<String> {
     }
     if s["viewer"]["chat"].is_null() {
         out.push("chat, gifts and likes (no `viewer.chat`)".into());
-    } else if !measured(r, "chat_connect_ms") && !measured(r, "chat_delivery_ms") {
+    } else if !measured(r, Metric::ChatConnectMs) && !measured(r, Metric::ChatDeliveryMs) {
         out.push("chat: `viewer.chat` is configured but no chat sample was measured".into());
     }
     if s["publishers"].is_null() {
         out.push("stream ingest by publishers (no `publishers`)".into());
-    } else if !measured(r, "publish_connect_ms") {
+    } else if !measured(r, Metric::PublishConnectMs) {
         out.push("stream ingest: `publishers` is configured but nothing was measured".into());
     }
-    if r.scenario.target.starts_with("http://") && !measured(r, "tls_ms") {
+    if r.scenario.target.starts_with("http://") && !measured(r, Metric::TlsMs) {
         out.push(format!(
             "TLS handshakes and certificates (the target {} is plain http)",
             r.scenario.target
@@ -63,11 +63,11 @@ pub fn list(r: &RunResult, has_series: bool) -> Vec<String> {
         .unwrap_or_default();
     if host == "127.0.0.1" || host == "localhost" || host == "::1" {
         out.push("a real edge, CDN and load balancer path: the target was on loopback".into());
-    } else if host.parse::<std::net::IpAddr>().is_ok() && !measured(r, "dns_ms") {
+    } else if host.parse::<std::net::IpAddr>().is_ok() && !measured(r, Metric::DnsMs) {
         out.push("DNS resolution (the target is an IP address)".into());
     }
     for g in &r.scenario.slo {
-        if g.metric != "error_rate" && !measured(r, &g.metric) {
+        if g.metric != Metric::ErrorRate && !measured(r, g.metric) {
             out.push(format!("{}: gated but never measured", g.metric));
         }
     }

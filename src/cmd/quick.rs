@@ -166,7 +166,7 @@ pub fn successes(r: &RunResult) -> (u64, u64) {
     let failed: u64 = o
         .errors
         .iter()
-        .filter(|(k, _)| crate::metrics::ErrorKind::from_name(k).is_some_and(|k| !k.is_outcome()))
+        .filter(|(k, _)| k.is_request())
         .map(|(_, v)| v)
         .sum();
     (o.requests.saturating_sub(failed), o.requests)
@@ -176,7 +176,12 @@ pub fn successes(r: &RunResult) -> (u64, u64) {
 pub fn failure(r: &RunResult, fail_under: Option<f64>) -> Option<String> {
     let (ok, completed) = successes(r);
     if ok == 0 {
-        let cut = r.overall.errors.get("cut").copied().unwrap_or(0);
+        let cut = r
+            .overall
+            .errors
+            .get(&crate::metrics::ErrorKind::Cut)
+            .copied()
+            .unwrap_or(0);
         return Some(match (completed, cut) {
             (0, 0) => "no request completed".to_string(),
             (0, cut) => format!("no request completed: {cut} were still waiting for an answer when the run ended, and were cut"),
@@ -188,35 +193,41 @@ pub fn failure(r: &RunResult, fail_under: Option<f64>) -> Option<String> {
     let share = ok as f64 / completed as f64;
     (share < min).then(|| {
         format!(
-            "{:.2} % of completed requests succeeded, under --fail-under {:.2} %",
-            share * 100.0,
-            min * 100.0
+            "{} of completed requests succeeded, under --fail-under {}",
+            crate::format::pct(share),
+            crate::format::pct(min)
         )
     })
 }
 
 /// The terminal summary for `quick`: throughput, errors, and a percentile table.
 pub fn render(r: &RunResult) -> String {
-    use crate::report::table::{ms, Align, Table};
+    use crate::format;
+    use crate::metrics::METRICS;
+    use crate::report::table::{Align, Table};
     let o = &r.overall;
     let (ok, completed) = successes(r);
     let mut out = format!(
-        "{}\n  requests  {} in {:.2} s = {:.1} req/s   success {:.2} %\n",
+        "{}\n  requests  {} in {:.2} s = {} req/s   success {}\n",
         r.scenario.description.as_deref().unwrap_or("quick"),
-        o.requests,
+        format::count(o.requests as f64),
         r.duration_s,
-        o.requests as f64 / r.duration_s.max(1e-9),
+        format::num(o.requests as f64 / r.duration_s.max(1e-9)),
         if completed == 0 {
-            0.0
+            "–".to_string()
         } else {
-            ok as f64 * 100.0 / completed as f64
+            format::pct(ok as f64 / completed as f64)
         },
     );
     if let Some(reason) = &r.status_reason {
         out.push_str(&format!("  stopped   {reason}\n"));
     }
     if !o.errors.is_empty() {
-        let errs: Vec<String> = o.errors.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let errs: Vec<String> = o
+            .errors
+            .iter()
+            .map(|(k, v)| format!("{k} {}", format::count(*v as f64)))
+            .collect();
         out.push_str(&format!("  errors    {}\n", errs.join(", ")));
     }
     let mut t = Table::new(&[
@@ -229,24 +240,17 @@ pub fn render(r: &RunResult) -> String {
         ("p99.9", Align::Right),
         ("max", Align::Right),
     ]);
-    for name in [
-        "request_ms",
-        "ttfb_ms",
-        "connect_ms",
-        "dns_ms",
-        "tls_ms",
-        "generator_lag_ms",
-    ] {
-        if let Some(m) = o.metrics.get(name) {
+    for info in METRICS.iter().filter(|i| i.latency_table) {
+        if let Some(m) = o.metrics.get(&info.metric) {
             t.row(vec![
-                name.to_string(),
-                m.count.to_string(),
-                ms(m.min),
-                ms(m.p50),
-                ms(m.p90),
-                ms(m.p99),
-                ms(m.p99_9),
-                ms(m.max),
+                info.name.to_string(),
+                format::count(m.count as f64),
+                format::ms(m.min),
+                format::ms(m.p50),
+                format::ms(m.p90),
+                format::ms(m.p99),
+                format::ms(m.p99_9),
+                format::ms(m.max),
             ]);
         }
     }

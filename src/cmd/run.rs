@@ -435,7 +435,7 @@ pub(crate) fn generator_health(
     peak_files: u64,
 ) -> GeneratorHealth {
     let cores = sysinfo::cores();
-    let lag = overall.metrics.get("generator_lag_ms");
+    let lag = overall.metrics.get(&crate::metrics::Metric::GeneratorLagMs);
     let late = lag
         .and_then(|m| crate::metrics::result::decode_histogram(&m.hdr).ok())
         .map(|h| h.count_between((LATE_THRESHOLD_MS * 1000.0) as u64, u64::MAX))

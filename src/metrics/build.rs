@@ -20,7 +20,7 @@ struct Accumulator {
 impl Accumulator {
     fn add(&mut self, cell: &Cell) {
         self.counters.add(&cell.counters);
-        for (metric, hist) in Metric::ALL.iter().zip(&cell.hists) {
+        for (metric, hist) in Metric::RECORDED.iter().zip(&cell.hists) {
             let Some(hist) = hist.as_ref().filter(|h| !h.is_empty()) else {
                 continue;
             };
@@ -43,7 +43,7 @@ impl Accumulator {
         let errors = ErrorKind::ALL
             .iter()
             .filter(|k| c.errors[k.index()] > 0)
-            .map(|k| (k.name().to_string(), c.errors[k.index()]))
+            .map(|k| (*k, c.errors[k.index()]))
             .collect();
         Breakdown {
             name: name.to_string(),
@@ -65,7 +65,7 @@ impl Accumulator {
             metrics: self
                 .hists
                 .iter()
-                .map(|(m, h)| (m.name().to_string(), summarize(*m, h)))
+                .map(|(m, h)| (*m, summarize(*m, h)))
                 .collect(),
             phases: Vec::new(),
         }

@@ -13,7 +13,7 @@ pub mod series;
 pub mod series_merge;
 
 pub use build::breakdowns;
-pub use names::{ErrorKind, Metric, Unit};
+pub use names::{ErrorKind, Metric, MetricInfo, Stat, Unit, METRICS};
 pub use recorder::{Event, LiveStats, Recorder, RecorderHandle, RecorderState};
 pub use result::{Breakdown, GeneratorHealth, MetricSummary, RunResult, RunStatus, SloResult};
 

@@ -5,8 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// A timing or count metric recorded into HdrHistograms (values in microseconds for `*_ms`,
 /// raw counts or per-mille for the others, see [`Metric::unit`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Metric {
     DnsMs,
     ConnectMs,
@@ -43,6 +42,8 @@ pub enum Metric {
     /// One request's whole response time (`quick`): from its intended send instant to the last
     /// body byte.
     RequestMs,
+    /// Failed requests ÷ attempted requests: computed from counters, never recorded.
+    ErrorRate,
 }
 
 /// How a metric's recorded integer maps to the unit people read.
@@ -56,8 +57,274 @@ pub enum Unit {
     Ratio,
 }
 
+impl Unit {
+    /// The `unit` written in results.json.
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Millis => "ms",
+            Unit::Count => "count",
+            Unit::Ratio => "ratio",
+        }
+    }
+
+    /// Recorded integer → the reported value.
+    pub fn scale(self) -> f64 {
+        match self {
+            Unit::Millis => 1e-3,
+            Unit::Count => 1.0,
+            Unit::Ratio => 1e-6,
+        }
+    }
+}
+
+/// What a metric is to the people reading about it: its label, its unit, where it appears and
+/// which part of the platform it measures. [`METRICS`] lists them in table order (a viewer's
+/// journey), and every output reads it from there.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricInfo {
+    pub metric: Metric,
+    /// Wire name (results.json keys, SLO keys, CSV columns).
+    pub name: &'static str,
+    pub unit: Unit,
+    /// For people: charts, tables, the card.
+    pub label: &'static str,
+    /// May be gated in `slo:`.
+    pub gateable: bool,
+    /// Shown in the latency tables (report.md, `compare`, `quick`).
+    pub latency_table: bool,
+    /// The generator's own reading: says nothing about the target (never compared).
+    pub about_generator: bool,
+    /// What to scale when a gate on it breaks (the checklist).
+    pub component: &'static str,
+}
+
+const DNS: &str = "DNS (resolver capacity, TTLs)";
+const EDGE: &str = "edges and load balancers";
+const API: &str = "API tier (token, room, entitlement)";
+const ORIGIN: &str = "origin and CDN (packaging, segment delivery)";
+const CHAT: &str = "chat fan-out";
+const INGEST: &str = "ingest (RTMP servers)";
+const CAPACITY: &str = "capacity (connections, instances, quotas)";
+const GENERATOR: &str = "the load generator (cores, shards)";
+
+const fn info(
+    metric: Metric,
+    name: &'static str,
+    unit: Unit,
+    label: &'static str,
+    flags: (bool, bool, bool),
+    component: &'static str,
+) -> MetricInfo {
+    MetricInfo {
+        metric,
+        name,
+        unit,
+        label,
+        gateable: flags.0,
+        latency_table: flags.1,
+        about_generator: flags.2,
+        component,
+    }
+}
+
+/// (gateable, latency table, about the generator)
+const GATE_TABLE: (bool, bool, bool) = (true, true, false);
+const GATE: (bool, bool, bool) = (true, false, false);
+const TABLE: (bool, bool, bool) = (false, true, false);
+const NONE: (bool, bool, bool) = (false, false, false);
+
+/// Every metric, in table order: the order of a viewer's journey, then chat, ingest, the
+/// generator, and the computed rates. The one place a metric's label, unit and use are written.
+pub const METRICS: [MetricInfo; Metric::ALL_COUNT] = [
+    info(
+        Metric::DnsMs,
+        "dns_ms",
+        Unit::Millis,
+        "DNS lookup",
+        GATE_TABLE,
+        DNS,
+    ),
+    info(
+        Metric::ConnectMs,
+        "connect_ms",
+        Unit::Millis,
+        "TCP connect",
+        GATE_TABLE,
+        EDGE,
+    ),
+    info(
+        Metric::TlsMs,
+        "tls_ms",
+        Unit::Millis,
+        "TLS handshake",
+        GATE_TABLE,
+        EDGE,
+    ),
+    info(
+        Metric::TtfbMs,
+        "ttfb_ms",
+        Unit::Millis,
+        "Time to first byte",
+        GATE_TABLE,
+        API,
+    ),
+    info(
+        Metric::RequestMs,
+        "request_ms",
+        Unit::Millis,
+        "Whole request",
+        TABLE,
+        CAPACITY,
+    ),
+    info(
+        Metric::JoinMs,
+        "join_ms",
+        Unit::Millis,
+        "Join (all join steps)",
+        GATE_TABLE,
+        API,
+    ),
+    info(
+        Metric::PlaylistMs,
+        "playlist_ms",
+        Unit::Millis,
+        "Playlist fetch",
+        GATE_TABLE,
+        ORIGIN,
+    ),
+    info(
+        Metric::FirstFrameMs,
+        "first_frame_ms",
+        Unit::Millis,
+        "First frame",
+        GATE_TABLE,
+        ORIGIN,
+    ),
+    info(
+        Metric::SegmentMs,
+        "segment_ms",
+        Unit::Millis,
+        "Segment fetch",
+        GATE_TABLE,
+        ORIGIN,
+    ),
+    info(
+        Metric::PartHoldMs,
+        "part_hold_ms",
+        Unit::Millis,
+        "LL-HLS part hold",
+        NONE,
+        ORIGIN,
+    ),
+    info(
+        Metric::PartIntervalMs,
+        "part_interval_ms",
+        Unit::Millis,
+        "LL-HLS part interval",
+        NONE,
+        ORIGIN,
+    ),
+    info(
+        Metric::LiveLatencyMs,
+        "live_latency_ms",
+        Unit::Millis,
+        "Live latency",
+        NONE,
+        ORIGIN,
+    ),
+    info(
+        Metric::DownloadRatio,
+        "download_ratio",
+        Unit::Ratio,
+        "Download speed ÷ real time",
+        NONE,
+        ORIGIN,
+    ),
+    info(
+        Metric::StallCount,
+        "stall_count",
+        Unit::Count,
+        "Stalls per viewer",
+        GATE,
+        ORIGIN,
+    ),
+    info(
+        Metric::StallRatio,
+        "stall_ratio",
+        Unit::Ratio,
+        "Time stalled",
+        GATE,
+        ORIGIN,
+    ),
+    info(
+        Metric::ChatConnectMs,
+        "chat_connect_ms",
+        Unit::Millis,
+        "Chat connect",
+        GATE,
+        CHAT,
+    ),
+    info(
+        Metric::ChatDeliveryMs,
+        "chat_delivery_ms",
+        Unit::Millis,
+        "Chat delivery",
+        GATE_TABLE,
+        CHAT,
+    ),
+    info(
+        Metric::ChatDeliveryRatio,
+        "chat_delivery_ratio",
+        Unit::Ratio,
+        "Chat messages delivered",
+        NONE,
+        CHAT,
+    ),
+    info(
+        Metric::ChatReconnects,
+        "chat_reconnects",
+        Unit::Count,
+        "Chat reconnects",
+        NONE,
+        CHAT,
+    ),
+    info(
+        Metric::PublishConnectMs,
+        "publish_connect_ms",
+        Unit::Millis,
+        "Publish connect",
+        GATE,
+        INGEST,
+    ),
+    info(
+        Metric::IngestKbps,
+        "ingest_kbps",
+        Unit::Count,
+        "Ingest bitrate (kbit/s)",
+        NONE,
+        INGEST,
+    ),
+    info(
+        Metric::GeneratorLagMs,
+        "generator_lag_ms",
+        Unit::Millis,
+        "Generator start lag",
+        (false, true, true),
+        GENERATOR,
+    ),
+    info(
+        Metric::ErrorRate,
+        "error_rate",
+        Unit::Ratio,
+        "Error rate",
+        GATE,
+        CAPACITY,
+    ),
+];
+
 impl Metric {
-    pub const ALL: [Metric; 22] = [
+    /// Metrics recorded into histograms, in recorder (index) order.
+    pub const RECORDED: [Metric; 22] = [
         Metric::DnsMs,
         Metric::ConnectMs,
         Metric::TlsMs,
@@ -81,49 +348,130 @@ impl Metric {
         Metric::IngestKbps,
         Metric::RequestMs,
     ];
-    pub const COUNT: usize = Self::ALL.len();
+    /// Histograms per cell: the recorded metrics.
+    pub const COUNT: usize = Self::RECORDED.len();
+    /// Recorded plus computed (`error_rate`).
+    pub const ALL_COUNT: usize = Self::COUNT + 1;
+
+    pub fn info(self) -> &'static MetricInfo {
+        // METRICS holds every variant (checked by a test), so the search always finds one.
+        METRICS
+            .iter()
+            .find(|i| i.metric == self)
+            .unwrap_or(&METRICS[METRICS.len() - 1])
+    }
 
     pub fn name(self) -> &'static str {
-        match self {
-            Metric::DnsMs => "dns_ms",
-            Metric::ConnectMs => "connect_ms",
-            Metric::TlsMs => "tls_ms",
-            Metric::TtfbMs => "ttfb_ms",
-            Metric::JoinMs => "join_ms",
-            Metric::FirstFrameMs => "first_frame_ms",
-            Metric::SegmentMs => "segment_ms",
-            Metric::PlaylistMs => "playlist_ms",
-            Metric::StallCount => "stall_count",
-            Metric::StallRatio => "stall_ratio",
-            Metric::ChatConnectMs => "chat_connect_ms",
-            Metric::ChatDeliveryMs => "chat_delivery_ms",
-            Metric::PublishConnectMs => "publish_connect_ms",
-            Metric::GeneratorLagMs => "generator_lag_ms",
-            Metric::LiveLatencyMs => "live_latency_ms",
-            Metric::DownloadRatio => "download_ratio",
-            Metric::PartHoldMs => "part_hold_ms",
-            Metric::PartIntervalMs => "part_interval_ms",
-            Metric::ChatDeliveryRatio => "chat_delivery_ratio",
-            Metric::ChatReconnects => "chat_reconnects",
-            Metric::IngestKbps => "ingest_kbps",
-            Metric::RequestMs => "request_ms",
-        }
+        self.info().name
+    }
+
+    pub fn label(self) -> &'static str {
+        self.info().label
     }
 
     pub fn from_name(name: &str) -> Option<Metric> {
-        Metric::ALL.into_iter().find(|m| m.name() == name)
+        METRICS.iter().find(|i| i.name == name).map(|i| i.metric)
     }
 
+    /// Index into a cell's histograms; only meaningful for [`Metric::RECORDED`].
     pub fn index(self) -> usize {
         self as usize
     }
 
     pub fn unit(self) -> Unit {
+        self.info().unit
+    }
+
+    /// Computed from counters, never recorded into a histogram.
+    pub fn is_computed(self) -> bool {
+        self.index() >= Self::COUNT
+    }
+
+    /// Place in tables (journey order).
+    pub fn order(self) -> usize {
+        METRICS
+            .iter()
+            .position(|i| i.metric == self)
+            .unwrap_or(usize::MAX)
+    }
+}
+
+impl std::fmt::Display for Metric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A statistic of a metric, as named in SLO keys and results.json (`p99.9`, `value` for a
+/// metric that is one number per run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Stat {
+    #[serde(rename = "p50")]
+    P50,
+    #[serde(rename = "p90")]
+    P90,
+    #[serde(rename = "p95")]
+    P95,
+    #[serde(rename = "p99")]
+    P99,
+    #[serde(rename = "p99.9")]
+    P999,
+    #[serde(rename = "max")]
+    Max,
+    #[serde(rename = "min")]
+    Min,
+    #[serde(rename = "mean")]
+    Mean,
+    /// The one number of a ratio gate (`error_rate: 0.01`); for a recorded ratio, its mean.
+    #[serde(rename = "value")]
+    Value,
+}
+
+impl Stat {
+    pub const ALL: [Stat; 9] = [
+        Stat::P50,
+        Stat::P90,
+        Stat::P95,
+        Stat::P99,
+        Stat::P999,
+        Stat::Max,
+        Stat::Min,
+        Stat::Mean,
+        Stat::Value,
+    ];
+    /// Stats a `slo:` map may name.
+    pub const GATEABLE: [Stat; 7] = [
+        Stat::P50,
+        Stat::P90,
+        Stat::P95,
+        Stat::P99,
+        Stat::P999,
+        Stat::Max,
+        Stat::Mean,
+    ];
+
+    pub fn name(self) -> &'static str {
         match self {
-            Metric::StallCount | Metric::ChatReconnects | Metric::IngestKbps => Unit::Count,
-            Metric::StallRatio | Metric::DownloadRatio | Metric::ChatDeliveryRatio => Unit::Ratio,
-            _ => Unit::Millis,
+            Stat::P50 => "p50",
+            Stat::P90 => "p90",
+            Stat::P95 => "p95",
+            Stat::P99 => "p99",
+            Stat::P999 => "p99.9",
+            Stat::Max => "max",
+            Stat::Min => "min",
+            Stat::Mean => "mean",
+            Stat::Value => "value",
         }
+    }
+
+    pub fn from_name(name: &str) -> Option<Stat> {
+        Stat::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+impl std::fmt::Display for Stat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -134,8 +482,7 @@ impl Metric {
 /// in `errors` by class too, but they are not requests: [`ErrorKind::is_outcome`] keeps them out
 /// of `error_rate`, which stays "failed requests ÷ attempted requests" (a live-edge 404 is
 /// already counted as the `http_4xx` of its request).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ErrorKind {
     /// Name resolution failed.
     Dns,
@@ -268,6 +615,11 @@ impl ErrorKind {
         )
     }
 
+    /// Counted as failed requests (in `error_rate`), as opposed to viewer outcomes.
+    pub fn is_request(self) -> bool {
+        !self.is_outcome()
+    }
+
     /// The class for an unexpected HTTP status.
     pub fn from_status(status: u16) -> ErrorKind {
         if status >= 500 {
@@ -278,19 +630,75 @@ impl ErrorKind {
     }
 }
 
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// On the wire (results.json keys, SLO keys) a metric or error class is its [`name`]: one
+/// spelling, so serde's case conversion can never drift from the CSV columns and docs.
+///
+/// [`name`]: Metric::name
+macro_rules! serde_by_name {
+    ($ty:ty, $what:literal, $all:expr) => {
+        impl Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.name())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let name = std::borrow::Cow::<'de, str>::deserialize(d)?;
+                <$ty>::from_name(&name).ok_or_else(|| {
+                    let known: Vec<&str> = $all.iter().map(|x| x.name()).collect();
+                    serde::de::Error::custom(format!(
+                        "unknown {} `{name}` (written by another peakready version?); known: {}",
+                        $what,
+                        known.join(", ")
+                    ))
+                })
+            }
+        }
+    };
+}
+
+serde_by_name!(Metric, "metric", METRICS.map(|i| i.metric));
+serde_by_name!(ErrorKind, "error class", ErrorKind::ALL);
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn indexes_match_all_order() {
-        for (i, m) in Metric::ALL.iter().enumerate() {
+        for (i, m) in Metric::RECORDED.iter().enumerate() {
             assert_eq!(m.index(), i);
-            assert_eq!(Metric::from_name(m.name()), Some(*m));
+            assert!(!m.is_computed());
+        }
+        for info in METRICS {
+            assert_eq!(Metric::from_name(info.name), Some(info.metric));
+            assert_eq!(info.metric.info().name, info.name, "{info:?} listed once");
+            let wire = serde_json::to_string(&info.metric).expect("serializes");
+            assert_eq!(wire, format!("\"{}\"", info.name));
+        }
+        assert!(Metric::ErrorRate.is_computed());
+        for s in Stat::ALL {
+            assert_eq!(Stat::from_name(s.name()), Some(s));
+            let wire = serde_json::to_string(&s).expect("serializes");
+            assert_eq!(wire, format!("\"{}\"", s.name()));
         }
         for (i, k) in ErrorKind::ALL.iter().enumerate() {
             assert_eq!(k.index(), i);
             assert_eq!(ErrorKind::from_name(k.name()), Some(*k));
+            let wire = serde_json::to_string(k).expect("serializes");
+            assert_eq!(wire, format!("\"{}\"", k.name()));
+            let back: ErrorKind = serde_json::from_str(&wire).expect("parses");
+            assert_eq!(back, *k);
+        }
+        for (i, info) in METRICS.iter().enumerate() {
+            assert_eq!(info.metric.order(), i, "{} listed once", info.name);
         }
     }
 }

@@ -15,7 +15,7 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer}
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use super::names::{Metric, Unit};
+use super::names::{ErrorKind, Metric, Stat};
 use crate::plan::{PlannedPhase, Shard};
 use crate::scenario::SloGate;
 
@@ -135,11 +135,11 @@ pub struct Breakdown {
     /// Requests attempted (join steps, playlists, segments, connects that failed).
     pub requests: u64,
     /// Failures by class (`refused`, `timeout`, `http_5xx`, …); classes with zero are omitted.
-    pub errors: BTreeMap<String, u64>,
+    pub errors: BTreeMap<ErrorKind, u64>,
     /// Failed requests ÷ attempted requests.
     pub error_rate: f64,
     /// Metric name → summary. Only metrics with at least one sample appear.
-    pub metrics: BTreeMap<String, MetricSummary>,
+    pub metrics: BTreeMap<Metric, MetricSummary>,
     /// The same, per phase (empty in per-phase entries themselves).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub phases: Vec<Breakdown>,
@@ -179,8 +179,8 @@ pub struct MetricSummary {
 pub struct SloResult {
     /// Region name, or `overall`.
     pub scope: String,
-    pub metric: String,
-    pub stat: String,
+    pub metric: Metric,
+    pub stat: Stat,
     pub threshold: f64,
     /// Measured value in the same unit; `None` when nothing was measured.
     pub measured: Option<f64>,
@@ -213,11 +213,8 @@ pub struct GeneratorHealth {
 
 /// Summarise a histogram recorded in `metric`'s units.
 pub fn summarize(metric: Metric, hist: &Histogram<u64>) -> MetricSummary {
-    let (unit, scale) = match metric.unit() {
-        Unit::Millis => ("ms", 1e-3),
-        Unit::Count => ("count", 1.0),
-        Unit::Ratio => ("ratio", 1e-6),
-    };
+    let unit = metric.unit().name();
+    let scale = metric.unit().scale();
     let q = |quantile: f64| hist.value_at_quantile(quantile) as f64 * scale;
     MetricSummary {
         unit: unit.into(),
@@ -275,20 +272,39 @@ pub fn record_value(hist: &mut Histogram<u64>, value: u64) {
     }
 }
 
+impl Breakdown {
+    /// `metric`'s `stat` as measured in this scope; `None` when nothing was measured (no
+    /// samples, or no request for `error_rate`).
+    pub fn value(&self, metric: Metric, stat: Stat) -> Option<f64> {
+        match metric {
+            Metric::ErrorRate => (self.requests > 0).then_some(self.error_rate),
+            m => self
+                .metrics
+                .get(&m)
+                .filter(|s| s.count > 0)
+                .map(|s| s.stat(stat)),
+        }
+    }
+
+    /// Did this scope measure `metric` at all?
+    pub fn measured(&self, metric: Metric) -> bool {
+        self.value(metric, Stat::Mean).is_some()
+    }
+}
+
 impl MetricSummary {
-    /// The value of a stat named as in SLO keys (`p99`, `p99.9`, `max`, `mean`, …).
-    pub fn stat(&self, stat: &str) -> Option<f64> {
-        Some(match stat {
-            "p50" => self.p50,
-            "p90" => self.p90,
-            "p95" => self.p95,
-            "p99" => self.p99,
-            "p99.9" => self.p99_9,
-            "max" => self.max,
-            "min" => self.min,
-            "mean" | "value" => self.mean,
-            _ => return None,
-        })
+    /// The value of a stat (`value`, the one number of a ratio, is its mean).
+    pub fn stat(&self, stat: Stat) -> f64 {
+        match stat {
+            Stat::P50 => self.p50,
+            Stat::P90 => self.p90,
+            Stat::P95 => self.p95,
+            Stat::P99 => self.p99,
+            Stat::P999 => self.p99_9,
+            Stat::Max => self.max,
+            Stat::Min => self.min,
+            Stat::Mean | Stat::Value => self.mean,
+        }
     }
 }
 
@@ -369,8 +385,8 @@ pub struct Knee {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GateBreak {
-    pub metric: String,
-    pub stat: String,
+    pub metric: Metric,
+    pub stat: Stat,
     pub threshold: f64,
     pub measured: f64,
 }

@@ -238,7 +238,7 @@ impl SeriesWriter {
     }
 
     fn write_hlog(&mut self, second: u64, region: &str, cell: &Cell) -> std::io::Result<()> {
-        for metric in Metric::ALL {
+        for metric in Metric::RECORDED {
             let Some(h) = cell.hists[metric.index()]
                 .as_ref()
                 .filter(|h| !h.is_empty())

@@ -15,7 +15,7 @@ async fn recorded_values_survive_into_summaries_at_every_magnitude() {
     let state = handle.finish().await.expect("state");
     task.await.expect("recorder task");
     let (regions, overall) = breakdowns(&state, &["a".into(), "b".into()], &["p".into()]);
-    let join = &regions[0].metrics["join_ms"];
+    let join = &regions[0].metrics[&Metric::JoinMs];
     assert_eq!(join.count, 1000);
     // p50 ≈ 100 µs × 500² = 25 s, max = 100 s; 3 significant digits.
     assert!((join.p50 / 25_000.0 - 1.0).abs() < 0.01, "p50 {}", join.p50);
@@ -24,12 +24,12 @@ async fn recorded_values_survive_into_summaries_at_every_magnitude() {
         "max {}",
         join.max
     );
-    let connect = &regions[1].metrics["connect_ms"];
+    let connect = &regions[1].metrics[&Metric::ConnectMs];
     assert!((connect.p99 - 5.0).abs() < 0.01, "{}", connect.p99);
     assert!((regions[1].error_rate - 0.1).abs() < 1e-9);
-    assert_eq!(regions[1].errors.get("timeout"), Some(&100));
-    assert_eq!(overall.metrics["join_ms"].count, 1000);
-    assert!(!regions[0].metrics.contains_key("connect_ms"));
+    assert_eq!(regions[1].errors.get(&ErrorKind::Timeout), Some(&100));
+    assert_eq!(overall.metrics[&Metric::JoinMs].count, 1000);
+    assert!(!regions[0].metrics.contains_key(&Metric::ConnectMs));
     // The histogram travels with the summary and decodes to the same distribution.
     let decoded = result::decode_histogram(&join.hdr).expect("decode");
     assert_eq!(decoded.len(), 1000);

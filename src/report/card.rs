@@ -13,8 +13,9 @@ use std::path::Path;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
-use super::charts::style::{self, anchored, bold, err, fmt_ms, font, Area, MUTED, TEXT};
-use crate::metrics::{RunResult, RunStatus};
+use super::charts::style::{self, anchored, bold, err, font, Area, MUTED, TEXT};
+use crate::format;
+use crate::metrics::{Metric, RunResult, RunStatus, Stat};
 
 pub use risks::top_risks;
 
@@ -109,7 +110,7 @@ impl Badge {
                         Severity::Critical,
                         format!(
                             "{}{more}",
-                            gate_words(&worst.metric, &worst.stat, worst.measured, worst.threshold)
+                            gate_words(worst.metric, worst.stat, worst.measured, worst.threshold)
                         ),
                     )
                 } else {
@@ -131,36 +132,31 @@ impl Badge {
 }
 
 /// "connect p99 142 ms > 100 ms", "error rate 2.1% > 1%", "join p95: no samples".
-pub fn gate_words(metric: &str, stat: &str, measured: Option<f64>, threshold: f64) -> String {
-    let name = metric.trim_end_matches("_ms").replace('_', " ");
-    let stat = if stat == "value" {
+pub fn gate_words(metric: Metric, stat: Stat, measured: Option<f64>, threshold: f64) -> String {
+    let name = metric.name().trim_end_matches("_ms").replace('_', " ");
+    let stat = if stat == Stat::Value {
         String::new()
     } else {
         format!(" {stat}")
     };
-    let fmt = |v: f64| {
-        if metric.ends_with("_ms") {
-            fmt_ms(v)
-        } else {
-            format!("{:.2}%", v * 100.0).replace(".00%", "%")
-        }
-    };
     match measured {
-        Some(m) => format!("{name}{stat} {} > {}", fmt(m), fmt(threshold)),
+        Some(m) => format!(
+            "{name}{stat} {} > {}",
+            format::value(metric, m),
+            format::value(metric, threshold)
+        ),
         None => format!("{name}{stat}: no samples"),
     }
 }
 
 /// "3% rehearsal", "full-scale run", "150% stress run".
 pub fn scale_words(scale: f64) -> String {
-    let pct = format!("{:.2}", scale * 100.0);
-    let pct = pct.trim_end_matches('0').trim_end_matches('.');
     if (scale - 1.0).abs() < 1e-9 {
         "full-scale run".into()
     } else if scale < 1.0 {
-        format!("{pct}% rehearsal")
+        format!("{} rehearsal", format::pct(scale))
     } else {
-        format!("{pct}% stress run")
+        format!("{} stress run", format::pct(scale))
     }
 }
 
@@ -405,15 +401,15 @@ mod tests {
         assert_eq!(scale_words(0.005), "0.5% rehearsal");
         assert_eq!(scale_words(1.0), "full-scale run");
         assert_eq!(
-            gate_words("connect_ms", "p99", Some(142.0), 100.0),
+            gate_words(Metric::ConnectMs, Stat::P99, Some(142.0), 100.0),
             "connect p99 142 ms > 100 ms"
         );
         assert_eq!(
-            gate_words("error_rate", "value", Some(0.021), 0.01),
-            "error rate 2.10% > 1%"
+            gate_words(Metric::ErrorRate, Stat::Value, Some(0.021), 0.01),
+            "error rate 2.1% > 1%"
         );
         assert_eq!(
-            gate_words("join_ms", "p95", None, 500.0),
+            gate_words(Metric::JoinMs, Stat::P95, None, 500.0),
             "join p95: no samples"
         );
     }

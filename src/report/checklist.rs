@@ -8,9 +8,9 @@ use std::fmt::Write;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
-use crate::analysis::words::{gate_words, num, pct_words, value_words};
+use crate::format;
 use crate::metrics::result::{ScopeReadiness, Verdict};
-use crate::metrics::RunResult;
+use crate::metrics::{ErrorKind, Metric, RunResult};
 
 /// Stages of the timeline: title and offset from the event start.
 const STAGES: [(&str, i64); 5] = [
@@ -33,22 +33,13 @@ impl Stages {
 }
 
 /// What to scale when a gate on `metric` breaks: the tier that metric measures.
-fn component(metric: &str) -> &'static str {
-    match metric {
-        "dns_ms" => "DNS (resolver capacity, TTLs)",
-        "connect_ms" | "tls_ms" => "edges and load balancers",
-        "ttfb_ms" | "join_ms" => "API tier (token, room, entitlement)",
-        "playlist_ms" | "first_frame_ms" | "segment_ms" | "stall_ratio" | "stall_count" => {
-            "origin and CDN (packaging, segment delivery)"
-        }
-        "chat_connect_ms" | "chat_delivery_ms" => "chat fan-out",
-        _ => "capacity (connections, instances, quotas)",
-    }
+fn component(metric: Metric) -> &'static str {
+    metric.info().component
 }
 
 /// For an error-rate finding, the error classes behind it (`; 298 http_5xx`).
-fn top_errors(r: &RunResult, scope: &str, metric: &str) -> String {
-    if metric != "error_rate" {
+fn top_errors(r: &RunResult, scope: &str, metric: Metric) -> String {
+    if metric != Metric::ErrorRate {
         return String::new();
     }
     let b = r
@@ -56,7 +47,7 @@ fn top_errors(r: &RunResult, scope: &str, metric: &str) -> String {
         .iter()
         .chain(std::iter::once(&r.overall))
         .find(|b| b.name == scope);
-    let mut classes: Vec<(&String, &u64)> =
+    let mut classes: Vec<(&ErrorKind, &u64)> =
         b.map(|b| b.errors.iter().collect()).unwrap_or_default();
     classes.sort_by(|a, b| b.1.cmp(a.1));
     let top: Vec<String> = classes
@@ -85,19 +76,19 @@ fn derived(r: &RunResult, s: &ScopeReadiness, st: &mut Stages) {
     if let Some(k) = &s.knee {
         let b = &k.broken[0];
         let ratio = k.active_viewers as f64 / s.target_viewers.max(1e-9);
-        let gate = gate_words(&b.metric, &b.stat, b.threshold);
+        let gate = format::gate(b.metric, b.stat, b.threshold);
         if s.verdict == Verdict::NotReady {
             // Scale so the knee lands at the target, rounded up to a tenth.
             let factor = (s.target_viewers / (k.active_viewers.max(1) as f64) * 10.0).ceil() / 10.0;
             st.add(0, format!(
                 "**{name}** broke {gate} ({} measured{}) at {} concurrent viewers, {ratio:.2}× the target of {} → pre-scale its {} by ≥ {factor:.1}× and re-test",
-                value_words(&b.metric, b.measured),
-                top_errors(r, name, &b.metric),
-                num(k.active_viewers as f64),
-                num(s.target_viewers),
-                component(&b.metric)
+                format::value(b.metric, b.measured),
+                top_errors(r, name, b.metric),
+                format::num(k.active_viewers as f64),
+                format::num(s.target_viewers),
+                component(b.metric)
             ));
-            st.add(1, format!("Re-run the rehearsal: **{name}** must hold {gate} at {} concurrent viewers (it broke at {})", num(s.target_viewers), num(k.active_viewers as f64)));
+            st.add(1, format!("Re-run the rehearsal: **{name}** must hold {gate} at {} concurrent viewers (it broke at {})", format::num(s.target_viewers), format::num(k.active_viewers as f64)));
         }
         st.add(3, format!(
             "Watch {gate} in **{name}** first: it was the first SLO to break in the rehearsal, at {ratio:.2}× the target load; page on-call when it nears the threshold"
@@ -113,13 +104,13 @@ fn derived(r: &RunResult, s: &ScopeReadiness, st: &mut Stages) {
         }
         let measured = f
             .measured
-            .map(|v| value_words(&f.metric, v))
+            .map(|v| format::value(f.metric, v))
             .unwrap_or_else(|| "no samples".into());
-        st.add(0, format!("**{name}** failed {} over the whole run ({measured}) → find the cause in its {} and re-test", gate_words(&f.metric, &f.stat, f.threshold), component(&f.metric)));
+        st.add(0, format!("**{name}** failed {} over the whole run ({measured}) → find the cause in its {} and re-test", format::gate(f.metric, f.stat, f.threshold), component(f.metric)));
     }
     if s.verdict == Verdict::AtRisk {
         if let Some(h) = s.held_viewers.filter(|&h| (h as f64) < s.target_viewers) {
-            st.add(0, format!("**{name}** held {} concurrent viewers, {:.2}× the target of {}: run it at the target load before T−1 week", num(h as f64), h as f64 / s.target_viewers.max(1e-9), num(s.target_viewers)));
+            st.add(0, format!("**{name}** held {} concurrent viewers, {:.2}× the target of {}: run it at the target load before T−1 week", format::num(h as f64), h as f64 / s.target_viewers.max(1e-9), format::num(s.target_viewers)));
         }
     }
 }
@@ -152,7 +143,7 @@ pub fn render(r: &RunResult) -> String {
         st.add(0, format!("The load generator was the bottleneck (start lag p99 {:.0} ms): re-run with more cores or shards before trusting the capacity numbers", r.generator.lag_p99_ms));
     }
     if r.scenario.scale < 1.0 {
-        st.add(1, format!("This was a {} rehearsal: schedule a larger-scale run against production-sized capacity, or document why the scale extrapolates", pct_words(r.scenario.scale)));
+        st.add(1, format!("This was a {} rehearsal: schedule a larger-scale run against production-sized capacity, or document why the scale extrapolates", format::pct(r.scenario.scale)));
     }
 
     // Standing items.
@@ -244,16 +235,16 @@ fn alert_item(r: &RunResult) -> String {
     let a = &r.scenario.resolved["alerts"];
     let mut parts = Vec::new();
     if let Some(v) = a["latency_ms"].as_f64() {
-        parts.push(format!("latency > {}", value_words("latency_ms", v)));
+        parts.push(format!("latency > {}", format::ms(v)));
     }
     if let Some(v) = a["loss_pct"].as_f64() {
-        parts.push(format!("packet loss > {v} %"));
+        parts.push(format!("packet loss > {}", format::pct(v / 100.0)));
     }
     let slo: Vec<String> = r
         .scenario
         .slo
         .iter()
-        .map(|g| gate_words(&g.metric, &g.stat, g.threshold))
+        .map(|g| format::gate(g.metric, g.stat, g.threshold))
         .collect();
     let slo = if slo.is_empty() {
         String::new()

@@ -10,25 +10,20 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::metrics::{Breakdown, RunResult};
+use crate::metrics::{Breakdown, Metric, RunResult, Stat, Unit, METRICS};
 
-use super::table::{ms, Align, Table};
+use super::table::{Align, Table};
+use crate::format;
 
-/// Metrics compared, in journey order; others with samples follow alphabetically.
-const ORDER: [&str; 9] = [
-    "dns_ms",
-    "connect_ms",
-    "tls_ms",
-    "ttfb_ms",
-    "join_ms",
-    "playlist_ms",
-    "first_frame_ms",
-    "segment_ms",
-    "chat_delivery_ms",
-];
-/// The generator's own lag says nothing about the target.
-const SKIP: [&str; 1] = ["generator_lag_ms"];
-const STATS: [&str; 3] = ["p50", "p95", "p99"];
+/// Metrics compared: every timing about the target, in table order (`metrics::METRICS`); the
+/// generator's own lag says nothing about the target.
+fn compared_metrics() -> impl Iterator<Item = Metric> {
+    METRICS
+        .iter()
+        .filter(|i| i.unit == Unit::Millis && !i.about_generator)
+        .map(|i| i.metric)
+}
+const STATS: [Stat; 3] = [Stat::P50, Stat::P95, Stat::P99];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tolerance {
@@ -54,8 +49,8 @@ impl Default for Tolerance {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CompareRow {
     pub scope: String,
-    pub metric: String,
-    pub stat: String,
+    pub metric: Metric,
+    pub stat: Stat,
     /// Milliseconds for `*_ms`, a fraction for `error_rate`; `None` when that run has no samples.
     pub base: Option<f64>,
     pub candidate: Option<f64>,
@@ -120,16 +115,13 @@ pub fn compare_paths(base: &Path, candidate: &Path, tol: Tolerance) -> anyhow::R
 
 fn latency_row(
     scope: &str,
-    metric: &str,
-    stat: &str,
+    metric: Metric,
+    stat: Stat,
     b: Option<&Breakdown>,
     c: Option<&Breakdown>,
     tol: Tolerance,
 ) -> CompareRow {
-    let get = |x: Option<&Breakdown>| {
-        x.and_then(|x| x.metrics.get(metric))
-            .and_then(|m| m.stat(stat))
-    };
+    let get = |x: Option<&Breakdown>| x.and_then(|x| x.value(metric, stat));
     let (base, candidate) = (get(b), get(c));
     let regression = match (base, candidate) {
         (Some(bv), Some(cv)) => {
@@ -140,8 +132,8 @@ fn latency_row(
     };
     CompareRow {
         scope: scope.into(),
-        metric: metric.into(),
-        stat: stat.into(),
+        metric,
+        stat,
         base,
         candidate,
         regression,
@@ -185,21 +177,9 @@ pub fn compare(
     let mut rows = Vec::new();
     for scope in &scopes {
         let (b, c) = (find(base, scope), find(cand, scope));
-        let mut metrics: Vec<String> = ORDER.iter().map(|m| m.to_string()).collect();
-        let mut extra: Vec<String> = b
-            .iter()
-            .chain(c.iter())
-            .flat_map(|x| x.metrics.keys().cloned())
-            .filter(|m| {
-                m.ends_with("_ms") && !ORDER.contains(&m.as_str()) && !SKIP.contains(&m.as_str())
-            })
-            .collect();
-        extra.sort();
-        extra.dedup();
-        metrics.extend(extra);
-        for metric in &metrics {
+        for metric in compared_metrics() {
             let present =
-                |x: &Option<Breakdown>| x.as_ref().is_some_and(|x| x.metrics.contains_key(metric));
+                |x: &Option<Breakdown>| x.as_ref().is_some_and(|x| x.metrics.contains_key(&metric));
             if !present(&b) && !present(&c) {
                 continue;
             }
@@ -214,15 +194,17 @@ pub fn compare(
                 ));
             }
         }
-        let rate =
-            |x: &Option<Breakdown>| x.as_ref().filter(|x| x.requests > 0).map(|x| x.error_rate);
+        let rate = |x: &Option<Breakdown>| {
+            x.as_ref()
+                .and_then(|x| x.value(Metric::ErrorRate, Stat::Value))
+        };
         let (be, ce) = (rate(&b), rate(&c));
         let regression =
             matches!((be, ce), (Some(bv), Some(cv)) if (cv - bv) * 100.0 > tol.error_pp);
         rows.push(CompareRow {
             scope: scope.clone(),
-            metric: "error_rate".into(),
-            stat: "value".into(),
+            metric: Metric::ErrorRate,
+            stat: Stat::Value,
             base: be,
             candidate: ce,
             regression,
@@ -250,20 +232,23 @@ impl Comparison {
             ("verdict", Align::Left),
         ]);
         for r in &self.rows {
-            let is_rate = r.metric == "error_rate";
+            let is_rate = r.metric == Metric::ErrorRate;
             let val = |v: Option<f64>| match v {
                 None => "no samples".to_string(),
-                Some(v) if is_rate => format!("{:.2} %", v * 100.0),
-                Some(v) => ms(v),
+                Some(v) => format::value(r.metric, v),
             };
             let delta = match r.delta() {
                 None => "–".to_string(),
                 Some(d) if is_rate => format!("{:+.2} pp", d * 100.0),
-                Some(d) => format!("{}{}", if d >= 0.0 { "+" } else { "−" }, ms(d.abs())),
+                Some(d) => format!(
+                    "{}{}",
+                    if d >= 0.0 { "+" } else { "−" },
+                    format::ms(d.abs())
+                ),
             };
             let delta_pct = r
                 .delta_pct()
-                .map(|p| format!("{p:+.1} %"))
+                .map(|p| format!("{p:+.1}%"))
                 .unwrap_or_else(|| "–".into());
             let verdict = if r.regression {
                 "REGRESSION"
@@ -274,8 +259,8 @@ impl Comparison {
             };
             t.row(vec![
                 r.scope.clone(),
-                r.metric.clone(),
-                r.stat.clone(),
+                r.metric.to_string(),
+                r.stat.to_string(),
                 val(r.base),
                 val(r.candidate),
                 delta,
@@ -308,9 +293,9 @@ impl Comparison {
     fn tolerance_line(&self) -> String {
         let t = self.tolerance;
         format!(
-            "A latency regresses when worse by more than {} % and more than {}; the error rate when up by more than {} pp.",
+            "A latency regresses when worse by more than {}% and more than {}; the error rate when up by more than {} pp.",
             t.pct,
-            ms(t.ms),
+            format::ms(t.ms),
             t.error_pp
         )
     }
@@ -363,12 +348,20 @@ mod tests {
                 r#"{{"unit":"ms","count":10,"min":{v},"mean":{v},"p50":{v},"p90":{v},"p95":{v},"p99":{v},"p99.9":{v},"max":{v},"hdr":""}}"#
             );
             x.metrics.insert(
-                "join_ms".into(),
+                Metric::JoinMs,
                 serde_json::from_str(&json).expect("summary"),
             );
             x
         };
-        latency_row("eu", "join_ms", "p95", Some(&mk(b)), Some(&mk(c)), tol).regression
+        latency_row(
+            "eu",
+            Metric::JoinMs,
+            Stat::P95,
+            Some(&mk(b)),
+            Some(&mk(c)),
+            tol,
+        )
+        .regression
     }
 
     #[test]

@@ -3,23 +3,10 @@
 
 use std::fmt::Write;
 
-use crate::metrics::{Breakdown, RunResult, RunStatus};
+use crate::metrics::{Breakdown, ErrorKind, Metric, RunResult, RunStatus, METRICS};
 
-use super::table::{ms, pct, Align, Table};
-
-/// Timing metrics shown in the latency tables, in journey order.
-const TIMING_METRICS: [&str; 10] = [
-    "dns_ms",
-    "connect_ms",
-    "tls_ms",
-    "ttfb_ms",
-    "join_ms",
-    "playlist_ms",
-    "first_frame_ms",
-    "segment_ms",
-    "chat_delivery_ms",
-    "generator_lag_ms",
-];
+use super::table::{Align, Table};
+use crate::format;
 
 pub fn render(r: &RunResult) -> String {
     let mut out = String::new();
@@ -70,7 +57,7 @@ fn write_header(out: &mut String, r: &RunResult) {
     let _ = writeln!(
         out,
         "- **Scale:** {} of the planned event{}",
-        pct_words(s.scale),
+        format::pct(s.scale),
         if s.scale < 1.0 {
             " (a rehearsal: absolute numbers are not the event's)"
         } else {
@@ -100,7 +87,6 @@ fn write_header(out: &mut String, r: &RunResult) {
 
 /// Verdict per region and overall (as words), capacity, knee, headroom and what was not tested.
 fn write_readiness(out: &mut String, r: &RunResult) {
-    use crate::analysis::words::{num, value_words};
     let Some(rd) = &r.readiness else { return };
     let _ = writeln!(out, "## Readiness: {}\n", rd.overall.verdict.words());
     let _ = writeln!(out, "{}\n", rd.headroom_words);
@@ -116,7 +102,7 @@ fn write_readiness(out: &mut String, r: &RunResult) {
         ("headroom", Align::Right),
     ]);
     for s in rd.regions.iter().chain(std::iter::once(&rd.overall)) {
-        let viewers = |v: f64| format!("{} viewers", num(v));
+        let viewers = |v: f64| format!("{} viewers", format::num(v));
         t.row(vec![
             s.scope.clone(),
             s.verdict.words().to_string(),
@@ -126,7 +112,7 @@ fn write_readiness(out: &mut String, r: &RunResult) {
                 .map(|v| viewers(v as f64))
                 .unwrap_or_else(|| "–".into()),
             s.held_joins_per_sec
-                .map(|j| format!("{} joins/s", num(j)))
+                .map(|j| format!("{} joins/s", format::num(j)))
                 .unwrap_or_else(|| "–".into()),
             s.knee
                 .as_ref()
@@ -140,8 +126,8 @@ fn write_readiness(out: &mut String, r: &RunResult) {
                         "{} {} {} > {}",
                         b.metric,
                         b.stat,
-                        value_words(&b.metric, b.measured),
-                        value_words(&b.metric, b.threshold)
+                        format::value(b.metric, b.measured),
+                        format::value(b.metric, b.threshold)
                     )
                 })
                 .unwrap_or_else(|| "–".into()),
@@ -182,11 +168,6 @@ fn write_readiness(out: &mut String, r: &RunResult) {
     out.push('\n');
 }
 
-fn pct_words(scale: f64) -> String {
-    let p = format!("{:.2}", scale * 100.0);
-    format!("{}%", p.trim_end_matches('0').trim_end_matches('.'))
-}
-
 fn write_slo(out: &mut String, r: &RunResult) {
     let _ = writeln!(out, "## SLOs\n");
     if r.slo.is_empty() {
@@ -202,17 +183,11 @@ fn write_slo(out: &mut String, r: &RunResult) {
         ("result", Align::Left),
     ]);
     for s in &r.slo {
-        let fmt = |v: f64| {
-            if s.metric.ends_with("_ms") {
-                ms(v)
-            } else {
-                pct(v)
-            }
-        };
+        let fmt = |v: f64| format::value(s.metric, v);
         t.row(vec![
             s.scope.clone(),
-            s.metric.clone(),
-            s.stat.clone(),
+            s.metric.to_string(),
+            s.stat.to_string(),
             format!("≤ {}", fmt(s.threshold)),
             s.measured.map(fmt).unwrap_or_else(|| "no samples".into()),
             if s.passed {
@@ -240,13 +215,13 @@ fn write_regions(out: &mut String, r: &RunResult) {
     for b in r.regions.iter().chain(std::iter::once(&r.overall)) {
         t.row(vec![
             b.name.clone(),
-            b.joins.attempted.to_string(),
-            b.joins.succeeded.to_string(),
-            b.joins.failed.to_string(),
-            b.joins.capped.to_string(),
-            b.peak_concurrent_viewers.to_string(),
-            b.requests.to_string(),
-            pct(b.error_rate),
+            format::count(b.joins.attempted as f64),
+            format::count(b.joins.succeeded as f64),
+            format::count(b.joins.failed as f64),
+            format::count(b.joins.capped as f64),
+            format::count(b.peak_concurrent_viewers as f64),
+            format::count(b.requests as f64),
+            format::pct(b.error_rate),
         ]);
     }
     let _ = writeln!(out, "{}", t.markdown());
@@ -265,21 +240,21 @@ fn latency_table(b: &Breakdown) -> Option<String> {
         ("max", Align::Right),
     ]);
     let mut any = false;
-    for name in TIMING_METRICS {
-        let Some(m) = b.metrics.get(name) else {
+    for info in METRICS.iter().filter(|i| i.latency_table) {
+        let Some(m) = b.metrics.get(&info.metric) else {
             continue;
         };
         any = true;
         t.row(vec![
-            name.to_string(),
-            m.count.to_string(),
-            ms(m.min),
-            ms(m.p50),
-            ms(m.p90),
-            ms(m.p95),
-            ms(m.p99),
-            ms(m.p99_9),
-            ms(m.max),
+            info.name.to_string(),
+            format::count(m.count as f64),
+            format::ms(m.min),
+            format::ms(m.p50),
+            format::ms(m.p90),
+            format::ms(m.p95),
+            format::ms(m.p99),
+            format::ms(m.p99_9),
+            format::ms(m.max),
         ]);
     }
     any.then(|| t.markdown())
@@ -306,21 +281,24 @@ fn write_latency(out: &mut String, r: &RunResult) {
 
 fn write_errors(out: &mut String, r: &RunResult) {
     let _ = writeln!(out, "## Errors by class\n");
-    let classes: std::collections::BTreeSet<&String> =
-        r.regions.iter().flat_map(|b| b.errors.keys()).collect();
+    let classes: std::collections::BTreeSet<ErrorKind> = r
+        .regions
+        .iter()
+        .flat_map(|b| b.errors.keys().copied())
+        .collect();
     if classes.is_empty() {
         let _ = writeln!(out, "No errors.\n");
         return;
     }
     let mut headers: Vec<(&str, Align)> = vec![("region", Align::Left)];
-    headers.extend(classes.iter().map(|c| (c.as_str(), Align::Right)));
+    headers.extend(classes.iter().map(|c| (c.name(), Align::Right)));
     let mut t = Table::new(&headers);
     for b in r.regions.iter().chain(std::iter::once(&r.overall)) {
         let mut row = vec![b.name.clone()];
         row.extend(
             classes
                 .iter()
-                .map(|c| b.errors.get(*c).copied().unwrap_or(0).to_string()),
+                .map(|c| format::count(b.errors.get(c).copied().unwrap_or(0) as f64)),
         );
         t.row(row);
     }
@@ -344,7 +322,7 @@ fn write_phases(out: &mut String, r: &RunResult) {
             Some(to) => format!("{} → {}", plan.joins_per_sec, to),
             None => format!("{}", plan.joins_per_sec),
         };
-        let join = b.metrics.get("join_ms");
+        let join = b.metrics.get(&Metric::JoinMs);
         t.row(vec![
             plan.name.clone(),
             format!("{:.0} s", plan.start_s),
@@ -354,10 +332,12 @@ fn write_phases(out: &mut String, r: &RunResult) {
             } else {
                 rate
             },
-            b.joins.attempted.to_string(),
-            join.map(|m| ms(m.p95)).unwrap_or_else(|| "–".into()),
-            join.map(|m| ms(m.p99)).unwrap_or_else(|| "–".into()),
-            pct(b.error_rate),
+            format::count(b.joins.attempted as f64),
+            join.map(|m| format::ms(m.p95))
+                .unwrap_or_else(|| "–".into()),
+            join.map(|m| format::ms(m.p99))
+                .unwrap_or_else(|| "–".into()),
+            format::pct(b.error_rate),
         ]);
     }
     let _ = writeln!(out, "{}", t.markdown());
@@ -376,11 +356,11 @@ fn write_generator(out: &mut String, r: &RunResult) {
         );
     }
     let mut t = Table::new(&[("reading", Align::Left), ("value", Align::Right)]);
-    t.row(vec!["start lag p50".into(), ms(g.lag_p50_ms)]);
-    t.row(vec!["start lag p99".into(), ms(g.lag_p99_ms)]);
-    t.row(vec!["start lag max".into(), ms(g.lag_max_ms)]);
+    t.row(vec!["start lag p50".into(), format::ms(g.lag_p50_ms)]);
+    t.row(vec!["start lag p99".into(), format::ms(g.lag_p99_ms)]);
+    t.row(vec!["start lag max".into(), format::ms(g.lag_max_ms)]);
     t.row(vec![
-        format!("viewers started > {}", ms(g.late_threshold_ms)),
+        format!("viewers started > {}", format::ms(g.late_threshold_ms)),
         g.late_arrivals.to_string(),
     ]);
     t.row(vec![
@@ -389,7 +369,7 @@ fn write_generator(out: &mut String, r: &RunResult) {
     ]);
     t.row(vec![
         format!("CPU use of {} cores", g.cores),
-        pct(g.cpu_utilisation),
+        format::pct(g.cpu_utilisation),
     ]);
     t.row(vec![
         "peak RSS".into(),
@@ -452,7 +432,7 @@ fn write_shards(out: &mut String, r: &RunResult) {
             format!("{:.1} s", s.duration_s),
             format!("{:?}", s.status).to_lowercase(),
             s.joins_attempted.to_string(),
-            ms(s.generator.lag_p99_ms),
+            format::ms(s.generator.lag_p99_ms),
             if s.generator.limited {
                 "**limited**".into()
             } else {

@@ -1,8 +1,9 @@
 //! The compact table printed on the terminal at the end of `run`.
 
-use crate::metrics::RunResult;
+use crate::metrics::{Metric, RunResult, Stat};
 
-use super::table::{ms, pct, Align, Table};
+use super::table::{Align, Table};
+use crate::format;
 
 pub fn render(r: &RunResult) -> String {
     let mut t = Table::new(&[
@@ -29,10 +30,9 @@ pub fn render(r: &RunResult) -> String {
             .unwrap_or_else(|| "–".into())
     };
     for b in r.regions.iter().chain(std::iter::once(&r.overall)) {
-        let stat = |m: &str, f: fn(&crate::metrics::MetricSummary) -> f64| {
-            b.metrics
-                .get(m)
-                .map(|s| ms(f(s)))
+        let stat = |m: Metric, s: Stat| {
+            b.value(m, s)
+                .map(|v| format::value(m, v))
                 .unwrap_or_else(|| "–".into())
         };
         let checks: Vec<_> = r.slo.iter().filter(|s| s.scope == b.name).collect();
@@ -50,13 +50,13 @@ pub fn render(r: &RunResult) -> String {
         };
         t.row(vec![
             b.name.clone(),
-            b.joins.attempted.to_string(),
-            b.joins.failed.to_string(),
-            b.peak_concurrent_viewers.to_string(),
-            stat("connect_ms", |s| s.p99),
-            stat("join_ms", |s| s.p95),
-            stat("first_frame_ms", |s| s.p95),
-            pct(b.error_rate),
+            format::count(b.joins.attempted as f64),
+            format::count(b.joins.failed as f64),
+            format::count(b.peak_concurrent_viewers as f64),
+            stat(Metric::ConnectMs, Stat::P99),
+            stat(Metric::JoinMs, Stat::P95),
+            stat(Metric::FirstFrameMs, Stat::P95),
+            format::pct(b.error_rate),
             verdict(&b.name),
             slo,
         ]);

@@ -90,21 +90,6 @@ impl Table {
     }
 }
 
-/// Milliseconds with a unit, precision by magnitude.
-pub fn ms(v: f64) -> String {
-    if v >= 100.0 {
-        format!("{v:.0} ms")
-    } else if v >= 10.0 {
-        format!("{v:.1} ms")
-    } else {
-        format!("{v:.2} ms")
-    }
-}
-
-pub fn pct(v: f64) -> String {
-    format!("{:.2} %", v * 100.0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,8 @@ use std::time::Duration;
 use serde::Serialize;
 use url::Url;
 
+use crate::metrics::{Metric, Stat};
+
 /// A parsed, validated scenario.
 #[derive(Debug, Clone, Serialize)]
 pub struct Scenario {
@@ -247,10 +249,10 @@ pub struct Slo {
 /// One gate: `metric`'s `stat` must be ≤ `threshold`.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct SloGate {
-    /// A metric name from the design's list (`connect_ms`, `join_ms`, `error_rate`, …).
-    pub metric: String,
+    /// A gateable metric (`connect_ms`, `join_ms`, `error_rate`, …; see `metrics::names`).
+    pub metric: Metric,
     /// `p50`, `p90`, `p95`, `p99`, `p99.9`, `max`, `mean`, or `value` for ratios.
-    pub stat: String,
+    pub stat: Stat,
     /// In the metric's unit: milliseconds for `*_ms`, a fraction for ratios.
     pub threshold: f64,
 }

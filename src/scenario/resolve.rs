@@ -11,6 +11,7 @@ use super::interpolate::unescape;
 use super::locate::Locator;
 use super::model::*;
 use super::{slo, target};
+use crate::metrics::Metric;
 
 /// Where errors accumulate while resolving one file.
 pub(crate) struct Ctx<'a> {
@@ -124,8 +125,8 @@ pub(crate) fn resolve(
 fn unmeasured_gates(cx: &mut Ctx, slo: &Slo, viewer: &Viewer, has_publishers: bool) {
     let watches_hls = viewer.watch.protocol == WatchProtocol::Hls;
     for gate in &slo.gates {
-        let missing = match gate.metric.as_str() {
-            "join_ms" if viewer.join.is_empty() => Some((
+        let missing = match gate.metric {
+            Metric::JoinMs if viewer.join.is_empty() => Some((
                 "join_ms times the viewer.join steps, and viewer.join has none",
                 if watches_hls {
                     "add the app's join steps (token, room …) under viewer.join, or gate first_frame_ms instead"
@@ -133,7 +134,11 @@ fn unmeasured_gates(cx: &mut Ctx, slo: &Slo, viewer: &Viewer, has_publishers: bo
                     "add the app's join steps (token, room …) under viewer.join"
                 },
             )),
-            "first_frame_ms" | "segment_ms" | "playlist_ms" | "stall_count" | "stall_ratio"
+            Metric::FirstFrameMs
+            | Metric::SegmentMs
+            | Metric::PlaylistMs
+            | Metric::StallCount
+            | Metric::StallRatio
                 if !watches_hls =>
             {
                 Some((
@@ -141,11 +146,11 @@ fn unmeasured_gates(cx: &mut Ctx, slo: &Slo, viewer: &Viewer, has_publishers: bo
                     "set viewer.watch.protocol: hls with a playlist url, or remove this gate",
                 ))
             }
-            "chat_connect_ms" | "chat_delivery_ms" if viewer.chat.is_none() => Some((
+            Metric::ChatConnectMs | Metric::ChatDeliveryMs if viewer.chat.is_none() => Some((
                 "this metric comes from chat, and viewer.chat is not set",
                 "add viewer.chat (url, messages_per_min), or remove this gate",
             )),
-            "publish_connect_ms" if !has_publishers => Some((
+            Metric::PublishConnectMs if !has_publishers => Some((
                 "publish_connect_ms comes from publishers, and there are none",
                 "add a publishers section, or remove this gate",
             )),

@@ -7,40 +7,33 @@ use super::error::did_you_mean;
 use super::file::{OrderedMap, SloValue};
 use super::model::{Slo, SloGate};
 use super::resolve::Ctx;
+use crate::metrics::{Metric, Stat, Unit, METRICS};
 
-/// Metric names an SLO may gate on (design.md's list; `error_rate` is computed, not recorded).
-pub(crate) const SLO_METRICS: [&str; 14] = [
-    "dns_ms",
-    "connect_ms",
-    "tls_ms",
-    "ttfb_ms",
-    "join_ms",
-    "first_frame_ms",
-    "segment_ms",
-    "playlist_ms",
-    "stall_count",
-    "stall_ratio",
-    "chat_connect_ms",
-    "chat_delivery_ms",
-    "publish_connect_ms",
-    "error_rate",
-];
-const SLO_STATS: [&str; 7] = ["p50", "p90", "p95", "p99", "p99.9", "max", "mean"];
-/// Metrics that are fractions and may be gated by a plain number.
-const RATIOS: [&str; 2] = ["stall_ratio", "error_rate"];
+/// Metric names an SLO may gate on (design.md's list, kept in `metrics::names::METRICS`).
+pub(crate) fn slo_metrics() -> Vec<String> {
+    METRICS
+        .iter()
+        .filter(|i| i.gateable)
+        .map(|i| i.name.to_string())
+        .collect()
+}
+
+/// Gateable fractions: may be gated by a plain number.
+fn is_ratio(metric: Metric) -> bool {
+    metric.unit() == Unit::Ratio
+}
 
 pub(crate) fn slo(cx: &mut Ctx, map: OrderedMap<SloValue>) -> Slo {
     let mut gates = Vec::new();
     for (metric, value) in map.0 {
         let key = format!("slo.{metric}");
-        if !SLO_METRICS.contains(&metric.as_str()) {
-            let valid: Vec<String> = SLO_METRICS.map(String::from).into();
-            let hint = did_you_mean(&metric, &valid, "valid metrics");
+        let Some(gated) = Metric::from_name(&metric).filter(|m| m.info().gateable) else {
+            let hint = did_you_mean(&metric, &slo_metrics(), "valid metrics");
             cx.err(&key, format!("unknown metric `{metric}`"))
                 .hint(hint);
             continue;
-        }
-        let is_ratio = RATIOS.contains(&metric.as_str());
+        };
+        let is_ratio = is_ratio(gated);
         let check_threshold = |cx: &mut Ctx, key: &str, v: f64| {
             if is_ratio && !(v.is_finite() && (0.0..=1.0).contains(&v)) {
                 cx.expected(key, "a fraction between 0 and 1, like 0.02", v.to_string());
@@ -52,8 +45,8 @@ pub(crate) fn slo(cx: &mut Ctx, map: OrderedMap<SloValue>) -> Slo {
             SloValue::Number(v) if is_ratio => {
                 check_threshold(cx, &key, v);
                 gates.push(SloGate {
-                    metric,
-                    stat: "value".into(),
+                    metric: gated,
+                    stat: Stat::Value,
                     threshold: v,
                 });
             }
@@ -61,7 +54,7 @@ pub(crate) fn slo(cx: &mut Ctx, map: OrderedMap<SloValue>) -> Slo {
                 cx.expected(&key, "a map of stat to threshold", v.to_string())
                     .hint(format!("write `{metric}: {{ p95: {v} }}`"));
             }
-            SloValue::Stats(_) if metric == "error_rate" => {
+            SloValue::Stats(_) if gated == Metric::ErrorRate => {
                 cx.expected(&key, "a fraction like 0.01", "a map")
                     .hint("error_rate is one number per run: write `error_rate: 0.01`");
             }
@@ -72,15 +65,17 @@ pub(crate) fn slo(cx: &mut Ctx, map: OrderedMap<SloValue>) -> Slo {
                 }
                 for (stat, threshold) in stats.0 {
                     let skey = format!("{key}.{stat}");
-                    if !SLO_STATS.contains(&stat.as_str()) {
-                        let valid: Vec<String> = SLO_STATS.map(String::from).into();
+                    let Some(stat) = Stat::from_name(&stat).filter(|s| Stat::GATEABLE.contains(s))
+                    else {
+                        let valid: Vec<String> =
+                            Stat::GATEABLE.map(|s| s.name().to_string()).into();
                         let hint = did_you_mean(&stat, &valid, "valid stats");
                         cx.err(&skey, format!("unknown stat `{stat}`")).hint(hint);
                         continue;
-                    }
+                    };
                     check_threshold(cx, &skey, threshold);
                     gates.push(SloGate {
-                        metric: metric.clone(),
+                        metric: gated,
                         stat,
                         threshold,
                     });

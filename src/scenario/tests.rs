@@ -1,6 +1,7 @@
 //! Scenario parsing end to end: the reference file, and the errors people will actually hit.
 
 use super::*;
+use crate::metrics::{Metric, Stat};
 
 const REFERENCE: &str = include_str!("testdata/reference.yaml");
 /// Contains YAML syntax (`: `, ` #`) to show a token cannot break or truncate the file.
@@ -98,16 +99,16 @@ fn reference_parses_fully() {
     assert_eq!(
         s.slo.gates[0],
         SloGate {
-            metric: "connect_ms".into(),
-            stat: "p99".into(),
+            metric: Metric::ConnectMs,
+            stat: Stat::P99,
             threshold: 600.0
         }
     );
     assert_eq!(
         s.slo.gates[3],
         SloGate {
-            metric: "stall_ratio".into(),
-            stat: "value".into(),
+            metric: Metric::StallRatio,
+            stat: Stat::Value,
             threshold: 0.02
         }
     );
@@ -379,7 +380,7 @@ fn slo_shapes_are_checked() {
     );
     let ok = parse(&MINIMAL.replace("viewer:", "slo:\n  segment_ms: { p99.9: 900 }\nviewer:"))
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(ok.slo.gates[0].stat, "p99.9");
+    assert_eq!(ok.slo.gates[0].stat, crate::metrics::Stat::P999);
 }
 
 #[test]

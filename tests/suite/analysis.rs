@@ -184,7 +184,7 @@ fn over_capacity_is_not_ready_with_the_knee_at_the_capacity() {
 
     let checklist = std::fs::read_to_string(out_dir.join("checklist.md")).expect("checklist.md");
     assert!(
-        checklist.contains("**eu** broke error_rate ≤ 1.00 %"),
+        checklist.contains("**eu** broke error_rate ≤ 1%"),
         "{checklist}"
     );
     assert!(checklist.contains("pre-scale"), "{checklist}");

@@ -3,10 +3,11 @@
 
 use plotters::prelude::*;
 
-use super::risks::{percent, planned_peak};
+use super::risks::planned_peak;
 use super::{fit, Severity, WIDTH};
-use crate::metrics::RunResult;
-use crate::report::charts::style::{bold, err, fmt_count, fmt_ms, font, Area, MUTED, TEXT};
+use crate::format;
+use crate::metrics::{Metric, RunResult, Stat};
+use crate::report::charts::style::{bold, err, font, Area, MUTED, TEXT};
 
 /// One of the five numbers: its name, value, the SLO it is held to, and how it stands.
 struct Tile {
@@ -16,22 +17,9 @@ struct Tile {
     status: Option<(Severity, String)>,
 }
 
-fn slo_tile(
-    result: &RunResult,
-    name: &'static str,
-    metric: &str,
-    stat: &str,
-    format: fn(f64) -> String,
-) -> Tile {
-    let measured = if metric == "error_rate" {
-        Some(result.overall.error_rate)
-    } else {
-        result
-            .overall
-            .metrics
-            .get(metric)
-            .and_then(|m| m.stat(stat))
-    };
+fn slo_tile(result: &RunResult, name: &'static str, metric: Metric, stat: Stat) -> Tile {
+    let format = |v: f64| format::value(metric, v);
+    let measured = result.overall.value(metric, stat);
     let gate = result
         .slo
         .iter()
@@ -70,23 +58,23 @@ pub(super) fn numbers(root: &Area, result: &RunResult, y: i32) -> anyhow::Result
             };
             Tile {
                 name: "Peak concurrent viewers",
-                value: fmt_count(peak),
-                target: format!("planned at this scale: {}", fmt_count(plan)),
+                value: format::count(peak),
+                target: format!("planned at this scale: {}", format::count(plan)),
                 status: Some(status),
             }
         }
         _ => Tile {
             name: "Peak concurrent viewers",
-            value: fmt_count(peak),
+            value: format::count(peak),
             target: "no event forecast".into(),
             status: None,
         },
     };
     let tiles = [
-        slo_tile(result, "Connect time p99", "connect_ms", "p99", fmt_ms),
-        slo_tile(result, "Join time p95", "join_ms", "p95", fmt_ms),
-        slo_tile(result, "First frame p95", "first_frame_ms", "p95", fmt_ms),
-        slo_tile(result, "Error rate", "error_rate", "value", percent),
+        slo_tile(result, "Connect time p99", Metric::ConnectMs, Stat::P99),
+        slo_tile(result, "Join time p95", Metric::JoinMs, Stat::P95),
+        slo_tile(result, "First frame p95", Metric::FirstFrameMs, Stat::P95),
+        slo_tile(result, "Error rate", Metric::ErrorRate, Stat::Value),
         peak_tile,
     ];
     let gap = 20;

@@ -3,8 +3,8 @@
 //! arrivals, an untested peak, the rehearsal's scale).
 
 use super::{gate_words, scale_words, Severity};
-use crate::metrics::{RunResult, RunStatus};
-use crate::report::charts::style::{fmt_count, fmt_ms};
+use crate::format;
+use crate::metrics::{ErrorKind, Metric, RunResult, RunStatus, Stat};
 
 /// The expected peak viewers at this run's scale, when the scenario names an event.
 pub(super) fn planned_peak(result: &RunResult) -> Option<f64> {
@@ -17,27 +17,17 @@ pub(super) fn planned_peak(result: &RunResult) -> Option<f64> {
     Some(peak * result.scenario.scale)
 }
 
-pub(super) fn percent(v: f64) -> String {
-    if v == 0.0 {
-        "0%".into()
-    } else if v < 0.001 {
-        format!("{:.3}%", v * 100.0)
-    } else {
-        format!("{:.2}%", v * 100.0)
-    }
-}
-
 /// Plain words for an error class.
-fn class_words(class: &str) -> &str {
+fn class_words(class: ErrorKind) -> &'static str {
     match class {
-        "refused" => "connections refused",
-        "timeout" => "requests timed out",
-        "http_5xx" => "server errors (5xx)",
-        "http_4xx" => "rejected requests (4xx)",
-        "reset" => "connections reset",
-        "tls" => "TLS failures",
-        "dns" => "DNS failures",
-        "body_mismatch" => "unexpected responses",
+        ErrorKind::Refused => "connections refused",
+        ErrorKind::Timeout => "requests timed out",
+        ErrorKind::Http5xx => "server errors (5xx)",
+        ErrorKind::Http4xx => "rejected requests (4xx)",
+        ErrorKind::Reset => "connections reset",
+        ErrorKind::Tls => "TLS failures",
+        ErrorKind::Dns => "DNS failures",
+        ErrorKind::BodyMismatch => "unexpected responses",
         _ => "other failures",
     }
 }
@@ -70,10 +60,10 @@ pub fn top_risks(result: &RunResult, n: usize) -> Vec<(Severity, String)> {
         .collect();
     // One risk per broken SLO, naming every region that broke it: three regions failing the
     // same gate is one finding, not three.
-    let mut gates: Vec<(&str, &str)> = Vec::new();
+    let mut gates: Vec<(Metric, Stat)> = Vec::new();
     for f in &failures {
-        if !gates.contains(&(f.metric.as_str(), f.stat.as_str())) {
-            gates.push((f.metric.as_str(), f.stat.as_str()));
+        if !gates.contains(&(f.metric, f.stat)) {
+            gates.push((f.metric, f.stat));
         }
     }
     for (metric, stat) in gates {
@@ -92,13 +82,7 @@ pub fn top_risks(result: &RunResult, n: usize) -> Vec<(Severity, String)> {
             ),
             _ => {
                 let words = gate_words(metric, stat, None, 0.0).replace(": no samples", "");
-                let fmt = |v: f64| {
-                    if metric.ends_with("_ms") {
-                        fmt_ms(v)
-                    } else {
-                        percent(v)
-                    }
-                };
+                let fmt = |v: f64| format::value(metric, v);
                 let each: Vec<String> = group
                     .iter()
                     .map(|f| {
@@ -122,7 +106,7 @@ pub fn top_risks(result: &RunResult, n: usize) -> Vec<(Severity, String)> {
     let g = &result.generator;
     if g.limited {
         let msg = g.message.clone().unwrap_or_else(|| {
-            format!("The load generator fell behind its schedule (start lag p99 {}): the target may do better than measured.", fmt_ms(g.lag_p99_ms))
+            format!("The load generator fell behind its schedule (start lag p99 {}): the target may do better than measured.", format::ms(g.lag_p99_ms))
         });
         risks.push((Severity::Warning, 3.0, msg));
     }
@@ -139,16 +123,16 @@ pub fn top_risks(result: &RunResult, n: usize) -> Vec<(Severity, String)> {
             2.0,
             format!(
                 "{} of requests failed ({} of {}; {} of them {}){}.",
-                percent(o.error_rate),
-                fmt_count(failed as f64),
-                fmt_count(o.requests as f64),
-                fmt_count(*count as f64),
-                class_words(class),
+                format::pct(o.error_rate),
+                format::count(failed as f64),
+                format::count(o.requests as f64),
+                format::count(*count as f64),
+                class_words(*class),
                 if o.joins.failed > 0 {
                     format!(
                         "; {} of {} viewers could not join",
-                        fmt_count(o.joins.failed as f64),
-                        fmt_count(o.joins.attempted as f64)
+                        format::count(o.joins.failed as f64),
+                        format::count(o.joins.attempted as f64)
                     )
                 } else {
                     String::new()
@@ -162,8 +146,8 @@ pub fn top_risks(result: &RunResult, n: usize) -> Vec<(Severity, String)> {
             1.5,
             format!(
                 "{} planned arrivals were not started because max_viewers ({}) was reached: the planned load was not fully applied.",
-                fmt_count(o.joins.capped as f64),
-                fmt_count(result.scenario.max_viewers as f64)
+                format::count(o.joins.capped as f64),
+                format::count(result.scenario.max_viewers as f64)
             ),
         ));
     }
@@ -175,9 +159,9 @@ pub fn top_risks(result: &RunResult, n: usize) -> Vec<(Severity, String)> {
             1.2,
             format!(
                 "Peak concurrency was {} viewers, {:.0}% of the {} planned at this scale: the event's peak was not tested.",
-                fmt_count(o.peak_concurrent_viewers as f64),
+                format::count(o.peak_concurrent_viewers as f64),
                 o.peak_concurrent_viewers as f64 / plan * 100.0,
-                fmt_count(plan)
+                format::count(plan)
             ),
         ));
     }
@@ -188,7 +172,7 @@ pub fn top_risks(result: &RunResult, n: usize) -> Vec<(Severity, String)> {
             format!(
                 "This was a {}: it shows behaviour up to {} concurrent viewers, not at the event's full size.",
                 scale_words(result.scenario.scale),
-                fmt_count(o.peak_concurrent_viewers as f64)
+                format::count(o.peak_concurrent_viewers as f64)
             ),
         ));
     }

@@ -2,28 +2,26 @@
 //! and time to first byte, stacked horizontally. Uses the **mean** of each step: means add up
 //! (the bar's length is the mean total), percentiles of parts do not.
 
+use crate::format;
 use std::path::Path;
 
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
 use super::style::{self, err};
-use crate::metrics::{Breakdown, RunResult};
+use crate::metrics::{Breakdown, Metric, RunResult, Stat};
 
 /// Steps in the order a connection goes through them, with viridis colours: ordered, and
 /// distinguishable with colour-vision deficiencies; they also stay apart from region colours.
-const STEPS: [(&str, &str, RGBColor); 4] = [
-    ("dns_ms", "DNS", RGBColor(68, 1, 84)),
-    ("connect_ms", "TCP connect", RGBColor(49, 104, 142)),
-    ("tls_ms", "TLS handshake", RGBColor(53, 183, 121)),
-    ("ttfb_ms", "time to first byte", RGBColor(253, 231, 37)),
+const STEPS: [(Metric, RGBColor); 4] = [
+    (Metric::DnsMs, RGBColor(68, 1, 84)),
+    (Metric::ConnectMs, RGBColor(49, 104, 142)),
+    (Metric::TlsMs, RGBColor(53, 183, 121)),
+    (Metric::TtfbMs, RGBColor(253, 231, 37)),
 ];
 
-fn mean(b: &Breakdown, metric: &str) -> Option<f64> {
-    b.metrics
-        .get(metric)
-        .filter(|m| m.count > 0)
-        .map(|m| m.mean)
+fn mean(b: &Breakdown, metric: Metric) -> Option<f64> {
+    b.value(metric, Stat::Mean)
 }
 
 pub fn render(path: &Path, result: &RunResult) -> anyhow::Result<()> {
@@ -52,8 +50,9 @@ pub fn render(path: &Path, result: &RunResult) -> anyhow::Result<()> {
     // Legend as a row above the bars: the plot has no free corner once the bars are long.
     let items: Vec<(String, RGBColor)> = STEPS
         .iter()
-        .map(|(metric, label, color)| {
-            let measured = rows.iter().any(|(_, b)| mean(b, metric).is_some());
+        .map(|(metric, color)| {
+            let label = metric.label();
+            let measured = rows.iter().any(|(_, b)| mean(b, *metric).is_some());
             (
                 if measured {
                     label.to_string()
@@ -83,7 +82,7 @@ pub fn render(path: &Path, result: &RunResult) -> anyhow::Result<()> {
         .label_style(style::font(17))
         .light_line_style(WHITE.mix(0.0))
         .bold_line_style(style::MUTED.mix(0.15))
-        .x_label_formatter(&|v| style::fmt_ms(*v))
+        .x_label_formatter(&|v| format::ms(*v))
         .draw()
         .map_err(err)?;
     let base = body.get_base_pixel();
@@ -92,7 +91,7 @@ pub fn render(path: &Path, result: &RunResult) -> anyhow::Result<()> {
         let y0 = n - 1.0 - i as f64 + 0.18;
         let y1 = y0 + 0.64;
         let mut start = 0.0;
-        for (metric, _, color) in STEPS {
+        for (metric, color) in STEPS {
             let Some(v) = mean(b, metric).filter(|v| *v > 0.0) else {
                 continue;
             };
@@ -105,7 +104,7 @@ pub fn render(path: &Path, result: &RunResult) -> anyhow::Result<()> {
             // Label a segment only when it is wide enough to hold its number.
             let width_px =
                 chart.backend_coord(&(start + v, y0)).0 - chart.backend_coord(&(start, y0)).0;
-            let text = style::fmt_ms(v);
+            let text = format::ms(v);
             if width_px as usize > text.chars().count() * 10 + 8 {
                 let ink: &'static RGBColor = if color.1 > 180 { &style::TEXT } else { &WHITE };
                 let s = style::anchored(style::font(16).color(ink), HPos::Center, VPos::Center);
@@ -119,7 +118,7 @@ pub fn render(path: &Path, result: &RunResult) -> anyhow::Result<()> {
             }
             start += v;
         }
-        let total = format!("{} total", style::fmt_ms(start));
+        let total = format!("{} total", format::ms(start));
         style::label_at(
             &mut chart,
             (start, (y0 + y1) / 2.0),

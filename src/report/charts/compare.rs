@@ -5,22 +5,24 @@
 //! carries its delta in percent plus the verdict word ("regression", "improved"), so the chart
 //! reads without colour vision. Drawn from a [`Comparison`] alone, like the Markdown table.
 
+use crate::format;
 use std::path::Path;
 
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
 use super::style::{self, err, Area};
+use crate::metrics::{Metric, Stat};
 use crate::report::compare::{CompareRow, Comparison, Tolerance};
 
 const BASE_COLOR: RGBColor = RGBColor(172, 177, 184);
 const SAME_COLOR: RGBColor = style::REGION_COLORS[0];
 const BETTER_COLOR: RGBColor = style::REGION_COLORS[2];
-const STATS: [&str; 2] = ["p95", "p99"];
+const STATS: [Stat; 2] = [Stat::P95, Stat::P99];
 /// Six panels (2 × 3) keep bars wide enough for their labels; further metrics stay in the table.
 const MAX_PANELS: usize = 6;
 /// Always shown when the runs have them: the metrics a viewer feels first.
-const KEY_METRICS: [&str; 3] = ["connect_ms", "join_ms", "first_frame_ms"];
+const KEY_METRICS: [Metric; 3] = [Metric::ConnectMs, Metric::JoinMs, Metric::FirstFrameMs];
 
 #[derive(Clone, Copy, PartialEq)]
 enum Verdict {
@@ -36,7 +38,7 @@ impl Verdict {
             return Verdict::Missing;
         };
         // Mirror of the regression rule, so "improved" is as strict as "regression".
-        let better = if r.metric == "error_rate" {
+        let better = if r.metric == Metric::ErrorRate {
             (b - c) * 100.0 > t.error_pp
         } else {
             b - c > t.ms && (b <= 0.0 || (b - c) / b * 100.0 > t.pct)
@@ -79,33 +81,13 @@ pub fn run_name(path: &Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
-const TITLES: [(&str, &str); 9] = [
-    ("dns_ms", "DNS lookup"),
-    ("connect_ms", "TCP connect"),
-    ("tls_ms", "TLS handshake"),
-    ("ttfb_ms", "Time to first byte"),
-    ("join_ms", "Join (all join steps)"),
-    ("playlist_ms", "Playlist fetch"),
-    ("first_frame_ms", "First frame"),
-    ("segment_ms", "Segment fetch"),
-    ("chat_delivery_ms", "Chat delivery"),
-];
-
-fn metric_title(metric: &str) -> String {
-    TITLES
-        .iter()
-        .find(|(m, _)| *m == metric)
-        .map(|(_, t)| t.to_string())
-        .unwrap_or_else(|| metric.trim_end_matches("_ms").replace('_', " "))
-}
-
 /// Latency metrics in the comparison's (journey) order, with at least one value on either side.
-fn metrics(c: &Comparison) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+fn metrics(c: &Comparison) -> Vec<Metric> {
+    let mut out: Vec<Metric> = Vec::new();
     for r in &c.rows {
         let has_value = r.base.is_some() || r.candidate.is_some();
-        if r.metric != "error_rate" && has_value && !out.contains(&r.metric) {
-            out.push(r.metric.clone());
+        if r.metric != Metric::ErrorRate && has_value && !out.contains(&r.metric) {
+            out.push(r.metric);
         }
     }
     out
@@ -113,12 +95,12 @@ fn metrics(c: &Comparison) -> Vec<String> {
 
 /// The panels to draw when there are more metrics than room: regressed ones first (a chart that
 /// hides the failure is worse than none), then the key metrics, then journey order.
-fn pick(c: &Comparison, all: &[String]) -> Vec<String> {
-    let regressed = |m: &String| c.rows.iter().any(|r| r.regression && &r.metric == m);
-    let mut keep: Vec<&String> = all.iter().filter(|m| regressed(m)).collect();
-    keep.extend(all.iter().filter(|m| KEY_METRICS.contains(&m.as_str())));
+fn pick(c: &Comparison, all: &[Metric]) -> Vec<Metric> {
+    let regressed = |m: &Metric| c.rows.iter().any(|r| r.regression && r.metric == *m);
+    let mut keep: Vec<&Metric> = all.iter().filter(|m| regressed(m)).collect();
+    keep.extend(all.iter().filter(|m| KEY_METRICS.contains(m)));
     keep.extend(all.iter());
-    let mut chosen: Vec<&String> = Vec::new();
+    let mut chosen: Vec<&Metric> = Vec::new();
     for m in keep {
         if chosen.len() < MAX_PANELS && !chosen.contains(&m) {
             chosen.push(m);
@@ -141,7 +123,7 @@ pub fn render(path: &Path, c: &Comparison, base_name: &str, cand_name: &str) -> 
     let subtitle = format!(
         "p95 and p99 per region and overall · regression = worse by > {} % and > {} (error rate: > {} pp) · grey = base",
         t.pct,
-        style::fmt_ms(t.ms),
+        format::ms(t.ms),
         t.error_pp
     );
     let title = format!("{base_name} vs {cand_name}");
@@ -176,7 +158,7 @@ pub fn render(path: &Path, c: &Comparison, base_name: &str, cand_name: &str) -> 
     let comparable = c
         .rows
         .iter()
-        .any(|r| r.metric != "error_rate" && r.base.is_some() && r.candidate.is_some());
+        .any(|r| r.metric != Metric::ErrorRate && r.base.is_some() && r.candidate.is_some());
     if shown.is_empty() || !comparable {
         style::no_data(
             &grid,
@@ -191,12 +173,12 @@ pub fn render(path: &Path, c: &Comparison, base_name: &str, cand_name: &str) -> 
         let rows = shown.len().div_ceil(cols);
         let cells = grid.split_evenly((rows, cols));
         for (area, metric) in cells.iter().zip(&shown) {
-            panel(area, c, metric)?;
+            panel(area, c, *metric)?;
         }
         let hidden: Vec<&str> = all
             .iter()
             .filter(|m| !shown.contains(m))
-            .map(|m| m.as_str())
+            .map(|m| m.name())
             .collect();
         if !hidden.is_empty() {
             top.draw(&Text::new(
@@ -216,10 +198,10 @@ pub fn render(path: &Path, c: &Comparison, base_name: &str, cand_name: &str) -> 
 }
 
 /// One metric: a group per scope, and in each group a (base, candidate) pair per percentile.
-fn panel(area: &Area, c: &Comparison, metric: &str) -> anyhow::Result<()> {
+fn panel(area: &Area, c: &Comparison, metric: Metric) -> anyhow::Result<()> {
     let (w, _) = area.dim_in_pixel();
     area.draw(&Text::new(
-        metric_title(metric),
+        metric.label(),
         (w as i32 / 2, 6),
         style::anchored(style::bold(20), HPos::Center, VPos::Top),
     ))
@@ -231,14 +213,14 @@ fn panel(area: &Area, c: &Comparison, metric: &str) -> anyhow::Result<()> {
             scopes.push(&r.scope);
         }
     }
-    let row = |scope: &str, stat: &str| {
+    let row = |scope: &str, stat: Stat| {
         c.rows
             .iter()
             .find(|r| r.metric == metric && r.scope == scope && r.stat == stat)
     };
     let values = scopes
         .iter()
-        .flat_map(|s| STATS.iter().filter_map(move |st| row(s, st)))
+        .flat_map(|s| STATS.iter().filter_map(move |st| row(s, *st)))
         .flat_map(|r| [r.base, r.candidate])
         .flatten();
     // Headroom above the tallest bar for its two label lines.
@@ -259,7 +241,7 @@ fn panel(area: &Area, c: &Comparison, metric: &str) -> anyhow::Result<()> {
         .label_style(style::font(15))
         .light_line_style(WHITE.mix(0.0))
         .bold_line_style(style::MUTED.mix(0.15))
-        .y_label_formatter(&|v| style::fmt_ms(*v))
+        .y_label_formatter(&|v| format::ms(*v))
         .draw()
         .map_err(err)?;
     let base_px = body.get_base_pixel();
@@ -271,7 +253,7 @@ fn panel(area: &Area, c: &Comparison, metric: &str) -> anyhow::Result<()> {
         // The label box (left, right, top) of the previous pair, to stack rather than overlap.
         let mut previous: Option<(i32, i32, i32)> = None;
         for (k, stat) in STATS.iter().enumerate() {
-            let Some(r) = row(scope, stat) else { continue };
+            let Some(r) = row(scope, *stat) else { continue };
             let verdict = Verdict::of(r, c.tolerance);
             let x0 = i as f64 + 0.08 + k as f64 * 0.44;
             let bars = [
@@ -372,7 +354,11 @@ fn error_strip(area: &Area, c: &Comparison) -> anyhow::Result<()> {
     ))
     .map_err(err)?;
     let mut x = 16 + text_width("Error rate (base → candidate)", &head) + 36;
-    let rates: Vec<&CompareRow> = c.rows.iter().filter(|r| r.metric == "error_rate").collect();
+    let rates: Vec<&CompareRow> = c
+        .rows
+        .iter()
+        .filter(|r| r.metric == Metric::ErrorRate)
+        .collect();
     if rates.is_empty() {
         let note = style::anchored(
             style::font(17).color(&style::MUTED),
@@ -383,7 +369,7 @@ fn error_strip(area: &Area, c: &Comparison) -> anyhow::Result<()> {
             .draw(&Text::new("no common metrics", (x, mid), note))
             .map_err(err);
     }
-    let pct = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{:.2} %", v * 100.0));
+    let pct = |v: Option<f64>| v.map_or("n/a".to_string(), format::pct);
     for r in rates {
         let verdict = Verdict::of(r, c.tolerance);
         let delta = r

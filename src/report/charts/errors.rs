@@ -1,6 +1,7 @@
 //! `errors.png`: failed requests per second stacked by error class (the `err_*` columns of the
 //! `all` rows), with the error rate (failed ÷ attempted) on the right axis.
 
+use crate::format;
 use std::path::Path;
 
 use plotters::prelude::*;
@@ -91,7 +92,7 @@ pub fn render(path: &Path, result: &RunResult, series: &Series) -> anyhow::Resul
         let requests = result.overall.requests;
         let note = format!(
             "No errors: 0 of {} requests failed",
-            style::fmt_count(requests as f64)
+            format::count(requests as f64)
         );
         let at = ((x.start + x.end) / 2.0, (y.start + y.end) / 2.0);
         style::label_at(
@@ -126,7 +127,7 @@ pub fn render(path: &Path, result: &RunResult, series: &Series) -> anyhow::Resul
         chart
             .draw_series(bars)
             .map_err(err)?
-            .label(format!("{class} ({})", style::fmt_count(total)))
+            .label(format!("{class} ({})", format::count(total)))
             .legend(move |(x, y)| Rectangle::new([(x, y - 8), (x + 22, y + 8)], color.filled()));
     }
     let line = style::TOTAL_COLOR.stroke_width(2);

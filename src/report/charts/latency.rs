@@ -2,6 +2,7 @@
 //! on a second axis. Two stacked panels rather than one: join times are often 100× connect
 //! times, and on one linear axis connect would be a flat line at zero.
 
+use crate::format;
 use std::path::Path;
 
 use plotters::prelude::*;
@@ -74,11 +75,9 @@ fn panel(
         return style::no_data(area, &format!("No {metric} samples in this run"));
     }
     let x = style::time_range(&result.phases, series.last_second());
-    let gate = result
-        .scenario
-        .slo
-        .iter()
-        .find(|g| g.metric == format!("{metric}_ms") && columns.iter().any(|c| c.0 == g.stat));
+    let gate = result.scenario.slo.iter().find(|g| {
+        g.metric.name() == format!("{metric}_ms") && columns.iter().any(|c| c.0 == g.stat.name())
+    });
     // The SLO line is worth showing when it is near the data; far above, it would squash the
     // data into the bottom few pixels, so it is named in a note instead.
     let shown_gate = gate.filter(|g| g.threshold <= y_max * 4.0);
@@ -114,7 +113,7 @@ fn panel(
         .label_style(style::font(17))
         .light_line_style(WHITE.mix(0.0))
         .bold_line_style(style::MUTED.mix(0.15))
-        .y_label_formatter(&|v| style::fmt_ms(*v))
+        .y_label_formatter(&|v| format::ms(*v))
         .draw()
         .map_err(err)?;
     chart
@@ -122,7 +121,7 @@ fn panel(
         .y_desc("concurrent viewers")
         .axis_desc_style(style::font(20))
         .label_style(style::font(17))
-        .y_label_formatter(&|v| style::fmt_count(*v))
+        .y_label_formatter(&|v| format::count(*v))
         .draw()
         .map_err(err)?;
     // Phase bands in primary coordinates; the viewers area and lines go on top.
@@ -149,13 +148,13 @@ fn panel(
         (_, Some(g)) => style::threshold_line(
             &mut chart,
             g.threshold,
-            &format!("SLO {} ≤ {}", g.stat, style::fmt_ms(g.threshold)),
+            &format!("SLO {} ≤ {}", g.stat, format::ms(g.threshold)),
         )?,
         (Some(g), None) => {
             let note = format!(
                 "SLO {} ≤ {}: far above this scale",
                 g.stat,
-                style::fmt_ms(g.threshold)
+                format::ms(g.threshold)
             );
             let at = (chart.x_range().end, y.end);
             style::label_at(

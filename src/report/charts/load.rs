@@ -2,6 +2,7 @@
 //! second of the run, coloured by phase, with the SLO threshold and, once the analysis provides
 //! it, the knee (the load at which the first SLO broke).
 
+use crate::format;
 use std::path::Path;
 
 use plotters::prelude::*;
@@ -10,6 +11,7 @@ use plotters::style::text_anchor::{HPos, VPos};
 use super::series::Series;
 use super::style::{self, err};
 use crate::metrics::RunResult;
+use crate::metrics::{Metric, Stat};
 use crate::scenario::SloGate;
 
 /// Phases in time order on a viridis ramp (stopping short of its yellow, which vanishes on
@@ -28,15 +30,15 @@ fn gate(result: &RunResult) -> Option<&SloGate> {
     let gates = &result.scenario.slo;
     gates
         .iter()
-        .find(|g| g.metric == "join_ms")
-        .or_else(|| gates.iter().find(|g| g.metric == "connect_ms"))
+        .find(|g| g.metric == Metric::JoinMs)
+        .or_else(|| gates.iter().find(|g| g.metric == Metric::ConnectMs))
 }
 
 /// `join` or `connect`: the gated one; without a gate, join time if the run has join samples
 /// (it has join steps), else the connect every viewer makes.
-fn plotted_metric(gated: Option<&str>, has_join: bool, has_connect: bool) -> &'static str {
+fn plotted_metric(gated: Option<Metric>, has_join: bool, has_connect: bool) -> &'static str {
     match gated {
-        Some("connect_ms") => "connect",
+        Some(Metric::ConnectMs) => "connect",
         Some(_) => "join",
         None if !has_join && has_connect => "connect",
         None => "join",
@@ -57,7 +59,7 @@ pub fn render(
             .any(|r| series.get(r, &column).is_some())
     };
     let metric = plotted_metric(
-        gate.map(|g| g.metric.as_str()),
+        gate.map(|g| g.metric),
         has_samples("join"),
         has_samples("connect"),
     );
@@ -70,7 +72,7 @@ pub fn render(
     // When the SLO gates another percentile (join p95), plot that one too, so the threshold line
     // is compared with the statistic it is about.
     let gated = gate
-        .filter(|g| g.stat != "p99")
+        .filter(|g| g.stat != Stat::P99)
         .map(|g| format!("{metric}_{}_ms", g.stat))
         .filter(|c| series.columns.contains(c));
     let points: Vec<(f64, Option<f64>, Option<f64>, &str)> = series
@@ -110,7 +112,7 @@ pub fn render(
         .light_line_style(WHITE.mix(0.0))
         .bold_line_style(style::MUTED.mix(0.15))
         .x_label_formatter(&|v| style::fmt_axis(*v))
-        .y_label_formatter(&|v| style::fmt_ms(*v))
+        .y_label_formatter(&|v| format::ms(*v))
         .draw()
         .map_err(err)?;
     let phase_color = |name: &str| {
@@ -169,13 +171,13 @@ pub fn render(
         (Some(g), Some(t)) => style::threshold_line(
             &mut chart,
             t,
-            &format!("SLO {metric} {} ≤ {}", g.stat, style::fmt_ms(t)),
+            &format!("SLO {metric} {} ≤ {}", g.stat, format::ms(t)),
         )?,
         (Some(g), None) => {
             let note = format!(
                 "SLO {metric} {} ≤ {}: far above this scale",
                 g.stat,
-                style::fmt_ms(g.threshold)
+                format::ms(g.threshold)
             );
             let at = (chart.x_range().end, y.end);
             style::label_at(
@@ -202,7 +204,7 @@ pub fn render(
                 s,
             ))
             .map_err(err)?;
-        let label = format!("knee ≈ {} viewers", style::fmt_count(k));
+        let label = format!("knee ≈ {} viewers", format::count(k));
         style::label_at(
             &mut chart,
             (k, y.end),
@@ -218,11 +220,15 @@ pub fn render(
 #[cfg(test)]
 mod tests {
     use super::plotted_metric;
+    use crate::metrics::Metric;
 
     #[test]
     fn the_chart_plots_what_the_run_measured() {
-        assert_eq!(plotted_metric(Some("join_ms"), true, true), "join");
-        assert_eq!(plotted_metric(Some("connect_ms"), true, true), "connect");
+        assert_eq!(plotted_metric(Some(Metric::JoinMs), true, true), "join");
+        assert_eq!(
+            plotted_metric(Some(Metric::ConnectMs), true, true),
+            "connect"
+        );
         assert_eq!(plotted_metric(None, true, true), "join");
         // No join steps: join_ms is never recorded, so the chart shows connect instead of
         // "no samples".

@@ -1,22 +1,23 @@
 //! `regions.png`: p50/p95/p99 of connect, join and first-frame time per region (and all regions),
 //! from results.json, as three grouped-bar panels side by side.
 
+use crate::format;
 use std::path::Path;
 
 use super::grouped::{self, Group, Panel};
 use super::style::{self, err};
-use crate::metrics::{Breakdown, RunResult};
+use crate::metrics::{Breakdown, Metric, RunResult, Stat};
 
-const PERCENTILES: [&str; 3] = ["p50", "p95", "p99"];
+const PERCENTILES: [Stat; 3] = [Stat::P50, Stat::P95, Stat::P99];
 
 /// The groups for one metric: each region in its colour, then all regions in near-black.
-pub fn groups(result: &RunResult, metric: &str, percentiles: &[&str]) -> Vec<Group> {
+pub fn groups(result: &RunResult, metric: Metric, percentiles: &[Stat]) -> Vec<Group> {
     let group = |b: &Breakdown, color| Group {
         name: b.name.clone(),
         color,
         bars: percentiles
             .iter()
-            .map(|p| (p.to_string(), b.metrics.get(metric).and_then(|m| m.stat(p))))
+            .map(|p| (p.to_string(), b.value(metric, *p)))
             .collect(),
     };
     let mut out: Vec<Group> = result
@@ -38,18 +39,17 @@ pub fn groups(result: &RunResult, metric: &str, percentiles: &[&str]) -> Vec<Gro
 /// The first gate on `metric` among the shown percentiles, as a labelled line.
 pub fn threshold(
     result: &RunResult,
-    metric: &str,
-    percentiles: &[&str],
-    format: fn(f64) -> String,
+    metric: Metric,
+    percentiles: &[Stat],
 ) -> Option<(f64, String)> {
     let g = result
         .scenario
         .slo
         .iter()
-        .find(|g| g.metric == metric && percentiles.contains(&g.stat.as_str()))?;
+        .find(|g| g.metric == metric && percentiles.contains(&g.stat))?;
     Some((
         g.threshold,
-        format!("SLO {} ≤ {}", g.stat, format(g.threshold)),
+        format!("SLO {} ≤ {}", g.stat, format::value(metric, g.threshold)),
     ))
 }
 
@@ -60,18 +60,14 @@ pub fn render(path: &Path, result: &RunResult) -> anyhow::Result<()> {
         "Whole run, from each region's merged HdrHistogram; lighter bars are lower percentiles; red dashed line = SLO",
     )?;
     let panels = body.split_evenly((1, 3));
-    let specs = [
-        ("TCP connect", "connect_ms"),
-        ("Join (all join steps)", "join_ms"),
-        ("First frame", "first_frame_ms"),
-    ];
-    for (area, (title, metric)) in panels.iter().zip(specs) {
+    let specs = [Metric::ConnectMs, Metric::JoinMs, Metric::FirstFrameMs];
+    for (area, metric) in panels.iter().zip(specs) {
         let panel = Panel {
-            title,
+            title: metric.label(),
             y_desc: "milliseconds",
             groups: groups(result, metric, &PERCENTILES),
-            format: style::fmt_ms,
-            threshold: threshold(result, metric, &PERCENTILES, style::fmt_ms),
+            format: format::ms,
+            threshold: threshold(result, metric, &PERCENTILES),
         };
         grouped::draw(area, &panel)?;
     }

@@ -6,25 +6,14 @@ use std::path::Path;
 use super::grouped::{self, Panel};
 use super::regions;
 use super::style::{self, err};
-use crate::metrics::RunResult;
+use crate::format;
+use crate::metrics::{Metric, RunResult, Stat};
 
-const PERCENTILES: [&str; 3] = ["p50", "p95", "p99"];
-
-fn percent(v: f64) -> String {
-    if v >= 0.1 {
-        format!("{:.0}%", v * 100.0)
-    } else {
-        format!("{:.1}%", v * 100.0)
-    }
-}
+const PERCENTILES: [Stat; 3] = [Stat::P50, Stat::P95, Stat::P99];
 
 /// Returns `Ok(false)` (nothing written) when no region has a stall_ratio sample.
 pub fn render(path: &Path, result: &RunResult) -> anyhow::Result<bool> {
-    let measured = result
-        .overall
-        .metrics
-        .get("stall_ratio")
-        .is_some_and(|m| m.count > 0);
+    let measured = result.overall.measured(Metric::StallRatio);
     if !measured {
         return Ok(false);
     }
@@ -36,9 +25,9 @@ pub fn render(path: &Path, result: &RunResult) -> anyhow::Result<bool> {
     let panel = Panel {
         title: "Stall ratio (per viewer)",
         y_desc: "stalled share of watch time",
-        groups: regions::groups(result, "stall_ratio", &PERCENTILES),
-        format: percent,
-        threshold: regions::threshold(result, "stall_ratio", &PERCENTILES, percent),
+        groups: regions::groups(result, Metric::StallRatio, &PERCENTILES),
+        format: format::pct,
+        threshold: regions::threshold(result, Metric::StallRatio, &PERCENTILES),
     };
     grouped::draw(&body, &panel)?;
     root.present().map_err(err)?;

@@ -309,22 +309,6 @@ pub fn threshold_line(chart: &mut Chart, y: f64, label: &str) -> anyhow::Result<
     )
 }
 
-/// "1.2 s" above a second, "35 ms" above 10 ms, two decimals below: the precision a reader
-/// needs for each magnitude.
-pub fn fmt_ms(v: f64) -> String {
-    if v == 0.0 {
-        "0".into()
-    } else if v >= 1000.0 {
-        format!("{:.2} s", v / 1000.0)
-    } else if v >= 10.0 {
-        format!("{v:.0} ms")
-    } else if v >= 1.0 {
-        format!("{v:.1} ms")
-    } else {
-        format!("{v:.2} ms")
-    }
-}
-
 /// Axis label for seconds since start: whole seconds read better than "10.0".
 pub fn fmt_seconds(v: f64) -> String {
     format!("{v:.0}")
@@ -334,7 +318,7 @@ pub fn fmt_seconds(v: f64) -> String {
 /// thousands separators when it is whole.
 pub fn fmt_axis(v: f64) -> String {
     if (v - v.round()).abs() < 1e-9 {
-        fmt_count(v)
+        crate::format::count(v)
     } else {
         format!("{v:.1}")
     }
@@ -394,30 +378,4 @@ pub fn legend_lines(
         x += 36 + w + 32;
     }
     Ok(())
-}
-
-/// Thousands separators for counts on axes and the card.
-pub fn fmt_count(v: f64) -> String {
-    let n = v.round() as i64;
-    let s = n.abs().to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 {
-        format!("-{out}")
-    } else {
-        out
-    }
-}
-
-/// The SLO threshold for `metric` at `stat`, if the scenario gates it.
-pub fn slo_threshold(gates: &[crate::scenario::SloGate], metric: &str, stat: &str) -> Option<f64> {
-    gates
-        .iter()
-        .find(|g| g.metric == metric && g.stat == stat)
-        .map(|g| g.threshold)
 }

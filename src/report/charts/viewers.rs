@@ -2,6 +2,7 @@
 //! departures (below zero) per second, stacked by region (bottom). The shape of the load the
 //! target actually saw, next to the planned phases.
 
+use crate::format;
 use std::path::Path;
 
 use plotters::prelude::*;
@@ -14,7 +15,7 @@ use crate::metrics::RunResult;
 pub fn render(path: &Path, result: &RunResult, series: &Series) -> anyhow::Result<()> {
     let capped = result.overall.joins.capped;
     let subtitle = if capped > 0 {
-        format!("Per second, by region (darker: arrivals, lighter: departures); {} planned arrivals were not started (max_viewers cap)", style::fmt_count(capped as f64))
+        format!("Per second, by region (darker: arrivals, lighter: departures); {} planned arrivals were not started (max_viewers cap)", format::count(capped as f64))
     } else {
         "Per second, by region (darker: arrivals above 0; lighter: departures below 0); every planned arrival was started".to_string()
     };
@@ -130,7 +131,7 @@ fn flow(area: &Area, result: &RunResult, series: &Series) -> anyhow::Result<()> 
             .legend(move |(x, y)| Rectangle::new([(x, y - 8), (x + 22, y + 8)], color.filled()));
     }
     for (s, total) in below.iter().filter(|(_, t)| **t > limit * 1.1) {
-        let text = format!("{} ↓", style::fmt_count(*total));
+        let text = format!("{} ↓", format::count(*total));
         let at = (*s as f64 + 0.5, -limit * 1.1);
         style::label_at(
             &mut chart,
@@ -159,7 +160,7 @@ fn mesh(chart: &mut style::Chart, y_desc: &str) -> anyhow::Result<()> {
         .label_style(style::font(17))
         .light_line_style(WHITE.mix(0.0))
         .bold_line_style(style::MUTED.mix(0.15))
-        .y_label_formatter(&|v| style::fmt_count(v.abs()))
+        .y_label_formatter(&|v| format::count(v.abs()))
         .draw()
         .map_err(err)
 }
