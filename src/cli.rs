@@ -96,8 +96,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             drain,
             shard,
             ll_hls,
+            config,
         } => {
-            let scenario = scenario::load(&path)?;
+            let scenario = scenario::load_with(&path, &config.overrides())?;
             let embedded = StagingConfig {
                 capacity,
                 ll_hls,
@@ -119,8 +120,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Validate {
             scenario: path,
             seed,
+            config,
         } => {
-            let scenario = scenario::load(&path)?;
+            let scenario = scenario::load_with(&path, &config.overrides())?;
             crate::cmd::run::check_hosts(&scenario)?;
             print!("{}", crate::cmd::validate::render(&scenario, seed));
             Ok(Exit::Success)

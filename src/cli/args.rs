@@ -59,6 +59,8 @@ pub enum Command {
         /// When the scenario targets `embedded`: serve Low-Latency HLS.
         #[arg(long)]
         ll_hls: bool,
+        #[command(flatten)]
+        config: ConfigArgs,
     },
     /// Parse and check a scenario and print the resolved plan: exit 0 when valid, 2 when not.
     Validate {
@@ -67,6 +69,8 @@ pub enum Command {
         /// Seed used for the plan (only matters for the sample counts).
         #[arg(long, value_name = "S", default_value_t = 1)]
         seed: u64,
+        #[command(flatten)]
+        config: ConfigArgs,
     },
     /// Run the embedded staging server alone (token/room API, live HLS, WebSocket chat).
     Serve {
@@ -186,6 +190,28 @@ fn parse_fraction(s: &str) -> Result<f64, String> {
         _ => Err(format!(
             "expected a fraction between 0 and 1 (e.g. 0.99), got `{s}`"
         )),
+    }
+}
+
+/// Configuration from outside the scenario file (`run` and `validate`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ConfigArgs {
+    /// Override one key of the scenario, like `load.scale=0.1` or
+    /// `target.base_url=https://staging-2.example` (repeatable; checked like the file).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
+    /// Read `NAME=value` lines for `${NAME}` in the scenario (repeatable; these win over the
+    /// process environment, the last file over earlier ones).
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+}
+
+impl ConfigArgs {
+    pub fn overrides(self) -> scenario::Overrides {
+        scenario::Overrides {
+            sets: self.set,
+            env_files: self.env_file,
+        }
     }
 }
 

@@ -91,6 +91,20 @@ pub fn render(s: &Scenario, seed: u64) -> String {
             phase.name, s.load.max_joins_per_sec
         );
     }
+    if !s.overrides.is_empty() {
+        let _ = writeln!(out, "\n  values from outside the file:");
+        let mut t = Table::new(&[
+            ("key", Align::Left),
+            ("value", Align::Left),
+            ("from", Align::Left),
+        ]);
+        for o in &s.overrides {
+            t.row(vec![o.key.clone(), o.value.clone(), o.from.clone()]);
+        }
+        for line in t.plain().lines() {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
     for notice in s.notices() {
         let _ = writeln!(out, "  notice: {notice}");
     }

@@ -127,6 +127,38 @@ impl ScenarioError {
     }
 }
 
+impl ScenarioError {
+    /// An error from reading the parsed tree into the file structs: `path` as
+    /// serde_path_to_error prints it (`.` for the top), `msg` the error without a location.
+    /// The position is left for the caller to fill in from the key.
+    pub(crate) fn from_path(file: &str, path: &str, msg: &str) -> Self {
+        let mut key = if path == "." { "" } else { path };
+        // For an unknown key the path already ends with it; classify adds it itself.
+        if let Some(name) = msg
+            .strip_prefix("unknown field `")
+            .and_then(|t| t.split('`').next())
+        {
+            if key == name {
+                key = "";
+            } else if let Some(parent) = key.strip_suffix(&format!(".{name}")) {
+                key = parent;
+            }
+        }
+        classify(file, Pos::default(), key.to_string(), msg)
+    }
+
+    /// Whether the problem is a key that should not be there (located at the key itself).
+    pub(crate) fn is_unknown_key(&self) -> bool {
+        self.key_in_problem
+    }
+
+    pub(crate) fn place(&mut self, file: String, pos: Pos) {
+        self.file = file;
+        self.line = pos.line;
+        self.col = pos.col;
+    }
+}
+
 /// serde_yaml prefixes messages with the path of the value (`load.phases[0]: …`).
 fn split_path(msg: &str) -> (String, &str) {
     if let Some((head, rest)) = msg.split_once(": ") {

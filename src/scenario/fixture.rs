@@ -55,6 +55,7 @@ impl Scenario {
             publishers: None,
             slo: Slo::default(),
             alerts: None,
+            overrides: Vec::new(),
         }
     }
 

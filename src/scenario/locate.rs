@@ -57,6 +57,9 @@ fn to_pos((line, col): At) -> Pos {
 
 pub(crate) struct Locator {
     lines: Vec<Vec<char>>,
+    /// Substitutions made in the text (see `interpolate.rs`): positions are reported in the
+    /// file as written.
+    shifts: Vec<Vec<super::interpolate::Shift>>,
 }
 
 enum Seg {
@@ -68,12 +71,44 @@ impl Locator {
     pub fn new(text: &str) -> Self {
         Locator {
             lines: text.lines().map(|l| l.chars().collect()).collect(),
+            shifts: Vec::new(),
         }
     }
 
-    /// The value's position for `path` (or its key's, or the nearest parent's).
+    /// A locator over substituted text that reports positions in the text before substitution.
+    pub fn with_shifts(mut self, shifts: Vec<Vec<super::interpolate::Shift>>) -> Self {
+        self.shifts = shifts;
+        self
+    }
+
+    /// The value's position for `path` (or its key's, or the nearest parent's), in the file as
+    /// written.
     pub fn find(&self, path: &str) -> Pos {
-        self.walk(path).0
+        self.original(self.walk(path).0)
+    }
+
+    /// The position of the key that ends `path` (its value's, for a sequence item), or the
+    /// nearest parent's value: where "unknown key" points.
+    pub fn key_pos(&self, path: &str) -> Pos {
+        let (parent, last) = match path.rfind('.') {
+            Some(i) => (&path[..i], &path[i + 1..]),
+            None => ("", path),
+        };
+        let hit = self
+            .entries(parent)
+            .and_then(|es| es.into_iter().find(|e| e.key.as_deref() == Some(last)));
+        match hit {
+            Some(e) => self.original(e.key_pos()),
+            None => self.find(path),
+        }
+    }
+
+    /// A position in the (substituted) text this locator walks, mapped to the file as written.
+    pub fn original(&self, pos: Pos) -> Pos {
+        if pos.line == 0 {
+            return pos;
+        }
+        super::interpolate::original_pos(&self.shifts, pos)
     }
 
     /// The entries of the mapping or sequence at `path`, if the locator can reach it.
@@ -82,12 +117,6 @@ impl Locator {
             (_, Some(scope), true) => Some(self.entries_of(scope)),
             _ => None,
         }
-    }
-
-    /// The raw text of a 1-based line.
-    pub fn line(&self, line: usize) -> Option<String> {
-        let chars = self.lines.get(line.checked_sub(1)?)?;
-        Some(chars.iter().collect())
     }
 
     /// (best position, scope of the value reached, whether the whole path was followed).

@@ -3,9 +3,10 @@
 //! Two representations (style.md, recommendation 2): `file.rs` mirrors the YAML exactly, and
 //! `model.rs` is the resolved, typed [`Scenario`] that everything after this module reads. The
 //! named, fallible step between them is `resolve.rs` (plus `target.rs` for hosts, headers and
-//! regions). Errors are [`ScenarioErrors`]: every mistake with `file:line:col`, the key path and a
-//! suggestion. Secrets from `${VAR}` (header values only, see `interpolate.rs`) never appear in
-//! an error, a `Debug` or a serialized scenario.
+//! regions). Errors are [`ScenarioErrors`]: every mistake with `file:line:col` (or `--set #N`),
+//! the key path and a suggestion. `${VAR}` works in any scalar (`interpolate.rs`); variables used
+//! in header values are secrets (`secrets.rs`) and never appear in an error, a `Debug` or a
+//! serialized scenario. `--set` and `--env-file` are `overrides.rs`.
 //!
 //! This module must not import anything after it in the pipeline (plan, engine, report).
 
@@ -15,8 +16,10 @@ mod file;
 mod interpolate;
 mod locate;
 mod model;
+mod overrides;
 mod presets;
 mod resolve;
+mod secrets;
 mod slo;
 mod target;
 
@@ -26,14 +29,22 @@ mod tests;
 use std::path::Path;
 
 pub use error::{ScenarioError, ScenarioErrors};
-use locate::Pos;
+pub use interpolate::Found;
+use locate::{Locator, Pos};
 pub use model::*;
+pub use overrides::Overrides;
 #[cfg(test)]
 mod fixture;
 pub use presets::{preset, preset_names};
 
 /// Read, parse and resolve a scenario file, taking `${VAR}`s from the process environment.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioErrors> {
+    load_with(path, &Overrides::default())
+}
+
+/// [`load`] with `--set`s and `--env-file`s. Variables come from the env files (the last one
+/// naming a variable wins), then the process environment, then the `${VAR:-default}`.
+pub fn load_with(path: &Path, o: &Overrides) -> Result<Scenario, ScenarioErrors> {
     let source = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
         ScenarioErrors::one(ScenarioError::new(
@@ -43,7 +54,30 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioErrors> {
             format!("cannot read the scenario file: {e}"),
         ))
     })?;
-    parse_str(&text, &source, &|name| std::env::var(name).ok())
+    parse_configured(&text, &source, o)
+}
+
+/// Scenario text with `--set`s and `--env-file`s, variables as in [`load_with`].
+pub fn parse_configured(
+    text: &str,
+    source: &str,
+    o: &Overrides,
+) -> Result<Scenario, ScenarioErrors> {
+    let from_files = overrides::read_env_files(&o.env_files)?;
+    let lookup = |name: &str| {
+        from_files
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, f)| f.clone())
+            .or_else(|| {
+                std::env::var(name).ok().map(|value| Found {
+                    value,
+                    origin: "the environment".into(),
+                })
+            })
+    };
+    parse_with(text, source, &lookup, &o.sets)
 }
 
 /// Parse and resolve scenario text. `source` names it in messages (usually the path as given);
@@ -52,6 +86,24 @@ pub fn parse_str(
     text: &str,
     source: &str,
     env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Scenario, ScenarioErrors> {
+    let lookup = |name: &str| {
+        env(name).map(|value| Found {
+            value,
+            origin: "the environment".into(),
+        })
+    };
+    parse_with(text, source, &lookup, &[])
+}
+
+/// The whole pipeline: substitute `${…}` into the text, parse it, apply `--set`s to the tree,
+/// read the tree into the file structs, resolve. Every error is located in the file as
+/// written (or at its `--set #N`) and redacted of secrets.
+pub fn parse_with(
+    text: &str,
+    source: &str,
+    lookup: &dyn Fn(&str) -> Option<Found>,
+    sets: &[String],
 ) -> Result<Scenario, ScenarioErrors> {
     let has_content = text.lines().any(|l| {
         let t = l.trim();
@@ -63,10 +115,79 @@ pub fn parse_str(
                 .suggest("a scenario needs at least `name`, `target`, `load` and `viewer`"),
         ));
     }
-    // Nothing has been substituted yet, so a serde error cannot contain a secret.
-    let raw: file::ScenarioFile = serde_yaml::from_str(text)
-        .map_err(|e| ScenarioErrors::one(ScenarioError::from_yaml(source, &e)))?;
-    resolve::resolve(raw, text, source, env)
+    let interp = interpolate::interpolate(text, lookup);
+    let loc = Locator::new(&interp.text).with_shifts(interp.shifts.clone());
+    let parsed: Result<serde_yaml::Value, _> = serde_yaml::from_str(&interp.text);
+    let leaves = parsed.as_ref().map(overrides::leaves).unwrap_or_default();
+    let key_at = |pos: Pos| key_at(&loc, &leaves, pos);
+    if !interp.problems.is_empty() {
+        let errors = interp
+            .problems
+            .iter()
+            .map(|(pos, p)| secrets::ref_problem(source, *pos, &key_at(*pos), p))
+            .collect();
+        return Err(ScenarioErrors(errors));
+    }
+    let refs: Vec<(String, &interpolate::Ref)> =
+        interp.refs.iter().map(|r| (key_at(r.at), r)).collect();
+    let (secrets, mut errors) = secrets::secrets(source, &refs);
+    let mut value = parsed.map_err(|e| {
+        let mut err = ScenarioError::from_yaml(source, &e);
+        err.place(
+            source.to_string(),
+            loc.original(Pos {
+                line: err.line,
+                col: err.col,
+            }),
+        );
+        ScenarioErrors::one(err).redact(&secrets)
+    })?;
+    let applied = match overrides::apply_sets(&mut value, sets) {
+        Ok(a) => a,
+        Err(e) => {
+            errors.extend(e);
+            Vec::new()
+        }
+    };
+    if !errors.is_empty() {
+        return Err(ScenarioErrors(errors).redact(&secrets));
+    }
+    let provenance = secrets::provenance(&refs, &leaves, &applied);
+    let cx = resolve::Ctx {
+        file: source,
+        loc,
+        errors: Vec::new(),
+        secrets,
+        sets: applied.iter().map(|a| (a.n, a.path.clone())).collect(),
+    };
+    // Nothing from outside the tree reaches serde's messages but the values themselves, and
+    // those are redacted.
+    let raw: file::ScenarioFile = match serde_path_to_error::deserialize(value) {
+        Ok(raw) => raw,
+        Err(e) => {
+            let path = e.path().to_string();
+            let mut err = ScenarioError::from_path(source, &path, &e.into_inner().to_string());
+            let key = err.key.clone();
+            let (file, pos) = cx.at(&key, err.is_unknown_key());
+            err.place(file, pos);
+            return Err(ScenarioErrors::one(err).redact(&cx.secrets));
+        }
+    };
+    let mut scenario = resolve::resolve(raw, cx)?;
+    scenario.overrides = provenance;
+    Ok(scenario)
+}
+
+/// The key path of the scalar a position (in the file as written) falls in: the last scalar
+/// starting on that line at or before it.
+fn key_at(loc: &Locator, leaves: &[(String, String)], pos: Pos) -> String {
+    leaves
+        .iter()
+        .map(|(path, _)| (loc.find(path), path))
+        .filter(|(p, _)| p.line == pos.line && p.col <= pos.col)
+        .max_by_key(|(p, _)| p.col)
+        .map(|(_, path)| path.clone())
+        .unwrap_or_default()
 }
 
 impl Scenario {

@@ -26,6 +26,20 @@ pub struct Scenario {
     pub publishers: Option<Publishers>,
     pub slo: Slo,
     pub alerts: Option<Alerts>,
+    /// Values that came from `${VAR}`s, env files or `--set`, with where each came from.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<Override>,
+}
+
+/// A value the file did not hold as written: `${VAR}` (environment, env file or default) or
+/// `--set`. Secrets (variables used in headers) show as `<hidden>`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Override {
+    /// Key path, like `load.phases[1].joins_per_sec`.
+    pub key: String,
+    pub value: String,
+    /// `${STAGING_URL} from the environment`, `--set #2`, …
+    pub from: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -7,9 +7,9 @@
 
 use super::error::{did_you_mean, ScenarioError, ScenarioErrors};
 use super::file::{self, ScenarioFile, WatchDurationFile};
-use super::interpolate::unescape;
-use super::locate::Locator;
+use super::locate::{Locator, Pos};
 use super::model::*;
+use super::overrides::{is_under, set_label};
 use super::{slo, target};
 use crate::metrics::Metric;
 
@@ -18,18 +18,44 @@ pub(crate) struct Ctx<'a> {
     pub file: &'a str,
     pub loc: Locator,
     pub errors: Vec<ScenarioError>,
-    /// (VAR, value) pairs substituted so far; every error is redacted with them at the end.
+    /// (VAR, value) pairs of secrets (variables used in headers); every error is redacted with
+    /// them at the end.
     pub secrets: Vec<(String, String)>,
+    /// `--set`s applied: (N, key path). A key at or under one is located as `--set #N`.
+    pub sets: Vec<(usize, String)>,
 }
 
 impl Ctx<'_> {
-    pub fn push(&mut self, e: ScenarioError) {
-        self.errors.push(e);
+    /// Where a problem at `key` is shown: the last `--set` that set it or a parent of it, else
+    /// the file's line (the key's own position when `key_itself`, e.g. an unknown key).
+    pub fn at(&self, key: &str, key_itself: bool) -> (String, Pos) {
+        if let Some((n, _)) = self.sets.iter().rev().find(|(_, p)| is_under(key, p)) {
+            return (set_label(*n), Pos::default());
+        }
+        let pos = if key_itself {
+            self.loc.key_pos(key)
+        } else {
+            self.loc.find(key)
+        };
+        // Not in the file at all: a `--set` under the same parent created it.
+        if pos == Pos::default() {
+            let parent = key.rsplit_once('.').map_or("", |(p, _)| p);
+            if let Some((n, _)) = self
+                .sets
+                .iter()
+                .rev()
+                .find(|(_, p)| !parent.is_empty() && is_under(p, parent))
+            {
+                return (set_label(*n), Pos::default());
+            }
+        }
+        (self.file.to_string(), pos)
     }
 
     /// A problem at `key`, in free words.
     pub fn err(&mut self, key: &str, problem: impl Into<String>) -> &mut ScenarioError {
-        let e = ScenarioError::new(self.file, self.loc.find(key), key, problem);
+        let (file, pos) = self.at(key, false);
+        let e = ScenarioError::new(&file, pos, key, problem);
         self.errors.push(e);
         let last = self.errors.len() - 1;
         &mut self.errors[last]
@@ -42,7 +68,8 @@ impl Ctx<'_> {
         expected: impl Into<String>,
         found: impl Into<String>,
     ) -> &mut ScenarioError {
-        let e = ScenarioError::expected(self.file, self.loc.find(key), key, expected, found);
+        let (file, pos) = self.at(key, false);
+        let e = ScenarioError::expected(&file, pos, key, expected, found);
         self.errors.push(e);
         let last = self.errors.len() - 1;
         &mut self.errors[last]
@@ -69,25 +96,13 @@ impl Ctx<'_> {
     }
 }
 
-/// Resolve a parsed file. `text` is the raw YAML (for locations), `source` the path as given.
-pub(crate) fn resolve(
-    raw: ScenarioFile,
-    text: &str,
-    source: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Scenario, ScenarioErrors> {
-    let mut cx = Ctx {
-        file: source,
-        loc: Locator::new(text),
-        errors: Vec::new(),
-        secrets: Vec::new(),
-    };
-    target::refuse_stray_refs(&mut cx, text);
+/// Resolve a parsed file; `cx` locates and collects the errors.
+pub(crate) fn resolve(raw: ScenarioFile, mut cx: Ctx) -> Result<Scenario, ScenarioErrors> {
     if raw.name.trim().is_empty() {
         cx.expected("name", "a non-empty name", "\"\"");
     }
     let event = raw.event.map(|e| event(&mut cx, e));
-    let target = target::target(&mut cx, raw.target, env);
+    let target = target::target(&mut cx, raw.target);
     let regions = target::regions(&mut cx, raw.regions, &target);
     let load = load(&mut cx, raw.load);
     let viewer = viewer(&mut cx, raw.viewer, &target);
@@ -102,13 +117,13 @@ pub(crate) fn resolve(
     });
     if !cx.errors.is_empty() {
         let mut errors = cx.errors;
-        errors.sort_by_key(|e| (e.line == 0, e.line, e.col));
+        errors.sort_by_key(|e| (e.line == 0, e.file != cx.file, e.line, e.col));
         return Err(ScenarioErrors(errors).redact(&cx.secrets));
     }
     Ok(Scenario {
-        name: unescape(&raw.name),
-        description: raw.description.map(|d| unescape(&d)),
-        source: source.to_string(),
+        name: raw.name,
+        description: raw.description,
+        source: cx.file.to_string(),
         event,
         target,
         regions,
@@ -117,6 +132,7 @@ pub(crate) fn resolve(
         publishers,
         slo,
         alerts,
+        overrides: Vec::new(),
     })
 }
 
@@ -178,7 +194,7 @@ fn event(cx: &mut Ctx, e: file::EventFile) -> Event {
     let headroom = e.headroom.unwrap_or(1.0);
     cx.number("event.headroom", headroom, true);
     Event {
-        name: unescape(&e.name),
+        name: e.name,
         starts_at: e.starts_at,
         expected_peak_viewers: e.expected_peak_viewers,
         expected_peak_joins_per_sec: e.expected_peak_joins_per_sec,
@@ -207,10 +223,7 @@ fn load(cx: &mut Ctx, l: file::LoadFile) -> Load {
     let mut phases: Vec<Phase> = Vec::new();
     for (i, p) in l.phases.into_iter().enumerate() {
         let key = format!("load.phases[{i}]");
-        let name = p
-            .name
-            .map(|n| unescape(&n))
-            .unwrap_or_else(|| format!("phase-{}", i + 1));
+        let name = p.name.unwrap_or_else(|| format!("phase-{}", i + 1));
         if name.contains([',', '"', '\n', '\r']) {
             // Phase names are a column of timeseries.csv, written unquoted.
             cx.expected(
@@ -355,12 +368,9 @@ fn viewer(cx: &mut Ctx, v: file::ViewerFile, t: &Target) -> Viewer {
                 );
             }
         }
-        let path = unescape(&s.path);
+        let path = s.path;
         target::check_path_or_url(cx, &format!("{key}.path"), &path, t, &["http", "https"]);
-        let name = s
-            .name
-            .map(|n| unescape(&n))
-            .unwrap_or_else(|| format!("step-{}", i + 1));
+        let name = s.name.unwrap_or_else(|| format!("step-{}", i + 1));
         if join.iter().any(|j| j.name == name) {
             cx.err(
                 &format!("{key}.name"),
@@ -371,16 +381,16 @@ fn viewer(cx: &mut Ctx, v: file::ViewerFile, t: &Target) -> Viewer {
             name,
             method,
             path,
-            body: s.body.map(|b| unescape(&b)),
+            body: s.body,
             expect_status: s.expect_status,
-            expect_body: s.expect_body.map(|b| unescape(&b)),
+            expect_body: s.expect_body,
         });
     }
     let protocol = match v.watch.protocol.unwrap_or(file::WatchProtocolFile::Hls) {
         file::WatchProtocolFile::Hls => WatchProtocol::Hls,
         file::WatchProtocolFile::None => WatchProtocol::None,
     };
-    let url = v.watch.url.map(|u| unescape(&u)).unwrap_or_default();
+    let url = v.watch.url.unwrap_or_default();
     if protocol == WatchProtocol::Hls && url.is_empty() {
         cx.err("viewer.watch", "`url` is required when protocol is hls")
             .hint("add `url: /hls/stream.m3u8` (relative to the region's base_url)");
@@ -408,7 +418,7 @@ fn viewer(cx: &mut Ctx, v: file::ViewerFile, t: &Target) -> Viewer {
         file::RenditionFile::ByBandwidth => Rendition::ByBandwidth,
     };
     let chat = v.chat.map(|c| {
-        let url = unescape(&c.url);
+        let url = c.url;
         target::check_path_or_url(cx, "viewer.chat.url", &url, t, &["ws", "wss"]);
         let rate = c.messages_per_min.unwrap_or(0.0);
         cx.number("viewer.chat.messages_per_min", rate, false);
@@ -434,7 +444,7 @@ fn publishers(cx: &mut Ctx, p: file::PublishersFile, t: &Target) -> Publishers {
     if protocol != "rtmp" {
         cx.expected("publishers.protocol", "`rtmp`", format!("`{protocol}`"));
     }
-    let url = unescape(&p.url);
+    let url = p.url;
     target::check_path_or_url(cx, "publishers.url", &url, t, &["rtmp", "rtmps"]);
     let streams = p.streams.unwrap_or(1);
     if streams == 0 {

@@ -12,8 +12,6 @@ use url::Url;
 
 use super::error::nearest;
 use super::file::{NetworkFile, OneOrMany, RegionFile, TargetFile};
-use super::interpolate::{refs_in_text, substitute, unescape, RefProblem};
-use super::locate::Pos;
 use super::model::*;
 use super::presets::{preset, preset_names};
 use super::resolve::Ctx;
@@ -23,13 +21,13 @@ const EMBEDDED_HOSTS: [&str; 2] = ["127.0.0.1", "localhost"];
 /// More source addresses than this is a typo in a range, not a plan.
 const MAX_SOURCE_ADDRS: usize = 65_536;
 
-pub(crate) fn target(cx: &mut Ctx, t: TargetFile, env: &dyn Fn(&str) -> Option<String>) -> Target {
+pub(crate) fn target(cx: &mut Ctx, t: TargetFile) -> Target {
     let base_url = base_url(cx, "target.base_url", &t.base_url).unwrap_or(BaseUrl::Embedded);
     let mut allow_hosts: Vec<String> = t
         .allow_hosts
         .unwrap_or_default()
         .iter()
-        .map(|h| normalize_host(&unescape(h)))
+        .map(|h| normalize_host(h))
         .collect();
     if base_url == BaseUrl::Embedded {
         for h in EMBEDDED_HOSTS {
@@ -51,25 +49,13 @@ pub(crate) fn target(cx: &mut Ctx, t: TargetFile, env: &dyn Fn(&str) -> Option<S
                 format!("`{name}`"),
             );
         }
-        match substitute(&raw, env) {
-            Ok(s) => {
-                cx.secrets.extend(s.used);
-                // Says nothing about the value: it may be a secret.
-                if http::HeaderValue::from_str(&s.value).is_err() {
-                    cx.err(
-                        &key,
-                        "the value (after substitution) is not a valid HTTP header value",
-                    )
-                    .hint("header values cannot contain line breaks or control characters");
-                }
-                headers.push((name, s.value));
-            }
-            Err(problems) => {
-                for p in problems {
-                    ref_problem(cx, &key, p);
-                }
-            }
+        // `${VAR}`s are substituted already (and the secrets among them recorded): the check
+        // says nothing about the value, which may be a secret.
+        if http::HeaderValue::from_str(&raw).is_err() {
+            cx.err(&key, "the value is not a valid HTTP header value")
+                .hint("header values cannot contain line breaks or control characters");
         }
+        headers.push((name, raw));
     }
     let timeout = t.timeout.map(|d| d.0).unwrap_or(Duration::from_secs(10));
     cx.nonzero_duration("target.timeout", timeout);
@@ -113,84 +99,12 @@ pub(crate) fn target(cx: &mut Ctx, t: TargetFile, env: &dyn Fn(&str) -> Option<S
     }
 }
 
-fn ref_problem(cx: &mut Ctx, key: &str, p: RefProblem) {
-    let at = cx.loc.find(key);
-    match p {
-        RefProblem::Missing(var) => {
-            let pos = find_in_line(cx, at, &format!("${{{var}}}"));
-            let e = super::error::ScenarioError::new(
-                cx.file,
-                pos,
-                key,
-                format!("environment variable `{var}` is not set"),
-            )
-            .suggest(format!(
-                "export {var}=… before running (its value is never written to any output)"
-            ));
-            cx.push(e);
-        }
-        RefProblem::BadName(name) => {
-            cx.expected(
-                key,
-                "a variable name like ${STAGING_TOKEN}",
-                format!("`${{{name}}}`"),
-            );
-        }
-        RefProblem::Unterminated => {
-            cx.err(key, "`${` is not closed with `}`")
-                .hint("write `$${` for a literal `${`");
-        }
-    }
-}
-
-/// The position of `needle` on `at`'s line at or after `at`, else `at` itself.
-fn find_in_line(cx: &Ctx, at: Pos, needle: &str) -> Pos {
-    let Some(line) = cx.loc.line(at.line) else {
-        return at;
-    };
-    let chars: Vec<char> = line.chars().collect();
-    let from = at.col.saturating_sub(1);
-    let hit =
-        (from..chars.len()).find(|&c| chars[c..].iter().collect::<String>().starts_with(needle));
-    hit.map_or(at, |c| Pos {
-        line: at.line,
-        col: c + 1,
-    })
-}
-
-/// `${VAR}` anywhere but a header value would be written to results.json: refuse it.
-pub(crate) fn refuse_stray_refs(cx: &mut Ctx, text: &str) {
-    let headers = cx.loc.entries("target.headers").unwrap_or_default();
-    for (pos, var) in refs_in_text(text) {
-        let in_header_value = headers.iter().any(|e| {
-            let v = e.value_pos();
-            v.line == pos.line
-                && v.col <= pos.col
-                && !headers.iter().any(|o| {
-                    let k = o.key_pos();
-                    k.line == pos.line && k.col > v.col && k.col <= pos.col
-                })
-        });
-        if !in_header_value {
-            let e = super::error::ScenarioError::new(
-                cx.file,
-                pos,
-                "",
-                format!("`${{{var}}}` is only substituted in target.headers values: every other key is written to results.json and reports"),
-            )
-            .suggest("move the secret into a header, write the value itself, or write `$${` for a literal `${`");
-            cx.push(e);
-        }
-    }
-}
-
 /// `embedded`, or an http(s) URL with a host.
 fn base_url(cx: &mut Ctx, key: &str, raw: &str) -> Option<BaseUrl> {
-    let raw = unescape(raw);
     if raw == "embedded" {
         return Some(BaseUrl::Embedded);
     }
-    match Url::parse(&raw) {
+    match Url::parse(raw) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
             Some(BaseUrl::Url(u))
         }
@@ -258,7 +172,7 @@ pub(crate) fn regions(cx: &mut Ctx, raw: Option<Vec<RegionFile>>, t: &Target) ->
     let mut out: Vec<Region> = Vec::new();
     for (i, r) in raw.into_iter().enumerate() {
         let key = format!("regions[{i}]");
-        let name = unescape(&r.name);
+        let name = r.name;
         if name.trim().is_empty() {
             cx.expected(&format!("{key}.name"), "a non-empty name", "\"\"");
         } else if !name

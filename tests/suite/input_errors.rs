@@ -82,3 +82,60 @@ fn names_that_would_break_the_csv_or_the_interval_log_are_refused() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("reserved"), "{err}");
 }
+
+#[test]
+fn set_and_env_file_configure_a_scenario_and_validate_says_from_where() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = scenario_yaml("${STAGING_URL}", 10, 20, "")
+        .replace(
+            "  max_viewers: 500",
+            "  scale: ${SCALE:-0.5}\n  max_viewers: 500",
+        )
+        .replace("joins_per_sec: 20 }", "joins_per_sec: ${RATE} }");
+    let path = write(dir.path(), "env.yaml", &text);
+    let env_file = write(
+        dir.path(),
+        "staging.env",
+        "# staging\nSTAGING_URL=http://127.0.0.1:9\nRATE=30\n",
+    );
+    let out = bin()
+        .arg("validate")
+        .arg(&path)
+        .arg("--env-file")
+        .arg(&env_file)
+        .args(["--set", "load.phases[0].joins_per_sec=40"])
+        .env("RATE", "10")
+        .output()
+        .expect("run peakready");
+    let (o, e) = (stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{o}{e}");
+    assert!(o.contains("target     http://127.0.0.1:9/"), "{o}");
+    for needle in [
+        "values from outside the file:",
+        "target.base_url",
+        "staging.env:2",
+        "load.scale",
+        "${SCALE:-0.5} default",
+        "load.phases[0].joins_per_sec  30",
+        "--set #1",
+    ] {
+        assert!(o.contains(needle), "missing {needle:?} in\n{o}");
+    }
+    // 40 joins/s for 10 s: the --set rate is the one planned.
+    assert!(o.contains("total: 400 arrivals"), "{o}");
+
+    let bad = bin()
+        .arg("validate")
+        .arg(&path)
+        .arg("--env-file")
+        .arg(&env_file)
+        .args(["--set", "load.scale=0.1", "--set", "load.max_viewers=lots"])
+        .output()
+        .expect("run peakready");
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("--set #2: load.max_viewers: invalid type: string \"lots\""),
+        "{}",
+        stderr(&bad)
+    );
+}
