@@ -21,6 +21,8 @@ pub enum Exit {
     Success,
     /// An SLO failed or the run aborted.
     Failed,
+    /// The run's results could not all be recorded (a full disk, an unwritable directory).
+    Unrecorded,
 }
 
 fn interrupts() -> watch::Receiver<u32> {
@@ -223,11 +225,15 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
                 headers,
                 out,
             };
-            let result = crate::cmd::quick::run(opts, interrupts()).await?;
+            let (result, not_written) = crate::cmd::quick::run(opts, interrupts()).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&result)?);
             } else {
                 println!("{}", crate::cmd::quick::render(&result));
+            }
+            if result.incomplete.is_some() || !not_written.is_empty() {
+                eprintln!("peakready: the results directory is incomplete (exit 3)");
+                return Ok(Exit::Unrecorded);
             }
             match crate::cmd::quick::failure(&result, fail_under) {
                 Some(why) => {
@@ -329,9 +335,31 @@ async fn run_and_print(scenario: Scenario, opts: RunOptions) -> anyhow::Result<E
     if let Some(reason) = &r.status_reason {
         println!("  {reason}");
     }
-    println!("  Report: {}", finished.dir.join("report.md").display());
+    // Only files that exist are announced.
+    let missing = |file: &str| finished.not_written.iter().any(|(f, _)| f == file);
+    if !missing("report.md") && !missing("results.json") {
+        println!("  Report: {}", finished.dir.join("report.md").display());
+    }
+    if let Some(why) = &r.incomplete {
+        eprintln!(
+            "peakready: the per-second data is incomplete ({why}): verdict INCOMPLETE, exit 3"
+        );
+    }
+    if !finished.not_written.is_empty() {
+        let files: Vec<&str> = finished
+            .not_written
+            .iter()
+            .map(|(f, _)| f.as_str())
+            .collect();
+        eprintln!(
+            "peakready: not written in {}: {} (exit 3)",
+            finished.dir.display(),
+            files.join(", ")
+        );
+    }
     Ok(match finished.outcome {
         Outcome::Passed => Exit::Success,
         Outcome::SloFailed | Outcome::Aborted => Exit::Failed,
+        Outcome::Unrecorded => Exit::Unrecorded,
     })
 }

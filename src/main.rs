@@ -1,5 +1,7 @@
 //! Exit-code policy only: 0 success, 1 an SLO failed or the run aborted, 2 bad input or an
-//! error before/while measuring. Errors print with their whole context chain.
+//! error before/while measuring, 3 the run measured but its results could not all be written
+//! (a full disk: per-second data or a results file missing; the verdict is then INCOMPLETE).
+//! Errors print with their whole context chain.
 
 use std::process::ExitCode;
 
@@ -22,6 +24,7 @@ fn main() -> ExitCode {
     match runtime.block_on(dispatch(cli)) {
         Ok(Exit::Success) => ExitCode::SUCCESS,
         Ok(Exit::Failed) => ExitCode::from(1),
+        Ok(Exit::Unrecorded) => ExitCode::from(3),
         Err(e) => {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;

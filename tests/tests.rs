@@ -39,3 +39,6 @@ mod hostile_server;
 
 #[path = "suite/hostile.rs"]
 mod hostile;
+
+#[path = "suite/disk_full.rs"]
+mod disk_full;

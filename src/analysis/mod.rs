@@ -27,5 +27,29 @@ pub fn assess_dir(dir: &Path, result: &mut RunResult) {
             None
         }
     };
-    result.readiness = Some(readiness::assess(result, series.as_ref()));
+    let mut readiness = readiness::assess(result, series.as_ref());
+    if let Some(why) = &result.incomplete {
+        mark_incomplete(&mut readiness, why);
+    }
+    result.readiness = Some(readiness);
+}
+
+/// A run whose per-second files could not all be written gets no verdict: capacity, knee and
+/// headroom would be computed from the seconds that happened to be written before the disk
+/// filled, so they are withdrawn, not shown as findings.
+fn mark_incomplete(readiness: &mut crate::metrics::result::Readiness, why: &str) {
+    let reason = format!(
+        "INCOMPLETE: {why}, so no readiness verdict is computed from the truncated per-second \
+         data. Whole-run figures (percentiles, errors, SLO results) are exact. Free disk space \
+         for the results directory and run again"
+    );
+    readiness.headroom_words = reason.clone();
+    for scope in std::iter::once(&mut readiness.overall).chain(readiness.regions.iter_mut()) {
+        scope.verdict = crate::metrics::result::Verdict::Incomplete;
+        scope.reasons = vec![reason.clone()];
+        scope.held_viewers = None;
+        scope.held_joins_per_sec = None;
+        scope.knee = None;
+        scope.headroom = None;
+    }
 }

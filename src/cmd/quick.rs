@@ -30,10 +30,11 @@ pub struct QuickOptions {
     pub out: Option<PathBuf>,
 }
 
+/// Runs `quick`; with `--out`, also returns the results files that could not be written.
 pub async fn run(
     opts: QuickOptions,
     interrupts: watch::Receiver<u32>,
-) -> anyhow::Result<RunResult> {
+) -> anyhow::Result<(RunResult, Vec<(String, String)>)> {
     let host = opts.url.host_str().unwrap_or_default().to_string();
     // A few connections each sending back to back: keeping their read buffers saves an
     // allocation per request.
@@ -151,13 +152,14 @@ pub async fn run(
         readiness: None,
         shard: None,
         merge: None,
+        incomplete: state.write_failure.clone(),
     };
     crate::analysis::slo::evaluate(&mut result);
-    if let Some(dir) = &opts.out {
-        crate::report::write_results(dir, &result)?;
-        crate::report::render_all(dir, &result)?;
-    }
-    Ok(result)
+    let not_written = match &opts.out {
+        Some(dir) => crate::cmd::run::record(dir, &result),
+        None => Vec::new(),
+    };
+    Ok((result, not_written))
 }
 
 /// Completed requests that succeeded, and those completed (cut requests never completed).

@@ -43,12 +43,16 @@ pub enum Outcome {
     Passed,
     SloFailed,
     Aborted,
+    /// The results could not all be recorded (a full disk): exit 3.
+    Unrecorded,
 }
 
 pub struct Finished {
     pub outcome: Outcome,
     pub dir: PathBuf,
     pub result: RunResult,
+    /// Results files that could not be written, with why.
+    pub not_written: Vec<(String, String)>,
 }
 
 /// Lag above which a viewer counts as started late, and the p99 above which the generator,
@@ -339,6 +343,7 @@ pub async fn run(
         readiness: None,
         shard: opts.shard,
         merge: None,
+        incomplete: state.write_failure.clone(),
     };
     crate::analysis::slo::evaluate(&mut result);
     let nobody_joined = result.overall.joins.attempted > 0 && result.overall.joins.succeeded == 0;
@@ -350,20 +355,9 @@ pub async fn run(
     // Reads timeseries.csv back from `dir` (the recorder has flushed and closed it), exactly as
     // `report DIR` will, so a re-render reproduces these verdicts.
     crate::analysis::assess_dir(&dir, &mut result);
-    // Load was sent: from here a failure is a failed run (exit 1), never "bad input" (exit 2),
-    // and the terminal summary still shows what was measured.
-    let saved = crate::report::write_results(&dir, &result);
-    match &saved {
-        Ok(()) => {
-            if let Err(e) = crate::report::render_all(&dir, &result) {
-                eprintln!("peakready: warning: {e:#}");
-            }
-        }
-        Err(e) => eprintln!(
-            "peakready: error: {e:#}; timeseries.csv and histograms.hlog in {} hold the per-second data",
-            dir.display()
-        ),
-    }
+    // Load was sent: from here a failure is a failed run (exit 1) or an unrecorded one (exit
+    // 3), never "bad input" (exit 2), and the terminal summary still shows what was measured.
+    let not_written = record(&dir, &result);
     // NOT READY means an SLO broke (for several seconds) below the target load: that is an SLO
     // failure for the exit-code contract even when the whole-run percentile still passed.
     let not_ready = result
@@ -371,7 +365,7 @@ pub async fn run(
         .as_ref()
         .is_some_and(|r| r.overall.verdict == Verdict::NotReady);
     let outcome = match result.status {
-        _ if saved.is_err() => Outcome::Aborted,
+        _ if result.incomplete.is_some() || !not_written.is_empty() => Outcome::Unrecorded,
         RunStatus::Completed if nobody_joined => Outcome::SloFailed,
         RunStatus::Completed if result.slo_passed && !not_ready => Outcome::Passed,
         RunStatus::Completed => Outcome::SloFailed,
@@ -381,7 +375,22 @@ pub async fn run(
         outcome,
         dir,
         result,
+        not_written,
     })
+}
+
+/// Writes results.json and every report file; returns the files that could not be written
+/// (each with why), after saying so on stderr. Nothing that failed is left half-written.
+pub fn record(dir: &std::path::Path, result: &RunResult) -> Vec<(String, String)> {
+    let not_written = match crate::report::write_results(dir, result) {
+        Ok(()) => crate::report::render_files(dir, result),
+        // Without results.json no report is rendered: `report DIR` could not reproduce it.
+        Err(e) => vec![("results.json".to_string(), format!("{e:#}"))],
+    };
+    for (file, why) in &not_written {
+        eprintln!("peakready: error: {file} was not written: {why}");
+    }
+    not_written
 }
 
 /// Descriptors and ephemeral ports a plan needs, checked before any packet: a run that would

@@ -169,6 +169,10 @@ pub fn merge_results(
         notices,
         readiness: None,
         shard: None,
+        incomplete: shards.iter().find_map(|s| {
+            let why = s.result.incomplete.as_ref()?;
+            Some(format!("shard {}: {why}", s.index))
+        }),
         merge: Some(MergeInfo {
             shard_count: plan.shard_count,
             shards: shards

@@ -186,6 +186,9 @@ pub struct RecorderState {
     pub peak_open_files: u64,
     /// Per region: viewers whose journey ended.
     pub departures: Vec<u64>,
+    /// The first failed write of the per-second files (which file, from which second, why):
+    /// the run went on measuring in memory, but its per-second data is incomplete.
+    pub write_failure: Option<String>,
 }
 
 pub struct Recorder {
@@ -288,6 +291,7 @@ impl Recorder {
             peak_active_overall: self.peak_active_overall,
             peak_open_files: self.peak_open_files,
             departures: self.departures,
+            write_failure: self.series.as_ref().and_then(|s| s.failure.clone()),
         });
     }
 

@@ -60,6 +60,10 @@ pub struct RunResult {
     /// Present when `peakready merge` built this result from shard results directories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge: Option<MergeInfo>,
+    /// Why the run's per-second data is incomplete (a failed write of timeseries.csv or
+    /// histograms.hlog); when set, every readiness verdict is INCOMPLETE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
 }
 
 /// Where a merged result came from (`peakready merge`).
@@ -318,6 +322,9 @@ pub enum Verdict {
     AtRisk,
     /// An SLO broke below the target load.
     NotReady,
+    /// The run's per-second data could not all be written (a full disk): no verdict is
+    /// computed from truncated data.
+    Incomplete,
 }
 
 impl Verdict {
@@ -327,6 +334,7 @@ impl Verdict {
             Verdict::Ready => "READY",
             Verdict::AtRisk => "AT RISK",
             Verdict::NotReady => "NOT READY",
+            Verdict::Incomplete => "INCOMPLETE",
         }
     }
 }

@@ -120,8 +120,9 @@ pub struct SeriesWriter {
     phases: Vec<(String, f64, f64)>,
     merged: Cell,
     serializer: V2DeflateSerializer,
-    /// The first write error; later seconds are not attempted, the run goes on.
-    pub error: Option<std::io::Error>,
+    /// The first write error, in words (file, second, cause); later seconds are not attempted,
+    /// the run goes on measuring in memory.
+    pub failure: Option<String>,
 }
 
 impl SeriesWriter {
@@ -153,7 +154,7 @@ impl SeriesWriter {
                 counters: Counters::default(),
             },
             serializer: V2DeflateSerializer::new(),
-            error: None,
+            failure: None,
         })
     }
 
@@ -167,12 +168,24 @@ impl SeriesWriter {
     }
 
     pub fn write_second(&mut self, second: u64, interval: &[Cell], active: &[u64]) {
-        if self.error.is_some() {
+        if self.failure.is_some() {
             return;
         }
         if let Err(e) = self.try_write_second(second, interval, active) {
-            self.error = Some(e);
+            self.failed(format!("second {second}"), e);
         }
+    }
+
+    /// Records the first failure and says so at once: a disk filling up mid-run must never be
+    /// silent, and the verdict must not be computed from what was cut off.
+    fn failed(&mut self, when: String, e: WriteError) {
+        let why = format!("writing {} failed at {when}: {}", e.0, e.1);
+        eprintln!(
+            "\npeakready: warning: {why}. The run goes on measuring in memory (whole-run figures \
+             stay exact), but its per-second data is incomplete: the readiness verdict will be \
+             INCOMPLETE and the exit code 3"
+        );
+        self.failure = Some(why);
     }
 
     fn try_write_second(
@@ -180,7 +193,7 @@ impl SeriesWriter {
         second: u64,
         interval: &[Cell],
         active: &[u64],
-    ) -> std::io::Result<()> {
+    ) -> Result<(), WriteError> {
         self.merged.counters = Counters::default();
         for h in self.merged.hists.iter_mut().flatten() {
             h.reset();
@@ -188,8 +201,9 @@ impl SeriesWriter {
         for (r, cell) in interval.iter().enumerate() {
             let name = self.regions.get(r).cloned().unwrap_or_default();
             let line = self.row(second, &name, cell, active.get(r).copied().unwrap_or(0));
-            writeln!(self.csv, "{line}")?;
-            self.write_hlog(second, &name, cell)?;
+            writeln!(self.csv, "{line}").map_err(WriteError::csv)?;
+            self.write_hlog(second, &name, cell)
+                .map_err(WriteError::hlog)?;
             self.merged.counters.add(&cell.counters);
             for (m, h) in cell.hists.iter().enumerate() {
                 if let Some(h) = h.as_ref().filter(|h| !h.is_empty()) {
@@ -205,7 +219,7 @@ impl SeriesWriter {
         }
         let total_active = active.iter().sum();
         let line = self.row(second, "all", &self.merged, total_active);
-        writeln!(self.csv, "{line}")?;
+        writeln!(self.csv, "{line}").map_err(WriteError::csv)?;
         self.flush_io()
     }
 
@@ -251,15 +265,30 @@ impl SeriesWriter {
         Ok(())
     }
 
-    fn flush_io(&mut self) -> std::io::Result<()> {
-        self.csv.flush()?;
-        self.hlog.flush()
+    fn flush_io(&mut self) -> Result<(), WriteError> {
+        self.csv.flush().map_err(WriteError::csv)?;
+        self.hlog.flush().map_err(WriteError::hlog)
     }
 
     pub fn flush(&mut self) {
-        if let Err(e) = self.flush_io() {
-            self.error.get_or_insert(e);
+        if self.failure.is_some() {
+            return;
         }
+        if let Err(e) = self.flush_io() {
+            self.failed("the end of the run".into(), e);
+        }
+    }
+}
+
+/// Which per-second file a write failed on, and why.
+struct WriteError(&'static str, std::io::Error);
+
+impl WriteError {
+    fn csv(e: std::io::Error) -> WriteError {
+        WriteError("timeseries.csv", e)
+    }
+    fn hlog(e: std::io::Error) -> WriteError {
+        WriteError("histograms.hlog", e)
     }
 }
 

@@ -114,11 +114,8 @@ pub fn merge_series(
         writer.write_second(second, &cells, &active);
     }
     writer.flush();
-    if let Some(e) = writer.error.take() {
-        bail!(
-            "writing timeseries.csv / histograms.hlog in {}: {e}",
-            out.display()
-        );
+    if let Some(why) = writer.failure.take() {
+        bail!("{}: {why}", out.display());
     }
     Ok(peaks)
 }

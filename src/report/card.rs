@@ -73,7 +73,8 @@ impl Badge {
                 let severity = match r.verdict {
                     crate::metrics::result::Verdict::Ready => Severity::Ok,
                     crate::metrics::result::Verdict::AtRisk => Severity::Warning,
-                    crate::metrics::result::Verdict::NotReady => Severity::Critical,
+                    crate::metrics::result::Verdict::NotReady
+                    | crate::metrics::result::Verdict::Incomplete => Severity::Critical,
                 };
                 Badge {
                     region: r.scope.clone(),

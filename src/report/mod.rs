@@ -25,20 +25,63 @@ pub fn write_results(dir: &Path, result: &RunResult) -> anyhow::Result<()> {
     write_atomic(&dir.join("results.json"), &json)
 }
 
+/// Writes through a temp file and a rename. On failure (a full disk) the temp file is removed
+/// and no partial file takes the path: what is there is whole or absent.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
-    fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    fs::rename(&tmp, path)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+    let written = fs::write(&tmp, bytes)
+        .with_context(|| format!("writing {}", path.display()))
+        .and_then(|()| {
+            fs::rename(&tmp, path)
+                .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+        });
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written
 }
 
-/// Render every human-facing file from the result.
+/// A PNG a renderer wrote is kept only when it is whole (ends with its IEND chunk): plotters
+/// writes through a buffered file whose last flush error is lost, so a full disk would
+/// otherwise leave a 0-byte or truncated image behind.
+pub fn check_png(path: &Path) -> anyhow::Result<()> {
+    const IEND: &[u8] = b"IEND\xaeB`\x82";
+    let whole = fs::read(path).is_ok_and(|b| b.len() > 8 && b.ends_with(IEND));
+    if !whole {
+        let _ = fs::remove_file(path);
+        anyhow::bail!(
+            "{} was not written whole (disk full?); removed",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Render every human-facing file from the result; the error lists every file not written.
 pub fn render_all(dir: &Path, result: &RunResult) -> anyhow::Result<()> {
-    write_atomic(&dir.join("report.md"), markdown::render(result).as_bytes())?;
-    write_atomic(
-        &dir.join("checklist.md"),
-        checklist::render(result).as_bytes(),
-    )?;
+    let failed = render_files(dir, result);
+    if !failed.is_empty() {
+        let lines: Vec<String> = failed.iter().map(|(f, e)| format!("{f}: {e}")).collect();
+        anyhow::bail!(
+            "some report files could not be written:\n  {}",
+            lines.join("\n  ")
+        );
+    }
+    Ok(())
+}
+
+/// Render every human-facing file; returns the files that could not be written, with why.
+/// One failure never stops the others.
+pub fn render_files(dir: &Path, result: &RunResult) -> Vec<(String, String)> {
+    let mut failed: Vec<(String, String)> = Vec::new();
+    for (file, text) in [
+        ("report.md", markdown::render(result)),
+        ("checklist.md", checklist::render(result)),
+    ] {
+        if let Err(e) = write_atomic(&dir.join(file), text.as_bytes()) {
+            failed.push((file.to_string(), format!("{e:#}")));
+        }
+    }
     // Charts, card and HTML come after report.md and never stop each other: a failed chart is
     // reported once everything that could be written has been.
     let extras = charts::ChartExtras {
@@ -49,22 +92,22 @@ pub fn render_all(dir: &Path, result: &RunResult) -> anyhow::Result<()> {
             .map(|k| k.active_viewers as f64),
     };
     let charts = charts::render_all(dir, result, &extras);
-    let mut failed: Vec<String> = charts
-        .failed
-        .iter()
-        .map(|(file, e)| format!("{file}: {e:#}"))
-        .collect();
+    failed.extend(
+        charts
+            .failed
+            .iter()
+            .map(|(file, e)| (format!("charts/{file}"), format!("{e:#}"))),
+    );
     let badges = card::Badge::for_result(result);
-    if let Err(e) = card::render(&dir.join("report-card.png"), result, &badges) {
-        failed.push(format!("report-card.png: {e:#}"));
+    let card_path = dir.join("report-card.png");
+    if let Err(e) = card::render(&card_path, result, &badges).and_then(|()| check_png(&card_path)) {
+        let _ = fs::remove_file(&card_path);
+        failed.push(("report-card.png".into(), format!("{e:#}")));
     }
     if let Err(e) = html::write(dir, result) {
-        failed.push(format!("report.html: {e:#}"));
+        failed.push(("report.html".into(), format!("{e:#}")));
     }
-    if !failed.is_empty() {
-        anyhow::bail!("some report files could not be rendered (results.json, report.md and the rest are written):\n  {}", failed.join("\n  "));
-    }
-    Ok(())
+    failed
 }
 
 /// Read a results directory back.

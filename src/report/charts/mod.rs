@@ -97,13 +97,22 @@ pub fn render_all(dir: &Path, result: &RunResult, extras: &ChartExtras) -> Rende
             render(&path, result, &series, extras)
         }));
         match attempt {
-            Ok(Ok(true)) => out.written.push(path),
+            Ok(Ok(true)) => match crate::report::check_png(&path) {
+                Ok(()) => out.written.push(path),
+                Err(e) => out.failed.push((file.to_string(), e)),
+            },
             Ok(Ok(false)) => {}
-            Ok(Err(e)) => out.failed.push((file.to_string(), e)),
-            Err(_) => out.failed.push((
-                file.to_string(),
-                anyhow::anyhow!("the chart renderer panicked"),
-            )),
+            Ok(Err(e)) => {
+                let _ = std::fs::remove_file(&path);
+                out.failed.push((file.to_string(), e));
+            }
+            Err(_) => {
+                let _ = std::fs::remove_file(&path);
+                out.failed.push((
+                    file.to_string(),
+                    anyhow::anyhow!("the chart renderer panicked"),
+                ));
+            }
         }
     }
     out
