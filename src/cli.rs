@@ -189,6 +189,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             out,
             fail_under,
         } => {
+            if crate::scenario::target::has_userinfo(&url) {
+                anyhow::bail!("the URL carries credentials (`user:password@`); URLs are printed and written to results, so they are refused there (nothing was sent). Send them as a header: -H \"Authorization: Basic $TOKEN\"");
+            }
             let host = url.host_str().unwrap_or_default().to_string();
             let mut allowed = vec![
                 "127.0.0.1".to_string(),

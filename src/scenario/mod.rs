@@ -21,7 +21,7 @@ mod presets;
 mod resolve;
 mod secrets;
 mod slo;
-mod target;
+pub(crate) mod target;
 
 #[cfg(test)]
 mod tests;

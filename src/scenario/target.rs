@@ -105,6 +105,10 @@ fn base_url(cx: &mut Ctx, key: &str, raw: &str) -> Option<BaseUrl> {
         return Some(BaseUrl::Embedded);
     }
     match Url::parse(raw) {
+        Ok(u) if has_userinfo(&u) => {
+            refuse_userinfo(cx, key);
+            None
+        }
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
             Some(BaseUrl::Url(u))
         }
@@ -112,10 +116,45 @@ fn base_url(cx: &mut Ctx, key: &str, raw: &str) -> Option<BaseUrl> {
             cx.expected(
                 key,
                 "an http:// or https:// URL, or `embedded`",
-                format!("{raw:?}"),
+                format!("{:?}", redact_userinfo(raw)),
             );
             None
         }
+    }
+}
+
+/// A user name or password in a URL (`https://user:pass@host/`).
+pub fn has_userinfo(u: &Url) -> bool {
+    !u.username().is_empty() || u.password().is_some()
+}
+
+/// Credentials in a URL are refused, never used: a URL is printed by `validate` and written to
+/// results.json and every report, and a secret in it would be too. Credentials belong in a
+/// header whose value comes from the environment, which is never written anywhere.
+fn refuse_userinfo(cx: &mut Ctx, key: &str) {
+    cx.err(
+        key,
+        "the URL carries credentials (`user:password@`); URLs are printed and written to every \
+         results file, so credentials are refused there (nothing was printed or sent)",
+    )
+    .hint(
+        "remove `user:password@` from the URL and send the credentials as a header from the \
+         environment: `headers: { Authorization: \"Basic ${STAGING_BASIC_AUTH}\" }`",
+    );
+}
+
+/// `scheme://user:pass@host…` → `scheme://***@host…`, for error messages about a URL that did
+/// not parse (a secret in it must not be echoed either).
+pub fn redact_userinfo(raw: &str) -> String {
+    let Some(start) = raw.find("://").map(|i| i + 3) else {
+        return raw.to_string();
+    };
+    let authority_end = raw[start..]
+        .find(['/', '?', '#'])
+        .map_or(raw.len(), |i| start + i);
+    match raw[start..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &raw[..start], &raw[start + at..]),
+        None => raw.to_string(),
     }
 }
 
@@ -145,9 +184,10 @@ pub(crate) fn check_path_or_url(cx: &mut Ctx, key: &str, s: &str, t: &Target, sc
     }
     let expected = format!("a path starting with `/` or a {} URL", schemes.join("/"));
     match Url::parse(s) {
+        Ok(u) if has_userinfo(&u) => refuse_userinfo(cx, key),
         Ok(u) if schemes.contains(&u.scheme()) => check_host(cx, key, &u, &t.allow_hosts),
         _ => {
-            cx.expected(key, expected, format!("{s:?}"));
+            cx.expected(key, expected, format!("{:?}", redact_userinfo(s)));
         }
     }
 }

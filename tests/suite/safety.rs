@@ -140,3 +140,57 @@ fn the_secret_header_does_reach_the_target() {
         "the Authorization header reached the server"
     );
 }
+
+#[test]
+fn credentials_in_a_url_are_refused_and_never_echoed() {
+    let secret = "pw-5d1e7c-userinfo";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = format!("http://alice:{secret}@127.0.0.1:9");
+    let watch = format!("http://bob:{secret}@127.0.0.1:9/live.m3u8");
+    let cases = [
+        scenario_yaml(&base, 2, 5, ""),
+        scenario_yaml("http://127.0.0.1:9", 2, 5, "")
+            .replace("url: /hls/stream.m3u8", &format!("url: {watch}")),
+        // Through the environment too: the check is on the value, wherever it came from.
+        scenario_yaml("${PEAKREADY_TEST_BASE}", 2, 5, ""),
+    ];
+    for (i, text) in cases.iter().enumerate() {
+        let path = write(dir.path(), &format!("userinfo{i}.yaml"), text);
+        let out_dir = dir.path().join(format!("out{i}"));
+        for verb in ["validate", "run"] {
+            let mut cmd = bin();
+            cmd.env("PEAKREADY_TEST_BASE", &base).arg(verb).arg(&path);
+            if verb == "run" {
+                cmd.arg("--out").arg(&out_dir);
+            }
+            let out = cmd.output().expect("run");
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "case {i} {verb}: {}",
+                stderr(&out)
+            );
+            let (so, se) = (stdout(&out), stderr(&out));
+            assert!(se.contains("credentials"), "case {i} {verb}: {se}");
+            assert!(
+                se.contains("${"),
+                "the fix names a header from the environment: {se}"
+            );
+            assert!(
+                !so.contains(secret) && !se.contains(secret),
+                "case {i} {verb} echoed it"
+            );
+        }
+        assert!(
+            !out_dir.exists(),
+            "nothing is written for a refused scenario"
+        );
+    }
+    let quick = bin()
+        .args(["quick", &base, "-z", "1s"])
+        .output()
+        .expect("quick");
+    assert_eq!(quick.status.code(), Some(2));
+    assert!(stderr(&quick).contains("credentials"), "{}", stderr(&quick));
+    assert!(!stdout(&quick).contains(secret) && !stderr(&quick).contains(secret));
+}
