@@ -42,3 +42,6 @@ mod hostile;
 
 #[path = "suite/disk_full.rs"]
 mod disk_full;
+
+#[path = "suite/outcomes.rs"]
+mod outcomes;

@@ -12,7 +12,7 @@
 //! the overall series and every region.
 
 use crate::metrics::result::{Readiness, ScopeReadiness, Verdict};
-use crate::metrics::{RunResult, RunStatus};
+use crate::metrics::{Metric, RunResult, RunStatus};
 use crate::scenario::SloGate;
 
 use super::capacity::{self, ScopeCapacity, SUSTAIN_S};
@@ -83,11 +83,12 @@ fn judge(
         .filter(|s| s.scope == scope && !s.passed)
         .collect();
     if r.scenario.slo.is_empty() {
-        worst(
-            Verdict::AtRisk,
-            &mut reasons,
-            "no SLOs in the scenario: nothing was gated".into(),
-        );
+        let why = if r.slo.iter().any(|s| s.default) {
+            "no SLOs in the scenario: only the default viewer_failure_rate gate was applied"
+        } else {
+            "no SLOs in the scenario: nothing was gated"
+        };
+        worst(Verdict::AtRisk, &mut reasons, why.into());
     }
     if let Some(k) = cap.and_then(|c| c.knee.as_ref()) {
         let b = &k.broken[0];
@@ -124,7 +125,9 @@ fn judge(
             .measured
             .map(|v| format::value(f.metric, v))
             .unwrap_or_else(|| "no samples".into());
-        if !gates_ps.contains(&&gate) || cap.is_none() {
+        if let Some(why) = viewer_gate_words(r, scope, &gate, &measured) {
+            worst(Verdict::NotReady, &mut reasons, why);
+        } else if !gates_ps.contains(&&gate) || cap.is_none() {
             let why = format!(
                 "{} failed over the whole run ({measured}); with no per-second data the load where it broke is unknown",
                 format::gate(f.metric, f.stat, f.threshold)
@@ -205,15 +208,44 @@ fn judge(
     }
 }
 
+/// A failed viewer gate in words: how many of the scope's viewers could not watch, and how
+/// their visits ended. `None` for other gates.
+fn viewer_gate_words(r: &RunResult, scope: &str, gate: &SloGate, measured: &str) -> Option<String> {
+    if !matches!(
+        gate.metric,
+        Metric::ViewerFailureRate | Metric::VideoStartFailureRate
+    ) {
+        return None;
+    }
+    let b = r
+        .regions
+        .iter()
+        .chain(std::iter::once(&r.overall))
+        .find(|b| b.name == scope)?;
+    let v = &b.viewers;
+    let how: Vec<String> = v
+        .outcomes
+        .iter()
+        .filter(|(o, n)| o.is_failure() && **n > 0)
+        .map(|(o, n)| format!("{} {}", format::count(*n as f64), o.words()))
+        .collect();
+    Some(format!(
+        "{} of {} viewers could not watch ({}): {} failed ({measured})",
+        format::count(v.failed as f64),
+        format::count(v.started as f64),
+        how.join(", "),
+        format::gate(gate.metric, gate.stat, gate.threshold),
+    ))
+}
+
 /// The readiness of a run from its result and (when present) its per-second series.
 pub fn assess(r: &RunResult, series: Option<&Series>) -> Readiness {
     let t = target(r);
     let columns = series
         .map(|s| s.latency_columns.clone())
         .unwrap_or_default();
-    let gates_ps: Vec<&SloGate> = r
-        .scenario
-        .slo
+    let all_gates: Vec<SloGate> = super::slo::gates(r).into_iter().map(|g| g.0).collect();
+    let gates_ps: Vec<&SloGate> = all_gates
         .iter()
         .filter(|g| capacity::per_second(g, &columns))
         .collect();
@@ -256,9 +288,7 @@ pub fn assess(r: &RunResult, series: Option<&Series>) -> Readiness {
             .reasons
             .insert(0, format!("{} is {}", worst.scope, worst.verdict.words()));
     }
-    let whole_run_gates = r
-        .scenario
-        .slo
+    let whole_run_gates = all_gates
         .iter()
         .filter(|g| !gates_ps.contains(g))
         .map(|g| format::gate(g.metric, g.stat, g.threshold))

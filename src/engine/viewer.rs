@@ -8,7 +8,7 @@ use bytes::Bytes;
 use tokio::time::Instant;
 use url::Url;
 
-use crate::metrics::{ErrorKind, Event, Metric, RecorderHandle};
+use crate::metrics::{ErrorKind, Event, Metric, RecorderHandle, ViewerOutcome};
 use crate::plan::Arrival;
 use crate::protocol::http::{
     ClientConfig, ConnectTimings, Origin, RequestError, Response, Session,
@@ -74,6 +74,8 @@ impl PreparedStep {
 pub struct Connections {
     spec: Arc<ViewerSpec>,
     sessions: Vec<(Origin, Session)>,
+    /// How far the viewer got; sends its outcome when the connections are dropped.
+    pub trace: Trace,
     pub rec: RecorderHandle,
     pub region: u16,
     pub phase: u16,
@@ -95,7 +97,14 @@ impl Connections {
         body: Option<Bytes>,
         keep_body: bool,
     ) -> Result<Response, RequestError> {
-        let session = self.session_for(url)?;
+        let session = match self.session_for(url) {
+            Ok(session) => session,
+            Err(e) => {
+                // Refused before any packet: still a request attempted, with its class.
+                self.judged(Some(e.kind));
+                return Err(e);
+            }
+        };
         let path = match url.query() {
             Some(q) => format!("{}?{}", url.path(), q),
             None => url.path().to_string(),
@@ -116,6 +125,7 @@ impl Connections {
             }
             Err(e) => {
                 self.rec.request(region, phase, Some(e.kind));
+                self.trace.failed_request(e.kind);
                 Err(e)
             }
         }
@@ -134,7 +144,7 @@ impl Connections {
 
     fn session_for(&mut self, url: &Url) -> Result<&mut Session, RequestError> {
         let origin = Origin::from_url(url).map_err(|detail| RequestError {
-            kind: ErrorKind::Other,
+            kind: ErrorKind::UnusableUrl,
             detail,
         })?;
         if let Some(i) = self.sessions.iter().position(|(o, _)| *o == origin) {
@@ -144,7 +154,7 @@ impl Connections {
         if !super::host_allowed(host, &self.spec.allow_hosts) {
             // A playlist pointing at a host nobody allowed: refuse before any packet.
             return Err(RequestError {
-                kind: ErrorKind::Other,
+                kind: ErrorKind::HostNotAllowed,
                 detail: format!("host {host} is not in target.allow_hosts"),
             });
         }
@@ -183,8 +193,11 @@ impl Connections {
     }
 
     /// Records the outcome of a request whose status/body the caller judged.
-    pub fn judged(&self, error: Option<ErrorKind>) {
+    pub fn judged(&mut self, error: Option<ErrorKind>) {
         self.rec.request(self.region, self.phase, error);
+        if let Some(kind) = error.filter(|k| !k.is_outcome()) {
+            self.trace.failed_request(kind);
+        }
     }
 }
 
@@ -203,6 +216,17 @@ pub async fn run_viewer(
     let mut conns = Connections {
         spec: spec.clone(),
         sessions: Vec::new(),
+        trace: Trace {
+            rec: rec.clone(),
+            region,
+            phase,
+            stage: Stage::Joining,
+            no_video: spec.watch_protocol == WatchProtocol::None,
+            playing: false,
+            playback_failed: false,
+            last_error: None,
+            outcome: None,
+        },
         rec: rec.clone(),
         region,
         phase,
@@ -213,12 +237,6 @@ pub async fn run_viewer(
         started_after_leave: lag >= arrival.watch_for && lag > super::LATE_START,
     };
 
-    let mut trace = LeaveTrace {
-        rec: rec.clone(),
-        region,
-        phase,
-        stage: Stage::Joining,
-    };
     let joined = Box::pin(join(&spec, &mut conns, arrival.viewer_id)).await;
     rec.send(Event::Joined {
         region,
@@ -226,11 +244,10 @@ pub async fn run_viewer(
         ok: joined.is_ok(),
     });
     if joined.is_err() {
-        trace.stage = Stage::Done;
-        rec.send(Event::Left { region });
+        conns.trace.settle(ViewerOutcome::JoinFailed);
         return;
     }
-    trace.stage = Stage::Watching;
+    conns.trace.stage = Stage::Watching;
     // With no join steps there is nothing to time: the figure would be the generator's own lag.
     if !spec.join.is_empty() {
         rec.duration(region, phase, Metric::JoinMs, intended.elapsed());
@@ -272,48 +289,101 @@ pub async fn run_viewer(
             }
             WatchProtocol::None => {
                 sleep_or_end(leave_at, &mut watch_ending).await;
+                conns.trace.settle(ViewerOutcome::Joined);
             }
         }
     };
     tokio::join!(watch, chat);
-    trace.stage = Stage::Done;
-    rec.send(Event::Left { region });
+    // The outcome is sent when `conns` (and its trace) is dropped, here or on cancellation.
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Stage {
     Joining,
     Watching,
-    Done,
 }
 
-/// A viewer cancelled at the drain deadline still leaves a trace: the slowest joins are the
-/// ones still in flight then, and dropping them silently would flatter an overloaded target.
-/// A join cut off counts as a `cut` request and a failed join; a viewer cut while watching (a
-/// request the target never answered) counts as `cut`; every started viewer leaves. `cut` is
-/// not a timeout: the generator ended the wait, and `target.timeout` may be far longer.
-struct LeaveTrace {
+/// How far a viewer got, kept so that its one [`ViewerOutcome`] is sent however the visit ends:
+/// normally, or cancelled at the drain deadline (the slowest joins are the ones still in flight
+/// then, and dropping them silently would flatter an overloaded target). A join cut off counts
+/// as a `cut` request and a failed join; a viewer cut while watching (a request the target never
+/// answered) counts as `cut`. `cut` is not a timeout: the generator ended the wait, and
+/// `target.timeout` may be far longer. Every started viewer sends one outcome and leaves.
+pub struct Trace {
     rec: RecorderHandle,
     region: u16,
     phase: u16,
     stage: Stage,
+    /// No video is asked for (`watch.protocol: none`).
+    no_video: bool,
+    /// The first frame was reached.
+    pub playing: bool,
+    /// After the first frame, playback could not go on (stale or ended stream, repeated media
+    /// failures, too many stalls).
+    pub playback_failed: bool,
+    /// The class of the last failed request, to tell a refusal before sending.
+    last_error: Option<ErrorKind>,
+    outcome: Option<ViewerOutcome>,
 }
 
-impl Drop for LeaveTrace {
+impl Trace {
+    /// The visit is decided; sent when the viewer leaves.
+    pub fn settle(&mut self, outcome: ViewerOutcome) {
+        self.outcome.get_or_insert(outcome);
+    }
+
+    fn failed_request(&mut self, kind: ErrorKind) {
+        self.last_error = Some(kind);
+    }
+
+    /// Something went wrong on the way (a failed request, a frozen playlist): a viewer without
+    /// its first frame then is failing, not merely still starting.
+    pub fn troubled(&self) -> bool {
+        self.last_error.is_some() || self.playback_failed
+    }
+}
+
+impl Drop for Trace {
     fn drop(&mut self) {
         let (region, phase) = (self.region, self.phase);
-        match self.stage {
-            Stage::Done => return,
-            Stage::Joining => {
-                self.rec.request(region, phase, Some(ErrorKind::Cut));
+        if self.outcome.is_none() {
+            // Cancelled by the generator at the deadline: what was in flight is `cut`.
+            self.rec.request(region, phase, Some(ErrorKind::Cut));
+        }
+        let outcome = match (self.outcome, self.stage) {
+            (Some(o), _) => o,
+            (None, Stage::Joining) => {
                 self.rec.send(Event::Joined {
                     region,
                     phase,
                     ok: false,
                 });
+                // The generator, not the target, ended its wait: not judged.
+                ViewerOutcome::CutBeforeStart
             }
-            Stage::Watching => self.rec.request(region, phase, Some(ErrorKind::Cut)),
-        }
+            (None, Stage::Watching) if self.no_video => ViewerOutcome::Joined,
+            (None, Stage::Watching) if self.playing => match self.playback_failed {
+                true => ViewerOutcome::PlaybackFailed,
+                false => ViewerOutcome::Played,
+            },
+            (None, Stage::Watching) if self.troubled() => ViewerOutcome::VideoStartFailed,
+            (None, Stage::Watching) => ViewerOutcome::CutBeforeStart,
+        };
+        let refused = matches!(
+            self.last_error,
+            Some(ErrorKind::HostNotAllowed | ErrorKind::UnusableUrl)
+        );
+        let outcome = match outcome {
+            ViewerOutcome::JoinFailed | ViewerOutcome::VideoStartFailed if refused => {
+                ViewerOutcome::RefusedBeforeSending
+            }
+            o => o,
+        };
+        self.rec.send(Event::Outcome {
+            region,
+            phase,
+            outcome,
+        });
         self.rec.send(Event::Left { region });
     }
 }
@@ -324,7 +394,7 @@ async fn join(spec: &ViewerSpec, conns: &mut Connections, viewer_id: u64) -> Res
         let base = &spec.region_base[conns.region as usize];
         let path = step.path.replace("{{viewer_id}}", &id);
         let Ok(url) = base.join(&path) else {
-            conns.judged(Some(ErrorKind::Other));
+            conns.judged(Some(ErrorKind::UnusableUrl));
             return Err(());
         };
         let body = step

@@ -5,8 +5,8 @@
 //!
 //! Recorded: `playlist_ms`, `segment_ms`, `download_ratio`, `first_frame_ms` (from the
 //! *intended* arrival), `live_latency_ms`, and per viewer at the end `stall_count` and
-//! `stall_ratio`; error kinds `not_hls`, `live_edge_404`, `stale_playlist`,
-//! `video_start_failed`, `exit_before_start`. Whole segments are fetched (so load on the
+//! `stall_ratio`; error kinds `not_hls`, `live_edge_404`, `stale_playlist`; and the viewer's
+//! outcome (`played`, `video_start_failed`, `exit_before_start`, `playback_failed`, …). Whole segments are fetched (so load on the
 //! origin is real) but only counted, never kept: per-viewer state is the current parsed
 //! playlist and a few words of player state.
 //!
@@ -24,7 +24,8 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use url::Url;
 
-use crate::metrics::{ErrorKind, Metric};
+use crate::metrics::outcome::FAILED_STALL_RATIO;
+use crate::metrics::{ErrorKind, Metric, ViewerOutcome};
 use crate::protocol::hls::{
     choose_by_bandwidth, is_low_latency, ll_start, part_hold_back, part_program_date_time,
     threshold, Buffer, NextMedia, PartCursor, StaleWatch,
@@ -72,8 +73,8 @@ enum Fatal {
     Failed,
 }
 
-/// Watches until `leave_at`, `ending`, the end of a VOD/ended stream, or a fatal failure.
-/// Returns whether playback ever started.
+/// Watches until `leave_at`, `ending`, the end of a VOD/ended stream, or a fatal failure, and
+/// settles the viewer's outcome (see [`ViewerOutcome`]).
 pub async fn watch_hls(
     conns: &mut Connections,
     url: &Url,
@@ -81,14 +82,14 @@ pub async fn watch_hls(
     intended: Instant,
     leave_at: Instant,
     ending: &mut watch::Receiver<bool>,
-) -> bool {
+) {
     let started_at = Instant::now();
     let opened = open_stream(conns, url, rendition).await;
     let stream = match opened {
         Ok(s) => s,
         Err(Fatal::Failed) => {
-            conns.judged(Some(ErrorKind::VideoStartFailed));
-            return false;
+            conns.trace.settle(ViewerOutcome::VideoStartFailed);
+            return;
         }
     };
     let mut player = Player::new(stream, started_at);
@@ -100,34 +101,39 @@ pub async fn watch_hls(
         conns
             .rec
             .sample(r, p, Metric::StallCount, u64::from(player.buffer.stalls));
-        conns
-            .rec
-            .sample(r, p, Metric::StallRatio, player.buffer.stall_ratio_ppm());
-        true
-    } else {
-        let outcome = no_start_outcome(failed, *ending.borrow(), conns.started_after_leave);
-        if let Some(kind) = outcome {
-            conns.judged(Some(kind));
+        let stall_ppm = player.buffer.stall_ratio_ppm();
+        conns.rec.sample(r, p, Metric::StallRatio, stall_ppm);
+        let stalled_out = stall_ppm as f64 > FAILED_STALL_RATIO * 1e6;
+        let ended_early = player.ended_at.is_some_and(|at| at < leave_at) && !*ending.borrow();
+        if failed || stalled_out || ended_early {
+            conns.trace.playback_failed = true;
         }
-        false
+        let outcome = match conns.trace.playback_failed {
+            true => ViewerOutcome::PlaybackFailed,
+            false => ViewerOutcome::Played,
+        };
+        conns.trace.settle(outcome);
+    } else {
+        let failed = failed || conns.trace.troubled();
+        let outcome = no_start_outcome(failed, *ending.borrow(), conns.started_after_leave);
+        conns.trace.settle(outcome);
     }
 }
 
-/// Why a viewer that never started playing did not: a media failure, or its own watch time
-/// running out (`exit_before_start`). A viewer cut off by the end of the run did not choose
-/// to leave, and one the generator started after its leave time never had the chance: neither
-/// is counted (the latter shows in the generator's lag instead).
-fn no_start_outcome(
-    failed: bool,
-    run_ending: bool,
-    started_after_leave: bool,
-) -> Option<ErrorKind> {
+/// Why a viewer that never started playing did not: a media failure (`failed`: fatal, or any
+/// failed request or frozen playlist so far), or its own watch time running out
+/// (`exit_before_start`). A viewer the end of the run cut off while all was going well did not
+/// choose to leave, and one the generator started after its leave time never had the chance:
+/// neither is judged (the latter shows in the generator's lag instead).
+fn no_start_outcome(failed: bool, run_ending: bool, started_after_leave: bool) -> ViewerOutcome {
     if failed {
-        Some(ErrorKind::VideoStartFailed)
-    } else if run_ending || started_after_leave {
-        None
+        ViewerOutcome::VideoStartFailed
+    } else if started_after_leave {
+        ViewerOutcome::StartedLate
+    } else if run_ending {
+        ViewerOutcome::CutBeforeStart
     } else {
-        Some(ErrorKind::ExitBeforeStart)
+        ViewerOutcome::ExitBeforeStart
     }
 }
 
@@ -148,6 +154,8 @@ struct Player {
     /// LL-HLS: the URI of the preload-hinted part already fetched, so it is not fetched again
     /// once the playlist lists it.
     fetched_hint: Option<String>,
+    /// When an ended stream (`EXT-X-ENDLIST`) had been played out.
+    ended_at: Option<Instant>,
 }
 
 impl Player {
@@ -179,6 +187,7 @@ impl Player {
             ll,
             last_part_at: None,
             fetched_hint: None,
+            ended_at: None,
         }
     }
 
@@ -201,6 +210,7 @@ impl Player {
                 // A stream that ended: play out what is buffered, then leave.
                 let play_out = Instant::now() + self.buffer.level();
                 sleep_or_end(play_out.min(leave_at), ending).await;
+                self.ended_at = Some(play_out);
                 return Ok(());
             }
             // RFC 8216 §6.3.4: one target duration after the last load began, half of it
@@ -396,6 +406,8 @@ impl Player {
                         .observe(media.next_msn(), media.target_duration, Instant::now());
                 if stale {
                     conns.judged(Some(ErrorKind::StalePlaylist));
+                    // A frozen live stream: whoever was watching it could not go on.
+                    conns.trace.playback_failed = true;
                 }
                 self.stream.media = media;
                 Ok(())

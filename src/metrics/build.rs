@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 
 use super::names::{ErrorKind, Metric};
+use super::outcome::ViewerCounts;
 use super::recorder::{Cell, RecorderState};
 use super::result::{new_histogram, summarize, Breakdown, JoinCounts};
 use super::series::Counters;
@@ -54,6 +55,7 @@ impl Accumulator {
                 capped: c.capped,
             },
             departures: c.departures,
+            viewers: ViewerCounts::from_counts(&c.outcomes),
             peak_concurrent_viewers: 0,
             requests: c.requests,
             errors,

@@ -11,6 +11,7 @@ use anyhow::{anyhow, bail, Context};
 use hdrhistogram::Histogram;
 
 use super::names::{ErrorKind, Metric};
+use super::outcome::{ViewerCounts, ViewerOutcome};
 use super::result::{
     decode_histogram, new_histogram, summarize, Breakdown, GeneratorHealth, JoinCounts, MergeInfo,
     ShardSource,
@@ -250,6 +251,7 @@ struct Acc {
     peak: u64,
     requests: u64,
     errors: BTreeMap<ErrorKind, u64>,
+    outcomes: [u64; ViewerOutcome::COUNT],
     hists: BTreeMap<Metric, Histogram<u64>>,
     phases: Vec<Acc>,
 }
@@ -263,6 +265,7 @@ impl Acc {
             peak: 0,
             requests: 0,
             errors: BTreeMap::new(),
+            outcomes: [0; ViewerOutcome::COUNT],
             hists: BTreeMap::new(),
             phases: Vec::new(),
         }
@@ -284,6 +287,9 @@ impl Acc {
         self.departures += b.departures;
         self.peak = self.peak.max(b.peak_concurrent_viewers);
         self.requests += b.requests;
+        for (a, n) in self.outcomes.iter_mut().zip(b.viewers.counts()) {
+            *a += n;
+        }
         for (kind, n) in &b.errors {
             *self.errors.entry(*kind).or_default() += n;
         }
@@ -330,6 +336,7 @@ impl Acc {
             name: self.name,
             joins: self.joins,
             departures: self.departures,
+            viewers: ViewerCounts::from_counts(&self.outcomes),
             peak_concurrent_viewers: self.peak,
             requests: self.requests,
             errors: self.errors,

@@ -7,6 +7,7 @@
 mod build;
 pub mod merge;
 mod names;
+pub mod outcome;
 pub mod recorder;
 pub mod result;
 pub mod series;
@@ -14,6 +15,7 @@ pub mod series_merge;
 
 pub use build::breakdowns;
 pub use names::{ErrorKind, Metric, MetricInfo, Stat, Unit, METRICS};
+pub use outcome::{ViewerCounts, ViewerOutcome};
 pub use recorder::{Event, LiveStats, Recorder, RecorderHandle, RecorderState};
 pub use result::{Breakdown, GeneratorHealth, MetricSummary, RunResult, RunStatus, SloResult};
 

@@ -44,6 +44,10 @@ pub enum Metric {
     RequestMs,
     /// Failed requests ÷ attempted requests: computed from counters, never recorded.
     ErrorRate,
+    /// Failed viewers ÷ viewers started (see `metrics::outcome`): computed, never recorded.
+    ViewerFailureRate,
+    /// `video_start_failed` viewers ÷ viewers started: computed, never recorded.
+    VideoStartFailureRate,
 }
 
 /// How a metric's recorded integer maps to the unit people read.
@@ -316,9 +320,25 @@ pub const METRICS: [MetricInfo; Metric::ALL_COUNT] = [
         Metric::ErrorRate,
         "error_rate",
         Unit::Ratio,
-        "Error rate",
+        "Request error rate",
         GATE,
         CAPACITY,
+    ),
+    info(
+        Metric::ViewerFailureRate,
+        "viewer_failure_rate",
+        Unit::Ratio,
+        "Viewer failure rate",
+        GATE,
+        CAPACITY,
+    ),
+    info(
+        Metric::VideoStartFailureRate,
+        "video_start_failure_rate",
+        Unit::Ratio,
+        "Video start failure rate",
+        GATE,
+        ORIGIN,
     ),
 ];
 
@@ -350,8 +370,8 @@ impl Metric {
     ];
     /// Histograms per cell: the recorded metrics.
     pub const COUNT: usize = Self::RECORDED.len();
-    /// Recorded plus computed (`error_rate`).
-    pub const ALL_COUNT: usize = Self::COUNT + 1;
+    /// Recorded plus computed (`error_rate`, `viewer_failure_rate`, `video_start_failure_rate`).
+    pub const ALL_COUNT: usize = Self::COUNT + 3;
 
     pub fn info(self) -> &'static MetricInfo {
         // METRICS holds every variant (checked by a test), so the search always finds one.
@@ -477,11 +497,11 @@ impl std::fmt::Display for Stat {
 
 /// Why a request, connection or viewer step failed. Counted by variant, never by message.
 ///
-/// Player and session outcomes that are not a single request (a stale playlist, a video start
-/// failure, an exit before video start, a duplicate chat message, a dropped publish) are counted
-/// in `errors` by class too, but they are not requests: [`ErrorKind::is_outcome`] keeps them out
-/// of `error_rate`, which stays "failed requests ÷ attempted requests" (a live-edge 404 is
-/// already counted as the `http_4xx` of its request).
+/// Player and session events that are not a single request (a stale playlist, a duplicate chat
+/// message, a dropped publish) are counted in `errors` by class too, but they are not requests:
+/// [`ErrorKind::is_outcome`] keeps them out of `error_rate`, which stays "failed requests ÷
+/// attempted requests". How a *viewer* ended is not an error class at all: see
+/// [`super::outcome::ViewerOutcome`], counted once per viewer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ErrorKind {
     /// Name resolution failed.
@@ -511,10 +531,6 @@ pub enum ErrorKind {
     /// The media sequence did not advance for more than 1.5 × target duration (once per
     /// stale episode, per viewer).
     StalePlaylist,
-    /// A viewer gave up before its first frame (fatal playlist error or repeated failures).
-    VideoStartFailed,
-    /// A viewer's watch time ended before its first frame (no failure; counted per viewer).
-    ExitBeforeStart,
     /// The chat WebSocket handshake did not end in `101 Switching Protocols`.
     WsUpgrade,
     /// Chat closed by the server with 1008 (policy violation).
@@ -534,6 +550,11 @@ pub enum ErrorKind {
     /// A request still in flight when the run's deadline (plus its drain) passed, cancelled by
     /// the generator: not the target's failure, so not in `error_rate`.
     Cut,
+    /// Refused before sending: the URL's host is not in `target.allow_hosts`.
+    HostNotAllowed,
+    /// Refused before sending: the URL cannot be used (no host, a scheme other than http(s),
+    /// a path that does not resolve against `base_url`).
+    UnusableUrl,
 }
 
 impl ErrorKind {
@@ -550,8 +571,6 @@ impl ErrorKind {
         ErrorKind::NotHls,
         ErrorKind::LiveEdge404,
         ErrorKind::StalePlaylist,
-        ErrorKind::VideoStartFailed,
-        ErrorKind::ExitBeforeStart,
         ErrorKind::WsUpgrade,
         ErrorKind::WsClose1008,
         ErrorKind::WsClose1011,
@@ -561,6 +580,8 @@ impl ErrorKind {
         ErrorKind::PublishRejected,
         ErrorKind::PublishDisconnect,
         ErrorKind::Cut,
+        ErrorKind::HostNotAllowed,
+        ErrorKind::UnusableUrl,
     ];
     pub const COUNT: usize = Self::ALL.len();
 
@@ -578,8 +599,6 @@ impl ErrorKind {
             ErrorKind::NotHls => "not_hls",
             ErrorKind::LiveEdge404 => "live_edge_404",
             ErrorKind::StalePlaylist => "stale_playlist",
-            ErrorKind::VideoStartFailed => "video_start_failed",
-            ErrorKind::ExitBeforeStart => "exit_before_start",
             ErrorKind::WsUpgrade => "ws_upgrade",
             ErrorKind::WsClose1008 => "ws_close_1008",
             ErrorKind::WsClose1011 => "ws_close_1011",
@@ -589,6 +608,8 @@ impl ErrorKind {
             ErrorKind::PublishRejected => "publish_rejected",
             ErrorKind::PublishDisconnect => "publish_disconnect",
             ErrorKind::Cut => "cut",
+            ErrorKind::HostNotAllowed => "host_not_allowed",
+            ErrorKind::UnusableUrl => "unusable_url",
         }
     }
 
@@ -605,10 +626,7 @@ impl ErrorKind {
     pub fn is_outcome(self) -> bool {
         matches!(
             self,
-            ErrorKind::LiveEdge404
-                | ErrorKind::StalePlaylist
-                | ErrorKind::VideoStartFailed
-                | ErrorKind::ExitBeforeStart
+            ErrorKind::StalePlaylist
                 | ErrorKind::ChatDuplicate
                 | ErrorKind::PublishDisconnect
                 | ErrorKind::Cut

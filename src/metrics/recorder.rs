@@ -19,6 +19,7 @@ use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::names::{ErrorKind, Metric};
+use super::outcome::ViewerOutcome;
 use super::result::record_value;
 use super::series::{Counters, SeriesWriter};
 
@@ -45,6 +46,12 @@ pub enum Event {
     Joined { region: u16, phase: u16, ok: bool },
     /// A viewer's journey ended.
     Left { region: u16 },
+    /// How a viewer's visit ended: sent exactly once per started viewer, just before `Left`.
+    Outcome {
+        region: u16,
+        phase: u16,
+        outcome: ViewerOutcome,
+    },
     /// A long-lived worker's locally aggregated samples and counters (see `engine::quick`):
     /// one send per second instead of one per request.
     Batch {
@@ -116,6 +123,9 @@ pub struct LiveStats {
     pub joins_total: u64,
     pub errors_total: u64,
     pub requests_total: u64,
+    /// Viewers whose visit ended, and the failed ones among them.
+    pub viewers_ended: u64,
+    pub viewers_failed: u64,
     /// Error rate over the last few seconds (for `abort_when`).
     pub recent_error_rate: f64,
     pub join_p99_ms: Option<f64>,
@@ -342,6 +352,17 @@ impl Recorder {
                 self.note_peak();
             }
             Event::Capped { region, phase } => self.count(region, phase, |c| c.capped += 1),
+            Event::Outcome {
+                region,
+                phase,
+                outcome,
+            } => {
+                self.count(region, phase, |c| c.outcomes[outcome.index()] += 1);
+                if outcome.is_failure() {
+                    self.totals.viewers_failed += 1;
+                }
+                self.totals.viewers_ended += 1;
+            }
             Event::Joined { region, phase, ok } => {
                 self.count(region, phase, |c| {
                     if ok {

@@ -16,6 +16,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use super::names::{ErrorKind, Metric, Stat};
+use super::outcome::ViewerCounts;
 use crate::plan::{PlannedPhase, Shard};
 use crate::scenario::SloGate;
 
@@ -134,6 +135,11 @@ pub struct Breakdown {
     pub joins: JoinCounts,
     /// Viewers that finished watching (or gave up) during the run.
     pub departures: u64,
+    /// Every started viewer in exactly one outcome, and the viewer-level rates
+    /// (`viewer_failure_rate`, `video_start_failure_rate`). Zero in files written before
+    /// outcomes were counted.
+    #[serde(default)]
+    pub viewers: ViewerCounts,
     /// Highest number of simulated viewers in flight at once (sampled each second).
     pub peak_concurrent_viewers: u64,
     /// Requests attempted (join steps, playlists, segments, connects that failed).
@@ -189,6 +195,9 @@ pub struct SloResult {
     /// Measured value in the same unit; `None` when nothing was measured.
     pub measured: Option<f64>,
     pub passed: bool,
+    /// The default `viewer_failure_rate` gate, applied because the scenario set none.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub default: bool,
 }
 
 /// Was the load generator, not the target, the limit?
@@ -282,6 +291,12 @@ impl Breakdown {
     pub fn value(&self, metric: Metric, stat: Stat) -> Option<f64> {
         match metric {
             Metric::ErrorRate => (self.requests > 0).then_some(self.error_rate),
+            Metric::ViewerFailureRate => {
+                (self.viewers.started > 0).then_some(self.viewers.viewer_failure_rate)
+            }
+            Metric::VideoStartFailureRate => {
+                (self.viewers.started > 0).then_some(self.viewers.video_start_failure_rate)
+            }
             m => self
                 .metrics
                 .get(&m)

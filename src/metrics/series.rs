@@ -3,7 +3,9 @@
 //! # Format
 //! `timeseries.csv`: one row per second per region, plus a row for region `all` (histograms
 //! merged, counters summed). `errors` counts failed requests (the `error_rate` numerator);
-//! the `err_*` columns count every class, viewer outcomes such as `err_stale_playlist` included. Columns are [`CSV_HEADER`]; times in milliseconds, empty when the
+//! the `err_*` columns count every class, session events such as `err_stale_playlist`
+//! included. `viewers_<outcome>` count viewers whose visit ended that second, by outcome, and
+//! `viewers_failed` the failed ones among them. Columns are [`csv_header`]; times in milliseconds, empty when the
 //! second had no sample. `second` counts from the run's time zero; `phase` is the planned phase
 //! that second falls in.
 //!
@@ -21,6 +23,7 @@ use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::Histogram;
 
 use super::names::{ErrorKind, Metric};
+use super::outcome::ViewerOutcome;
 use super::recorder::Cell;
 
 /// Counters for one (region, phase) or one (region, second).
@@ -33,6 +36,8 @@ pub struct Counters {
     pub departures: u64,
     pub requests: u64,
     pub errors: [u64; ErrorKind::COUNT],
+    /// Viewers whose visit ended, by outcome (indexed like `ViewerOutcome::ALL`).
+    pub outcomes: [u64; ViewerOutcome::COUNT],
 }
 
 impl Counters {
@@ -72,6 +77,18 @@ impl Counters {
         for (a, b) in self.errors.iter_mut().zip(other.errors.iter()) {
             *a += b;
         }
+        for (a, b) in self.outcomes.iter_mut().zip(other.outcomes.iter()) {
+            *a += b;
+        }
+    }
+
+    /// Viewers whose visit ended in a failure (the `viewers_failed` column).
+    pub fn viewers_failed(&self) -> u64 {
+        ViewerOutcome::ALL
+            .iter()
+            .filter(|o| o.is_failure())
+            .map(|o| self.outcomes[o.index()])
+            .sum()
     }
 }
 
@@ -108,6 +125,12 @@ pub fn csv_header() -> String {
     .map(String::from)
     .collect::<Vec<_>>();
     cols.extend(ErrorKind::ALL.iter().map(|k| format!("err_{}", k.name())));
+    cols.push("viewers_failed".into());
+    cols.extend(
+        ViewerOutcome::ALL
+            .iter()
+            .map(|o| format!("viewers_{}", o.name())),
+    );
     cols.extend(LATENCY_COLUMNS.iter().map(|c| c.2.to_string()));
     cols.join(",")
 }
@@ -238,6 +261,10 @@ impl SeriesWriter {
         );
         for e in c.errors {
             row.push_str(&format!(",{e}"));
+        }
+        row.push_str(&format!(",{}", c.viewers_failed()));
+        for n in c.outcomes {
+            row.push_str(&format!(",{n}"));
         }
         for (metric, q, _) in LATENCY_COLUMNS {
             match cell.hists[metric.index()]

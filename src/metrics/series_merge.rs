@@ -16,6 +16,7 @@ use anyhow::{anyhow, bail, Context};
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
 use super::names::{ErrorKind, Metric};
+use super::outcome::ViewerOutcome;
 use super::recorder::Cell;
 use super::result::{decode_histogram, new_histogram};
 use super::series::{Counters, SeriesWriter};
@@ -168,6 +169,15 @@ fn read_csv(
             error_cols.push((i, kind));
         }
     }
+    // `viewers_<outcome>` columns; `viewers_failed` is derived from them when written.
+    let outcome_cols: Vec<(usize, ViewerOutcome)> = header
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| {
+            let name = h.strip_prefix("viewers_")?;
+            ViewerOutcome::from_name(name).map(|o| (i, o))
+        })
+        .collect();
     for (n, line) in lines.enumerate() {
         let cells: Vec<&str> = line.split(',').collect();
         // The recorder flushes whole lines; a short one is a crash's torn last line.
@@ -210,6 +220,9 @@ fn read_csv(
         };
         for (i, kind) in &error_cols {
             c.errors[kind.index()] = int(*i)?;
+        }
+        for (i, outcome) in &outcome_cols {
+            c.outcomes[outcome.index()] = int(*i)?;
         }
         let active = int(fields[6])?;
         let second = int(second_col)? + offset;

@@ -172,6 +172,37 @@ pub fn event_name(result: &RunResult) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The overall label of the card's header: the worst region badge, or the run's own failure.
+fn overall_label(result: &RunResult, badges: &[Badge]) -> (String, Severity) {
+    match result.status {
+        RunStatus::Aborted => ("RUN ABORTED".to_string(), Severity::Critical),
+        RunStatus::Interrupted => ("RUN INTERRUPTED".to_string(), Severity::Warning),
+        RunStatus::Completed => match badges.iter().max_by_key(|b| b.severity) {
+            Some(b) => (format!("OVERALL: {}", b.label), b.severity),
+            None => ("NO REGIONS".to_string(), Severity::Warning),
+        },
+    }
+}
+
+/// Every word the card shows, top to bottom, uncut: the same figures as the image (both come
+/// from here), for report.html's alt text and for tests.
+pub fn text(result: &RunResult, badges: &[Badge]) -> String {
+    let mut out = String::new();
+    let (label, _) = overall_label(result, badges);
+    out.push_str(&format!("{label}\n"));
+    for b in badges {
+        out.push_str(&format!("{}: {} — {}\n", b.region, b.label, b.detail));
+    }
+    for t in numbers::tiles(result) {
+        let status = t.status.map(|s| format!(" — {}", s.1)).unwrap_or_default();
+        out.push_str(&format!("{}: {} ({}){status}\n", t.name, t.value, t.target));
+    }
+    for (i, (_, risk)) in risks::top_risks(result, 3).iter().enumerate() {
+        out.push_str(&format!("{}. {risk}\n", i + 1));
+    }
+    out
+}
+
 pub fn render(path: &Path, result: &RunResult, badges: &[Badge]) -> anyhow::Result<()> {
     super::charts::fonts::ensure_registered();
     let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
@@ -179,7 +210,7 @@ pub fn render(path: &Path, result: &RunResult, badges: &[Badge]) -> anyhow::Resu
     header(&root, result, badges)?;
     section_title(&root, 160, "Regions")?;
     draw_badges(&root, badges)?;
-    section_title(&root, 350, "The five numbers")?;
+    section_title(&root, 350, "The numbers")?;
     numbers::numbers(&root, result, 390)?;
     section_title(&root, 640, "Top risks")?;
     risks(&root, &risks::top_risks(result, 3), 680)?;
@@ -224,14 +255,7 @@ fn header(root: &Area, result: &RunResult, badges: &[Badge]) -> anyhow::Result<(
     root.draw(&Text::new(line, (40, 96), white(font(20))))
         .map_err(err)?;
     // Overall: the worst region badge, or the run's own failure (aborted, interrupted).
-    let (label, severity) = match result.status {
-        RunStatus::Aborted => ("RUN ABORTED".to_string(), Severity::Critical),
-        RunStatus::Interrupted => ("RUN INTERRUPTED".to_string(), Severity::Warning),
-        RunStatus::Completed => match badges.iter().max_by_key(|b| b.severity) {
-            Some(b) => (format!("OVERALL: {}", b.label), b.severity),
-            None => ("NO REGIONS".to_string(), Severity::Warning),
-        },
-    };
+    let (label, severity) = overall_label(result, badges);
     let text = format!("{} {label}", severity.symbol());
     let w = style::font(28)
         .font
@@ -305,12 +329,25 @@ fn draw_badges(root: &Area, badges: &[Badge]) -> anyhow::Result<()> {
             white(bold(label_size)),
         ))
         .map_err(err)?;
-        root.draw(&Text::new(
-            fit(&b.detail, detail_size, w - 30),
-            (x0 + 16, y0 + 94),
-            white(font(detail_size)),
-        ))
-        .map_err(err)?;
+        // Two lines wrapped at words; only a third line's worth is cut.
+        let lines = wrap(&b.detail, detail_size, w - 30);
+        for (j, line) in lines.iter().take(2).enumerate() {
+            let line = if j == 1 && lines.len() > 2 {
+                fit(
+                    &format!("{line} {}", lines[2..].join(" ")),
+                    detail_size,
+                    w - 30,
+                )
+            } else {
+                line.clone()
+            };
+            root.draw(&Text::new(
+                line,
+                (x0 + 16, y0 + 84 + j as i32 * (detail_size as i32 + 5)),
+                white(font(detail_size)),
+            ))
+            .map_err(err)?;
+        }
     }
     Ok(())
 }

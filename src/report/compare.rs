@@ -1,15 +1,21 @@
-//! `peakready compare BASE CANDIDATE`: per region and metric, p50/p95/p99 and the error rate
-//! side by side with deltas, and a regression verdict for CI gates.
+//! `peakready compare BASE CANDIDATE`: the readiness verdict and peak viewers per scope, then
+//! per region and metric p50/p95/p99, the request error rate, the viewer failure and video start
+//! failure rates and the stall ratio, side by side with deltas, and a regression verdict for CI
+//! gates.
 //!
 //! A latency regression must be worse by more than **both** tolerances (percentage and
 //! milliseconds): the percentage alone flags 1 ms → 1.3 ms noise, the milliseconds alone miss a
-//! doubling of a fast metric. An error-rate regression is a rise of more than
-//! `error_pp` percentage points. [`Comparison`] is public so a chart can be drawn from it.
+//! doubling of a fast metric. A latency with fewer than [`MIN_SAMPLES`] samples on either side is
+//! shown but never called a regression (a p99 of 30 samples is its second-worst value). A rate
+//! regression is a rise of more than `error_pp` percentage points. A verdict that got worse
+//! (READY → AT RISK → NOT READY) is a regression. [`Comparison`] is public so a chart can be
+//! drawn from it.
 
 use std::path::Path;
 
 use anyhow::Context;
 
+use crate::metrics::result::Verdict;
 use crate::metrics::{Breakdown, Metric, RunResult, Stat, Unit, METRICS};
 
 use super::table::{Align, Table};
@@ -24,6 +30,15 @@ fn compared_metrics() -> impl Iterator<Item = Metric> {
         .map(|i| i.metric)
 }
 const STATS: [Stat; 3] = [Stat::P50, Stat::P95, Stat::P99];
+/// Fewer samples than this on either side and a latency change is not judged.
+pub const MIN_SAMPLES: u64 = 100;
+/// Fractions compared per scope, in percentage points: (metric, stat).
+const RATES: [(Metric, Stat); 4] = [
+    (Metric::ErrorRate, Stat::Value),
+    (Metric::ViewerFailureRate, Stat::Value),
+    (Metric::VideoStartFailureRate, Stat::Value),
+    (Metric::StallRatio, Stat::P95),
+];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tolerance {
@@ -55,9 +70,16 @@ pub struct CompareRow {
     pub base: Option<f64>,
     pub candidate: Option<f64>,
     pub regression: bool,
+    /// Samples behind a latency on each side, when fewer than [`MIN_SAMPLES`] kept it unjudged.
+    pub too_few: Option<(u64, u64)>,
 }
 
 impl CompareRow {
+    /// A fraction (rates, the stall ratio), compared in percentage points.
+    pub fn is_rate(&self) -> bool {
+        self.metric.unit() == Unit::Ratio
+    }
+
     pub fn delta(&self) -> Option<f64> {
         Some(self.candidate? - self.base?)
     }
@@ -78,13 +100,31 @@ pub struct Comparison {
     pub candidate: String,
     pub tolerance: Tolerance,
     pub rows: Vec<CompareRow>,
+    /// Readiness and peak concurrent viewers per scope; a worse verdict is a regression.
+    pub scopes: Vec<ScopeChange>,
     /// Differences that make the comparison less like-for-like.
     pub warnings: Vec<String>,
 }
 
+/// One scope's verdict and peak concurrency in each run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScopeChange {
+    pub scope: String,
+    pub base: Option<Verdict>,
+    pub candidate: Option<Verdict>,
+    pub base_peak: Option<u64>,
+    pub candidate_peak: Option<u64>,
+}
+
+impl ScopeChange {
+    pub fn worse(&self) -> bool {
+        matches!((self.base, self.candidate), (Some(b), Some(c)) if c > b)
+    }
+}
+
 impl Comparison {
     pub fn regressed(&self) -> bool {
-        self.rows.iter().any(|r| r.regression)
+        self.rows.iter().any(|r| r.regression) || self.scopes.iter().any(ScopeChange::worse)
     }
 }
 
@@ -123,7 +163,13 @@ fn latency_row(
 ) -> CompareRow {
     let get = |x: Option<&Breakdown>| x.and_then(|x| x.value(metric, stat));
     let (base, candidate) = (get(b), get(c));
+    let count = |x: Option<&Breakdown>| x.and_then(|x| x.metrics.get(&metric)).map(|m| m.count);
+    let too_few = match (count(b), count(c)) {
+        (Some(bn), Some(cn)) if bn.min(cn) < MIN_SAMPLES => Some((bn, cn)),
+        _ => None,
+    };
     let regression = match (base, candidate) {
+        _ if too_few.is_some() => false,
         (Some(bv), Some(cv)) => {
             let d = cv - bv;
             d > tol.ms && (bv <= 0.0 || d / bv * 100.0 > tol.pct)
@@ -137,7 +183,65 @@ fn latency_row(
         base,
         candidate,
         regression,
+        too_few,
     }
+}
+
+/// A fraction of one scope, compared in percentage points; `None` when neither run has it.
+fn rate_row(
+    scope: &str,
+    (metric, stat): (Metric, Stat),
+    b: Option<&Breakdown>,
+    c: Option<&Breakdown>,
+    tol: Tolerance,
+) -> Option<CompareRow> {
+    let get = |x: Option<&Breakdown>| x.and_then(|x| x.value(metric, stat));
+    let (base, candidate) = (get(b), get(c));
+    if base.is_none() && candidate.is_none() && metric != Metric::ErrorRate {
+        return None;
+    }
+    let regression =
+        matches!((base, candidate), (Some(bv), Some(cv)) if (cv - bv) * 100.0 > tol.error_pp);
+    Some(CompareRow {
+        scope: scope.into(),
+        metric,
+        stat,
+        base,
+        candidate,
+        regression,
+        too_few: None,
+    })
+}
+
+/// The top-level scenario keys whose content differs between the runs, leaving out what
+/// legitimately differs between two runs of one scenario (the embedded server's address).
+fn scenario_changes(base: &RunResult, cand: &RunResult) -> Vec<String> {
+    let as_json = |r: &RunResult| serde_json::to_value(&r.scenario.resolved).unwrap_or_default();
+    let (b, c) = (as_json(base), as_json(cand));
+    let (Some(b), Some(c)) = (b.as_object(), c.as_object()) else {
+        return Vec::new();
+    };
+    let mut keys: Vec<&String> = b.keys().chain(c.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let strip = |v: Option<&serde_json::Value>| {
+        v.cloned().map(|mut v| {
+            if let Some(o) = v.as_object_mut() {
+                o.remove("base_url");
+            }
+            v
+        })
+    };
+    keys.into_iter()
+        .filter(|k| {
+            let (x, y) = (b.get(*k), c.get(*k));
+            if k.as_str() == "target" {
+                return strip(x) != strip(y);
+            }
+            x != y
+        })
+        .cloned()
+        .collect()
 }
 
 pub fn compare(
@@ -158,6 +262,14 @@ pub fn compare(
         warnings.push(format!(
             "different scales: {} vs {}",
             base.scenario.scale, cand.scenario.scale
+        ));
+    }
+    let changed = scenario_changes(base, cand);
+    if base.scenario.name == cand.scenario.name && !changed.is_empty() {
+        warnings.push(format!(
+            "scenario `{}` differs between the runs (in: {}): the load or the gates were not the same",
+            cand.scenario.name,
+            changed.join(", ")
         ));
     }
     // Scopes: candidate's regions, then base-only regions, then overall.
@@ -194,27 +306,35 @@ pub fn compare(
                 ));
             }
         }
-        let rate = |x: &Option<Breakdown>| {
-            x.as_ref()
-                .and_then(|x| x.value(Metric::ErrorRate, Stat::Value))
-        };
-        let (be, ce) = (rate(&b), rate(&c));
-        let regression =
-            matches!((be, ce), (Some(bv), Some(cv)) if (cv - bv) * 100.0 > tol.error_pp);
-        rows.push(CompareRow {
-            scope: scope.clone(),
-            metric: Metric::ErrorRate,
-            stat: Stat::Value,
-            base: be,
-            candidate: ce,
-            regression,
-        });
+        for rate in RATES {
+            rows.extend(rate_row(scope, rate, b.as_ref(), c.as_ref(), tol));
+        }
     }
+    let verdict = |r: &RunResult, scope: &str| {
+        let rd = r.readiness.as_ref()?;
+        rd.regions
+            .iter()
+            .chain(std::iter::once(&rd.overall))
+            .find(|s| s.scope == scope)
+            .map(|s| s.verdict)
+    };
+    let peak = |r: &RunResult, scope: &str| find(r, scope).map(|b| b.peak_concurrent_viewers);
+    let scopes = scopes
+        .iter()
+        .map(|s| ScopeChange {
+            scope: s.clone(),
+            base: verdict(base, s),
+            candidate: verdict(cand, s),
+            base_peak: peak(base, s),
+            candidate_peak: peak(cand, s),
+        })
+        .collect();
     Comparison {
         base: base_label,
         candidate: cand_label,
         tolerance: tol,
         rows,
+        scopes,
         warnings,
     }
 }
@@ -232,7 +352,7 @@ impl Comparison {
             ("verdict", Align::Left),
         ]);
         for r in &self.rows {
-            let is_rate = r.metric == Metric::ErrorRate;
+            let is_rate = r.is_rate();
             let val = |v: Option<f64>| match v {
                 None => "no samples".to_string(),
                 Some(v) => format::value(r.metric, v),
@@ -251,11 +371,13 @@ impl Comparison {
                 .map(|p| format!("{p:+.1}%"))
                 .unwrap_or_else(|| "–".into());
             let verdict = if r.regression {
-                "REGRESSION"
+                "REGRESSION".to_string()
             } else if r.base.is_none() || r.candidate.is_none() {
-                "not comparable"
+                "not comparable".to_string()
+            } else if let Some((b, c)) = r.too_few {
+                format!("not judged: {b} / {c} samples (< {MIN_SAMPLES})")
             } else {
-                "ok"
+                "ok".to_string()
             };
             t.row(vec![
                 r.scope.clone(),
@@ -265,26 +387,67 @@ impl Comparison {
                 val(r.candidate),
                 delta,
                 delta_pct,
-                verdict.into(),
+                verdict,
+            ]);
+        }
+        t
+    }
+
+    /// Verdict and peak concurrent viewers per scope, base beside candidate.
+    fn scope_table(&self) -> Table {
+        let mut t = Table::new(&[
+            ("scope", Align::Left),
+            ("base verdict", Align::Left),
+            ("candidate verdict", Align::Left),
+            ("change", Align::Left),
+            ("base peak viewers", Align::Right),
+            ("candidate peak viewers", Align::Right),
+        ]);
+        let words = |v: Option<Verdict>| v.map_or("–", |v| v.words()).to_string();
+        let peak = |p: Option<u64>| p.map_or("–".to_string(), |p| format::count(p as f64));
+        for s in &self.scopes {
+            let change = match (s.base, s.candidate) {
+                (Some(b), Some(c)) if c > b => "REGRESSION",
+                (Some(b), Some(c)) if c < b => "improved",
+                (Some(_), Some(_)) => "same",
+                _ => "not comparable",
+            };
+            t.row(vec![
+                s.scope.clone(),
+                words(s.base),
+                words(s.candidate),
+                change.into(),
+                peak(s.base_peak),
+                peak(s.candidate_peak),
             ]);
         }
         t
     }
 
     fn verdict_line(&self) -> String {
-        let n = self.rows.iter().filter(|r| r.regression).count();
-        if n == 0 {
-            format!("No regression ({} values compared).", self.rows.len())
-        } else {
-            let which: Vec<String> = self
-                .rows
+        let w = |v: Option<Verdict>| v.map_or("–", |v| v.words());
+        let mut which: Vec<String> = self
+            .scopes
+            .iter()
+            .filter(|s| s.worse())
+            .map(|s| format!("{} {} → {}", s.scope, w(s.base), w(s.candidate)))
+            .collect();
+        which.extend(
+            self.rows
                 .iter()
                 .filter(|r| r.regression)
-                .map(|r| format!("{} {} {}", r.scope, r.metric, r.stat))
-                .collect();
+                .map(|r| format!("{} {} {}", r.scope, r.metric, r.stat)),
+        );
+        if which.is_empty() {
             format!(
-                "REGRESSION: {n} of {} values worse beyond tolerance: {}.",
+                "No regression ({} values and {} verdicts compared).",
                 self.rows.len(),
+                self.scopes.len()
+            )
+        } else {
+            format!(
+                "REGRESSION: {} worse beyond tolerance: {}.",
+                which.len(),
                 which.join(", ")
             )
         }
@@ -293,7 +456,7 @@ impl Comparison {
     fn tolerance_line(&self) -> String {
         let t = self.tolerance;
         format!(
-            "A latency regresses when worse by more than {}% and more than {}; the error rate when up by more than {} pp.",
+            "A latency regresses when worse by more than {}% and more than {} (judged with at least {MIN_SAMPLES} samples on each side); a rate (requests, viewers, stall ratio) when up by more than {} pp; a verdict when it gets worse.",
             t.pct,
             format::ms(t.ms),
             t.error_pp
@@ -306,6 +469,8 @@ impl Comparison {
             "  base:      {}\n  candidate: {}\n\n",
             self.base, self.candidate
         );
+        out.push_str(&self.scope_table().plain());
+        out.push('\n');
         out.push_str(&self.table().plain());
         for w in &self.warnings {
             out.push_str(&format!("\n  warning: {w}"));
@@ -332,6 +497,8 @@ impl Comparison {
             out.push_str(&format!("- **Warning:** {w}\n"));
         }
         out.push('\n');
+        out.push_str(&self.scope_table().markdown());
+        out.push('\n');
         out.push_str(&self.table().markdown());
         out
     }
@@ -342,10 +509,14 @@ mod tests {
     use super::*;
 
     fn row(b: f64, c: f64, tol: Tolerance) -> bool {
+        row_n(b, c, tol, 1000).regression
+    }
+
+    fn row_n(b: f64, c: f64, tol: Tolerance, count: u64) -> CompareRow {
         let mk = |v: f64| {
             let mut x = Breakdown::default();
             let json = format!(
-                r#"{{"unit":"ms","count":10,"min":{v},"mean":{v},"p50":{v},"p90":{v},"p95":{v},"p99":{v},"p99.9":{v},"max":{v},"hdr":""}}"#
+                r#"{{"unit":"ms","count":{count},"min":{v},"mean":{v},"p50":{v},"p90":{v},"p95":{v},"p99":{v},"p99.9":{v},"max":{v},"hdr":""}}"#
             );
             x.metrics.insert(
                 Metric::JoinMs,
@@ -361,7 +532,6 @@ mod tests {
             Some(&mk(c)),
             tol,
         )
-        .regression
     }
 
     #[test]
@@ -371,5 +541,46 @@ mod tests {
         assert!(!row(100.0, 108.0, tol), "+8 ms but only +8 %");
         assert!(row(100.0, 150.0, tol));
         assert!(!row(150.0, 100.0, tol), "better is never a regression");
+    }
+
+    fn comparison(rows: Vec<CompareRow>, scopes: Vec<ScopeChange>) -> Comparison {
+        Comparison {
+            base: "a".into(),
+            candidate: "b".into(),
+            tolerance: Tolerance::default(),
+            rows,
+            scopes,
+            warnings: vec![],
+        }
+    }
+
+    #[test]
+    fn a_p99_of_few_samples_is_shown_but_not_judged() {
+        let r = row_n(100.0, 300.0, Tolerance::default(), 30);
+        assert!(!r.regression);
+        assert_eq!(r.too_few, Some((30, 30)));
+        let t = comparison(vec![r], vec![]).plain();
+        assert!(t.contains("not judged: 30 / 30 samples (< 100)"), "{t}");
+    }
+
+    #[test]
+    fn a_worse_verdict_is_a_regression_and_says_so() {
+        let c = comparison(
+            vec![],
+            vec![ScopeChange {
+                scope: "overall".into(),
+                base: Some(Verdict::Ready),
+                candidate: Some(Verdict::NotReady),
+                base_peak: Some(80),
+                candidate_peak: Some(1200),
+            }],
+        );
+        assert!(c.regressed());
+        let t = c.plain();
+        assert!(
+            t.contains("REGRESSION: 1 worse beyond tolerance: overall READY → NOT READY."),
+            "{t}"
+        );
+        assert!(t.contains("1,200"), "peak viewers shown: {t}");
     }
 }

@@ -58,7 +58,13 @@ pub fn render(dir: &Path, result: &RunResult) -> String {
     };
     out.push_str(head);
     if let Some(uri) = data_uri(&dir.join("report-card.png")) {
-        let _ = writeln!(out, "<div class=\"card\"><img src=\"{uri}\" alt=\"Report card: verdict per region, the five numbers and top risks\"></div>");
+        let badges = super::card::Badge::for_result(result);
+        let words = super::card::text(result, &badges).replace('\n', " · ");
+        let _ = writeln!(
+            out,
+            "<div class=\"card\"><img src=\"{uri}\" alt=\"Report card: {}\"></div>",
+            escape(&words)
+        );
     }
     out.push_str(rest);
     let figures: Vec<String> = CHARTS

@@ -186,7 +186,11 @@ fn write_slo(out: &mut String, r: &RunResult) {
         let fmt = |v: f64| format::value(s.metric, v);
         t.row(vec![
             s.scope.clone(),
-            s.metric.to_string(),
+            if s.default {
+                format!("{} (default)", s.metric)
+            } else {
+                s.metric.to_string()
+            },
             s.stat.to_string(),
             format!("≤ {}", fmt(s.threshold)),
             s.measured.map(fmt).unwrap_or_else(|| "no samples".into()),
@@ -202,29 +206,22 @@ fn write_slo(out: &mut String, r: &RunResult) {
 
 fn write_regions(out: &mut String, r: &RunResult) {
     let _ = writeln!(out, "## Viewers by region\n");
-    let mut t = Table::new(&[
-        ("region", Align::Left),
-        ("joins attempted", Align::Right),
-        ("succeeded", Align::Right),
-        ("failed", Align::Right),
-        ("capped", Align::Right),
-        ("peak viewers", Align::Right),
-        ("requests", Align::Right),
-        ("error rate", Align::Right),
-    ]);
-    for b in r.regions.iter().chain(std::iter::once(&r.overall)) {
-        t.row(vec![
-            b.name.clone(),
-            format::count(b.joins.attempted as f64),
-            format::count(b.joins.succeeded as f64),
-            format::count(b.joins.failed as f64),
-            format::count(b.joins.capped as f64),
-            format::count(b.peak_concurrent_viewers as f64),
-            format::count(b.requests as f64),
-            format::pct(b.error_rate),
-        ]);
+    let _ = writeln!(
+        out,
+        "Every started viewer is counted once, in the outcome its visit ended with. The viewer failure rate is failed ÷ started viewers; the request error rate (below) is failed ÷ attempted requests.\n"
+    );
+    let _ = writeln!(out, "{}", super::viewers::table(r).markdown());
+    if r.overall.viewers.failed > 0 {
+        let _ = writeln!(
+            out,
+            "**{} of {} viewers could not watch** ({}).\n",
+            format::count(r.overall.viewers.failed as f64),
+            format::count(r.overall.viewers.started as f64),
+            super::viewers::failure_words(&r.overall)
+        );
     }
-    let _ = writeln!(out, "{}", t.markdown());
+    let _ = writeln!(out, "### Requests\n");
+    let _ = writeln!(out, "{}", super::viewers::requests_table(r).markdown());
 }
 
 fn latency_table(b: &Breakdown) -> Option<String> {
@@ -247,7 +244,8 @@ fn latency_table(b: &Breakdown) -> Option<String> {
         any = true;
         t.row(vec![
             info.name.to_string(),
-            format::count(m.count as f64),
+            super::viewers::over_viewers(b, info.metric)
+                .unwrap_or_else(|| format::count(m.count as f64)),
             format::ms(m.min),
             format::ms(m.p50),
             format::ms(m.p90),
@@ -315,7 +313,7 @@ fn write_phases(out: &mut String, r: &RunResult) {
         ("joins attempted", Align::Right),
         ("join p95", Align::Right),
         ("join p99", Align::Right),
-        ("error rate", Align::Right),
+        ("request error rate", Align::Right),
     ]);
     for (plan, b) in r.phases.iter().zip(&r.overall.phases) {
         let rate = match plan.ramp_to {

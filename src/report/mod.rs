@@ -10,6 +10,7 @@ pub mod html;
 pub mod markdown;
 pub mod summary;
 pub mod table;
+pub mod viewers;
 
 use std::fs;
 use std::path::Path;

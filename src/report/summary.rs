@@ -3,18 +3,20 @@
 use crate::metrics::{Metric, RunResult, Stat};
 
 use super::table::{Align, Table};
+use super::viewers::{failure_words, over_viewers};
 use crate::format;
 
 pub fn render(r: &RunResult) -> String {
     let mut t = Table::new(&[
         ("region", Align::Left),
-        ("joins", Align::Right),
+        ("viewers", Align::Right),
         ("failed", Align::Right),
+        ("viewer failure", Align::Right),
         ("peak viewers", Align::Right),
         ("connect p99", Align::Right),
         ("join p95", Align::Right),
         ("first frame p95", Align::Right),
-        ("errors", Align::Right),
+        ("request errors", Align::Right),
         ("verdict", Align::Left),
         ("SLOs", Align::Left),
     ]);
@@ -31,9 +33,13 @@ pub fn render(r: &RunResult) -> String {
     };
     for b in r.regions.iter().chain(std::iter::once(&r.overall)) {
         let stat = |m: Metric, s: Stat| {
-            b.value(m, s)
-                .map(|v| format::value(m, v))
-                .unwrap_or_else(|| "–".into())
+            let Some(v) = b.value(m, s) else {
+                return "–".to_string();
+            };
+            match over_viewers(b, m) {
+                Some(over) => format!("{} (over {over})", format::value(m, v)),
+                None => format::value(m, v),
+            }
         };
         let checks: Vec<_> = r.slo.iter().filter(|s| s.scope == b.name).collect();
         let slo = if checks.is_empty() {
@@ -44,14 +50,18 @@ pub fn render(r: &RunResult) -> String {
             let failed: Vec<String> = checks
                 .iter()
                 .filter(|s| !s.passed)
-                .map(|s| format!("{} {}", s.metric, s.stat))
+                .map(|s| match s.stat {
+                    Stat::Value => s.metric.to_string(),
+                    stat => format!("{} {stat}", s.metric),
+                })
                 .collect();
             format!("FAIL: {}", failed.join(", "))
         };
         t.row(vec![
             b.name.clone(),
-            format::count(b.joins.attempted as f64),
-            format::count(b.joins.failed as f64),
+            format::count(b.viewers.started as f64),
+            format::count(b.viewers.failed as f64),
+            format::pct(b.viewers.viewer_failure_rate),
             format::count(b.peak_concurrent_viewers as f64),
             stat(Metric::ConnectMs, Stat::P99),
             stat(Metric::JoinMs, Stat::P95),
@@ -62,6 +72,15 @@ pub fn render(r: &RunResult) -> String {
         ]);
     }
     let mut out = t.plain();
+    let o = &r.overall;
+    if o.viewers.failed > 0 {
+        out.push_str(&format!(
+            "\n  {} of {} viewers could not watch ({}).\n",
+            format::count(o.viewers.failed as f64),
+            format::count(o.viewers.started as f64),
+            failure_words(o)
+        ));
+    }
     if let Some(rd) = &r.readiness {
         out.push_str(&format!(
             "\n  Readiness: {}. {}\n",

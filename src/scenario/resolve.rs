@@ -155,6 +155,7 @@ fn unmeasured_gates(cx: &mut Ctx, slo: &Slo, viewer: &Viewer, has_publishers: bo
             | Metric::PlaylistMs
             | Metric::StallCount
             | Metric::StallRatio
+            | Metric::VideoStartFailureRate
                 if !watches_hls =>
             {
                 Some((

@@ -54,9 +54,11 @@ pub(crate) fn slo(cx: &mut Ctx, map: OrderedMap<SloValue>) -> Slo {
                 cx.expected(&key, "a map of stat to threshold", v.to_string())
                     .hint(format!("write `{metric}: {{ p95: {v} }}`"));
             }
-            SloValue::Stats(_) if gated == Metric::ErrorRate => {
+            SloValue::Stats(_) if gated.is_computed() => {
                 cx.expected(&key, "a fraction like 0.01", "a map")
-                    .hint("error_rate is one number per run: write `error_rate: 0.01`");
+                    .hint(format!(
+                        "{metric} is one number per run: write `{metric}: 0.01`"
+                    ));
             }
             SloValue::Stats(stats) => {
                 if stats.0.is_empty() {

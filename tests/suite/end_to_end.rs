@@ -77,10 +77,11 @@ fn end_to_end_run_against_the_embedded_server_measures_every_region() {
         (eu / attempted as f64 - 0.6).abs() < 0.02,
         "eu share {eu}/{attempted}"
     );
+    // 3 scenario gates and the default viewer_failure_rate gate, in 2 regions and overall.
     assert!(
         r["slo"]
             .as_array()
-            .is_some_and(|s| s.len() == 9 && s.iter().all(|g| g["passed"] == true)),
+            .is_some_and(|s| s.len() == 12 && s.iter().all(|g| g["passed"] == true)),
         "{}",
         r["slo"]
     );

@@ -70,6 +70,21 @@ pub fn errors(r: &serde_json::Value, kind: &str) -> u64 {
     r["overall"]["errors"][kind].as_u64().unwrap_or(0)
 }
 
+/// Viewers whose visit ended in `outcome` (every started viewer is in exactly one).
+pub fn outcome(r: &serde_json::Value, outcome: &str) -> u64 {
+    let v = &r["overall"]["viewers"];
+    let sum: u64 = v["outcomes"]
+        .as_object()
+        .map(|o| o.values().filter_map(|n| n.as_u64()).sum())
+        .unwrap_or(0);
+    assert_eq!(
+        Some(sum),
+        v["started"].as_u64(),
+        "outcomes sum to started: {v}"
+    );
+    v["outcomes"][outcome].as_u64().unwrap_or(0)
+}
+
 #[test]
 fn viewers_play_the_embedded_stream_without_stalls() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -124,10 +139,10 @@ fn a_watch_time_shorter_than_startup_is_an_exit_before_video_start() {
     let viewers = r["overall"]["joins"]["attempted"].as_u64().unwrap_or(0);
     assert!(viewers > 0);
     assert_eq!(
-        errors(&r, "exit_before_start"),
+        outcome(&r, "exit_before_start"),
         viewers,
         "{}",
-        r["overall"]["errors"]
+        r["overall"]["viewers"]
     );
     assert_eq!(count(&r, "first_frame_ms"), 0);
 }
@@ -338,7 +353,7 @@ fn a_playlist_that_is_not_hls_fails_the_video_start() {
         fake_server(|s| http_loop(s, |_| Some(ok("text/html", b"<html>maintenance</html>"))));
     let (r, viewers) = fault_run(&base);
     assert_eq!(errors(&r, "not_hls"), viewers, "{}", r["overall"]["errors"]);
-    assert_eq!(errors(&r, "video_start_failed"), viewers);
+    assert_eq!(outcome(&r, "video_start_failed"), viewers);
     assert_eq!(count(&r, "first_frame_ms"), 0);
 }
 
@@ -358,7 +373,11 @@ fn segments_that_404_forever_are_counted_at_the_live_edge_and_give_up() {
     assert!(errors(&r, "http_4xx") >= viewers, "{e}");
     assert!(errors(&r, "live_edge_404") >= viewers, "{e}");
     // Viewers still retrying when the run ends are not failures (the run cut them off).
-    assert!(errors(&r, "video_start_failed") >= viewers / 3, "{e}");
+    assert!(
+        outcome(&r, "video_start_failed") >= viewers / 3,
+        "{}",
+        r["overall"]["viewers"]
+    );
     assert_eq!(count(&r, "first_frame_ms"), 0);
 }
 
@@ -562,4 +581,117 @@ async fn ll_hls_viewers_follow_parts_with_lower_latency_than_classic() {
         lat_ll < 0.6 * lat_classic,
         "{lat_ll} ms vs classic {lat_classic} ms"
     );
+}
+
+/// A frozen live stream (a playlist that never advances, its segments served fine): viewers get
+/// a first frame, then nothing. They failed to watch, the run is NOT READY, and `compare`
+/// against a healthy run of the same scenario flags it.
+#[test]
+fn a_frozen_playlist_is_not_ready_and_compare_flags_it() {
+    let frozen = fake_server(|s| {
+        http_loop(s, |path| {
+            Some(if path.ends_with(".m3u8") {
+                static_playlist()
+            } else {
+                ok("video/mp2t", &[0u8; 2048])
+            })
+        })
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |base: &str, name: &str| {
+        let path = write(
+            dir.path(),
+            &format!("{name}.yaml"),
+            &player_yaml(base, 4, 4, "6s", "lowest", ""),
+        );
+        let out_dir = dir.path().join(name);
+        let out = bin()
+            .args(["run", "--seed", "3", "--drain", "3s"])
+            .arg(&path)
+            .arg("--out")
+            .arg(&out_dir)
+            .output()
+            .expect("run");
+        (out, out_dir)
+    };
+    let (healthy_out, healthy) = run("embedded", "healthy");
+    let (frozen_out, frozen_dir) = run(&frozen, "frozen");
+    assert_eq!(
+        healthy_out.status.code(),
+        Some(0),
+        "{}",
+        stdout(&healthy_out)
+    );
+    assert_eq!(frozen_out.status.code(), Some(1), "{}", stdout(&frozen_out));
+    let r = results(&frozen_dir);
+    let viewers = r["overall"]["viewers"]["started"].as_u64().unwrap_or(0);
+    assert!(viewers >= 10, "{}", r["overall"]["viewers"]);
+    assert!(
+        errors(&r, "stale_playlist") > 0,
+        "{}",
+        r["overall"]["errors"]
+    );
+    assert!(
+        outcome(&r, "playback_failed") >= viewers / 2,
+        "{}",
+        r["overall"]["viewers"]
+    );
+    // Only viewers the run's end cut before the freeze showed (1.5 target durations) count
+    // as played.
+    assert!(
+        outcome(&r, "played") < outcome(&r, "playback_failed"),
+        "{}",
+        r["overall"]["viewers"]
+    );
+    assert_eq!(r["readiness"]["overall"]["verdict"], "not_ready");
+    // Requests all succeeded: the request error rate alone would have called this healthy.
+    assert_eq!(r["overall"]["error_rate"].as_f64(), Some(0.0));
+
+    let cmp = bin()
+        .arg("compare")
+        .arg(&healthy)
+        .arg(&frozen_dir)
+        .output()
+        .expect("compare");
+    let text = stdout(&cmp);
+    assert_eq!(cmp.status.code(), Some(1), "{text}\n{}", stderr(&cmp));
+    assert!(
+        text.contains("overall READY → NOT READY") || text.contains("overall AT RISK → NOT READY"),
+        "{text}"
+    );
+    assert!(text.contains("overall viewer_failure_rate value"), "{text}");
+}
+
+/// Segments on a host outside `allow_hosts` are refused before any packet: each refusal is a
+/// failed request with its class, and the viewers that could therefore never start are
+/// `refused_before_sending` (not a silent 0% error rate).
+#[test]
+fn a_segment_on_a_host_not_allowed_is_a_counted_refusal() {
+    let base = fake_server(|s| {
+        http_loop(s, |path| {
+            path.ends_with(".m3u8").then(|| {
+                let mut p = String::from(
+                    "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:0\n",
+                );
+                for i in 0..6 {
+                    p.push_str(&format!("#EXTINF:1.0,\nhttp://cdn.invalid/seg-{i}.ts\n"));
+                }
+                ok("application/vnd.apple.mpegurl", p.as_bytes())
+            })
+        })
+    });
+    let (r, viewers) = fault_run(&base);
+    let refused = errors(&r, "host_not_allowed");
+    assert!(refused >= viewers, "{}", r["overall"]["errors"]);
+    assert!(
+        r["overall"]["error_rate"].as_f64().unwrap_or(0.0) > 0.5,
+        "refusals are failed requests: {}",
+        r["overall"]
+    );
+    assert!(
+        outcome(&r, "refused_before_sending") >= viewers / 3,
+        "{}",
+        r["overall"]["viewers"]
+    );
+    assert_eq!(outcome(&r, "played"), 0);
 }

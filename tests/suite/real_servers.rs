@@ -37,6 +37,27 @@ fn which(tool: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// nginx and its RTMP module (for tests that publish with peakready itself) — or a loud skip.
+fn nginx_tools(test: &str) -> Option<(PathBuf, PathBuf)> {
+    let nginx = which("nginx");
+    let module = MODULE_DIRS
+        .iter()
+        .map(|d| Path::new(d).join("ngx_rtmp_module.so"))
+        .find(|p| p.is_file());
+    match (nginx, module) {
+        (Some(n), Some(m)) => Some((n, m)),
+        (n, m) => {
+            eprintln!(
+                "\n*** SKIP {test}: needs nginx ({}) and ngx_rtmp_module.so ({}). \
+                 Install with: apt-get install -y nginx libnginx-mod-rtmp ***\n",
+                found(n.is_some()),
+                found(m.is_some()),
+            );
+            None
+        }
+    }
+}
+
 /// nginx, its RTMP module, ffmpeg — or a loud skip.
 fn tools(test: &str) -> Option<(PathBuf, PathBuf, PathBuf)> {
     let nginx = which("nginx");
@@ -81,7 +102,8 @@ struct Nginx {
 }
 
 /// nginx on two free loopback ports: RTMP app `live` (→ HLS, 1 s fragments, 6 s playlist),
-/// app `closed` (publishing denied), and HTTP serving the HLS directory under `/hls/`.
+/// app `closed` (publishing denied), and HTTP serving the HLS directory under `/hls/`, and
+/// again under `/limited/` behind `limit_conn 20` with responses sent at 40 kB/s.
 fn start_nginx(nginx: &Path, module: &Path, dir: &Path) -> Nginx {
     let (rtmp, http) = (free_port(), free_port());
     let d = dir.display();
@@ -108,7 +130,14 @@ http {{
   client_body_temp_path {d}/tmp/body; proxy_temp_path {d}/tmp/proxy; fastcgi_temp_path {d}/tmp/fcgi;
   uwsgi_temp_path {d}/tmp/uwsgi; scgi_temp_path {d}/tmp/scgi;
   types {{ application/vnd.apple.mpegurl m3u8; video/mp2t ts; }}
-  server {{ listen 127.0.0.1:{http}; location /hls/ {{ alias {d}/hls/; add_header Cache-Control no-cache; }} }}
+  limit_conn_zone $server_port zone=perserver:1m;
+  server {{
+    listen 127.0.0.1:{http};
+    location /hls/ {{ alias {d}/hls/; add_header Cache-Control no-cache; }}
+    # The same stream behind a capacity limit: 20 requests in progress at once, each response
+    # sent at 40 kB/s, so segment downloads hold their slot (503 beyond it).
+    location /limited/ {{ alias {d}/hls/; add_header Cache-Control no-cache; limit_conn perserver 20; limit_rate 40k; }}
+  }}
 }}
 "#,
         module = module.display()
@@ -348,11 +377,18 @@ fn killing_the_publisher_shows_stalls_and_a_stale_playlist() {
         "{}",
         metric(&r, "stall_ratio")
     );
+    // Viewers of the frozen stream could not watch: never READY.
+    assert!(
+        crate::player::outcome(&r, "playback_failed") > 0,
+        "{}",
+        r["overall"]["viewers"]
+    );
+    assert_eq!(r["readiness"]["overall"]["verdict"], "not_ready");
 }
 
 #[test]
 fn peakready_publishes_to_nginx_and_viewers_watch_it() {
-    let Some((nginx, module, _)) = tools("peakready_publishes_to_nginx_and_viewers_watch_it")
+    let Some((nginx, module)) = nginx_tools("peakready_publishes_to_nginx_and_viewers_watch_it")
     else {
         return;
     };
@@ -390,7 +426,7 @@ fn peakready_publishes_to_nginx_and_viewers_watch_it() {
 
 #[test]
 fn nginx_denying_publish_is_a_rejection() {
-    let Some((nginx, module, _)) = tools("nginx_denying_publish_is_a_rejection") else {
+    let Some((nginx, module)) = nginx_tools("nginx_denying_publish_is_a_rejection") else {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
@@ -408,4 +444,58 @@ fn nginx_denying_publish_is_a_rejection() {
     );
     assert_eq!(errors(&r, "publish_disconnect"), 0);
     assert_eq!(r["status"], "completed");
+}
+
+/// nginx `limit_conn 20` in front of a live stream, 100 viewers arriving over 10 s: most cannot
+/// watch. They are failed viewers in results.json, the terminal summary, report.md and the
+/// card's text alike, and the run is NOT READY (exit 1).
+#[test]
+fn nginx_limit_conn_fails_most_viewers_in_every_output_alike() {
+    let Some((nginx, module)) =
+        nginx_tools("nginx_limit_conn_fails_most_viewers_in_every_output_alike")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ng = start_nginx(&nginx, &module, dir.path());
+    let publishers = format!("publishers:\n  protocol: rtmp\n  url: rtmp://127.0.0.1:{}/live/lc\n  streams: 1\n  bitrate_kbps: 400\n  duration: 40s\n", ng.rtmp);
+    let phases = "    - { name: warmup, duration: 5s, joins_per_sec: 0 }\n    - { name: crowd, duration: 10s, joins_per_sec: 10 }";
+    let text =
+        yaml(&ng, "lc", phases, "20s", &publishers).replace("/hls/lc.m3u8", "/limited/lc.m3u8");
+    let out = run(dir.path(), &text).wait_with_output().expect("wait");
+    let terminal = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{terminal}\n{}", stderr(&out));
+    let out_dir = dir.path().join("out");
+    let r = results(&out_dir);
+    let v = &r["overall"]["viewers"];
+    let (failed, started) = (
+        v["failed"].as_u64().unwrap_or(0),
+        v["started"].as_u64().unwrap_or(0),
+    );
+    eprintln!(
+        "real (limit_conn): {v}\n  errors {}",
+        r["overall"]["errors"]
+    );
+    assert!((95..=105).contains(&started), "{v}");
+    assert!(failed * 2 > started, "most viewers could not watch: {v}");
+    assert!(errors(&r, "http_5xx") > 0, "{}", r["overall"]["errors"]);
+    assert_eq!(r["readiness"]["overall"]["verdict"], "not_ready");
+    let report = std::fs::read_to_string(out_dir.join("report.md")).expect("report.md");
+    let loaded = peakready::report::load(&out_dir).expect("results load");
+    let card = peakready::report::card::text(
+        &loaded,
+        &peakready::report::card::Badge::for_result(&loaded),
+    );
+    for (name, text) in [
+        ("terminal", &terminal),
+        ("report.md", &report),
+        ("card", &card),
+    ] {
+        assert!(
+            crate::outcomes::all_could_not_watch(text).contains(&(failed, started)),
+            "{name}:\n{text}"
+        );
+    }
+    assert!(terminal.contains("Readiness: NOT READY"), "{terminal}");
+    assert!(card.starts_with("OVERALL: NOT READY"), "{card}");
 }

@@ -6,15 +6,9 @@ use super::{gate_words, scale_words, Severity};
 use crate::format;
 use crate::metrics::{ErrorKind, Metric, RunResult, RunStatus, Stat};
 
-/// The expected peak viewers at this run's scale, when the scenario names an event.
-pub(super) fn planned_peak(result: &RunResult) -> Option<f64> {
-    let peak = result
-        .scenario
-        .resolved
-        .get("event")?
-        .get("expected_peak_viewers")?
-        .as_f64()?;
-    Some(peak * result.scenario.scale)
+/// The readiness target (concurrent viewers), the same figure the report and checklist print.
+fn target_viewers(result: &RunResult) -> Option<f64> {
+    result.readiness.as_ref().map(|r| r.overall.target_viewers)
 }
 
 /// Plain words for an error class.
@@ -28,6 +22,10 @@ fn class_words(class: ErrorKind) -> &'static str {
         ErrorKind::Tls => "TLS failures",
         ErrorKind::Dns => "DNS failures",
         ErrorKind::BodyMismatch => "unexpected responses",
+        ErrorKind::HostNotAllowed => "refused before sending (host not in allow_hosts)",
+        ErrorKind::UnusableUrl => "refused before sending (unusable URL)",
+        ErrorKind::LiveEdge404 => "live-edge segments not found (404)",
+        ErrorKind::NotHls => "playlists that were not HLS",
         _ => "other failures",
     }
 }
@@ -65,6 +63,10 @@ pub fn top_risks(result: &RunResult, n: usize) -> Vec<(Severity, String)> {
         if !gates.contains(&(f.metric, f.stat)) {
             gates.push((f.metric, f.stat));
         }
+    }
+    // Viewers who could not watch get their own risk below, with how their visits ended.
+    if result.overall.viewers.failed > 0 {
+        gates.retain(|g| g.0 != Metric::ViewerFailureRate);
     }
     for (metric, stat) in gates {
         let group: Vec<_> = failures
@@ -111,8 +113,32 @@ pub fn top_risks(result: &RunResult, n: usize) -> Vec<(Severity, String)> {
         risks.push((Severity::Warning, 3.0, msg));
     }
     let o = &result.overall;
-    if let Some((class, count)) = o.errors.iter().max_by_key(|e| *e.1) {
-        let failed: u64 = o.errors.values().sum();
+    if o.viewers.failed > 0 {
+        let gate_failed = result
+            .slo
+            .iter()
+            .any(|s| s.scope == "overall" && s.metric == Metric::ViewerFailureRate && !s.passed);
+        let sev = if gate_failed {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        };
+        risks.push((
+            sev,
+            // Viewers who could not watch come before any single SLO's ratio.
+            if gate_failed { f64::MAX / 2.0 } else { 2.5 },
+            format!(
+                "{} of {} viewers could not watch ({}): {}.",
+                format::count(o.viewers.failed as f64),
+                format::count(o.viewers.started as f64),
+                format::pct(o.viewers.viewer_failure_rate),
+                crate::report::viewers::failure_words(o)
+            ),
+        ));
+    }
+    let requests = o.errors.iter().filter(|(k, _)| k.is_request());
+    if let Some((class, count)) = requests.max_by_key(|e| *e.1) {
+        let failed = crate::report::viewers::request_errors(o);
         let sev = if o.error_rate >= 0.01 {
             Severity::Critical
         } else {
@@ -122,21 +148,12 @@ pub fn top_risks(result: &RunResult, n: usize) -> Vec<(Severity, String)> {
             sev,
             2.0,
             format!(
-                "{} of requests failed ({} of {}; {} of them {}){}.",
+                "{} of requests failed: {} of {}, {} of them {}.",
                 format::pct(o.error_rate),
                 format::count(failed as f64),
                 format::count(o.requests as f64),
                 format::count(*count as f64),
                 class_words(*class),
-                if o.joins.failed > 0 {
-                    format!(
-                        "; {} of {} viewers could not join",
-                        format::count(o.joins.failed as f64),
-                        format::count(o.joins.attempted as f64)
-                    )
-                } else {
-                    String::new()
-                }
             ),
         ));
     }
@@ -151,17 +168,19 @@ pub fn top_risks(result: &RunResult, n: usize) -> Vec<(Severity, String)> {
             ),
         ));
     }
-    if let Some(plan) =
-        planned_peak(result).filter(|p| (o.peak_concurrent_viewers as f64) < p * 0.95)
-    {
+    let peak = result
+        .readiness
+        .as_ref()
+        .map_or(o.peak_concurrent_viewers, |r| r.overall.peak_viewers) as f64;
+    if let Some(target) = target_viewers(result).filter(|t| peak < t * 0.95) {
         risks.push((
             Severity::Warning,
             1.2,
             format!(
-                "Peak concurrency was {} viewers, {:.0}% of the {} planned at this scale: the event's peak was not tested.",
-                format::count(o.peak_concurrent_viewers as f64),
-                o.peak_concurrent_viewers as f64 / plan * 100.0,
-                format::count(plan)
+                "Peak concurrency was {} viewers, {} of the readiness target of {}: the target load was not tested.",
+                format::count(peak),
+                format::pct(peak / target),
+                format::num(target)
             ),
         ));
     }

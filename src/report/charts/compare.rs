@@ -38,7 +38,7 @@ impl Verdict {
             return Verdict::Missing;
         };
         // Mirror of the regression rule, so "improved" is as strict as "regression".
-        let better = if r.metric == Metric::ErrorRate {
+        let better = if r.is_rate() {
             (b - c) * 100.0 > t.error_pp
         } else {
             b - c > t.ms && (b <= 0.0 || (b - c) / b * 100.0 > t.pct)
@@ -86,7 +86,7 @@ fn metrics(c: &Comparison) -> Vec<Metric> {
     let mut out: Vec<Metric> = Vec::new();
     for r in &c.rows {
         let has_value = r.base.is_some() || r.candidate.is_some();
-        if r.metric != Metric::ErrorRate && has_value && !out.contains(&r.metric) {
+        if !r.is_rate() && has_value && !out.contains(&r.metric) {
             out.push(r.metric);
         }
     }
@@ -158,7 +158,7 @@ pub fn render(path: &Path, c: &Comparison, base_name: &str, cand_name: &str) -> 
     let comparable = c
         .rows
         .iter()
-        .any(|r| r.metric != Metric::ErrorRate && r.base.is_some() && r.candidate.is_some());
+        .any(|r| !r.is_rate() && r.base.is_some() && r.candidate.is_some());
     if shown.is_empty() || !comparable {
         style::no_data(
             &grid,

@@ -35,7 +35,11 @@ pub fn render(path: &Path, result: &RunResult, series: &Series) -> anyhow::Resul
     let classes: Vec<(&str, Vec<(f64, f64)>)> = series
         .error_columns()
         .into_iter()
-        .map(|c| (c.trim_start_matches("err_"), series.counts("all", c)))
+        .map(|c| c.trim_start_matches("err_"))
+        // Requests only: session events (a stale playlist) and viewer outcomes (in older
+        // files) are not failed requests, and stacking them would count viewers twice.
+        .filter(|c| crate::metrics::ErrorKind::from_name(c).is_some_and(|k| !k.is_outcome()))
+        .map(|c| (c, series.counts("all", &format!("err_{c}"))))
         .filter(|(_, points)| points.iter().any(|p| p.1 > 0.0))
         .collect();
     let rate: Vec<(f64, Option<f64>)> = series
