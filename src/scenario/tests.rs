@@ -568,10 +568,7 @@ fn errors_in_set_are_located_at_the_set() {
 #[test]
 fn urls_that_do_not_parse_are_echoed_without_their_credentials() {
     use super::target::redact_userinfo;
-    assert_eq!(
-        redact_userinfo("ftp://u:secret@host/x"),
-        "ftp://***@host/x"
-    );
+    assert_eq!(redact_userinfo("ftp://u:secret@host/x"), "ftp://***@host/x");
     assert_eq!(redact_userinfo("http://host/a@b"), "http://host/a@b");
     assert_eq!(redact_userinfo("no scheme"), "no scheme");
 }
