@@ -14,7 +14,7 @@ use crate::scenario::{self, Scenario};
 use crate::staging::StagingConfig;
 
 mod args;
-pub use args::{Cli, Command};
+pub use args::{Cli, Command, K8sAction};
 
 /// What `main` maps onto an exit code.
 pub enum Exit {
@@ -86,6 +86,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
                 drain: Duration::from_secs(5),
                 embedded,
                 shard: None,
+                start: crate::collector::StartGate::Now,
             };
             // The demo shows the tool; its verdict is in the report, not the exit code.
             run_and_print(scenario, opts).await.map(|_| Exit::Success)
@@ -97,6 +98,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             capacity,
             drain,
             shard,
+            shard_base,
+            collector,
+            start_at,
             ll_hls,
             config,
         } => {
@@ -106,6 +110,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
                 ll_hls,
                 ..StagingConfig::default()
             };
+            let shard = shard
+                .map(|s| crate::plan::Shard::parse(&s, shard_base))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--shard: {e}"))?;
             if shard.is_some() && seed.is_none() {
                 anyhow::bail!("--shard needs --seed: every shard must draw the same plan");
             }
@@ -116,8 +124,31 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
                 drain,
                 embedded,
                 shard,
+                start: crate::collector::StartGate::of(collector, start_at),
             };
             run_and_print(scenario, opts).await
+        }
+        Command::K8s { action } => crate::cmd::k8s::dispatch(action),
+        Command::Collect {
+            listen,
+            shards,
+            out,
+            barrier_timeout,
+            start_lead,
+            shard_timeout,
+            keep_serving,
+        } => {
+            let opts = crate::cmd::collect::CollectOptions {
+                listen,
+                shards,
+                out,
+                barrier_timeout,
+                start_lead,
+                shard_timeout,
+                keep_serving,
+                progress,
+            };
+            crate::cmd::collect::collect(opts, interrupts()).await
         }
         Command::Validate {
             scenario: path,

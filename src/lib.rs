@@ -10,8 +10,10 @@
 pub mod analysis;
 pub mod cli;
 pub mod cmd;
+pub mod collector;
 pub mod engine;
 pub mod format;
+pub mod k8s;
 pub mod metrics;
 pub mod plan;
 pub mod protocol;

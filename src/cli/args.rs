@@ -55,7 +55,19 @@ pub enum Command {
         drain: Duration,
         /// Run only slice I of N of the plan (one of N processes or machines; same seed for all).
         #[arg(long, value_name = "I/N")]
-        shard: Option<crate::plan::Shard>,
+        shard: Option<String>,
+        /// What the I of `--shard I/N` counts from: 1, or 0 for a Kubernetes Indexed Job's
+        /// `$(JOB_COMPLETION_INDEX)`. Results always name shards from 1.
+        #[arg(long, value_name = "0|1", default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=1), requires = "shard")]
+        shard_base: u64,
+        /// A `peakready collect` to register with: wait at its start barrier, stream each closed
+        /// second to it, hand it the results, stop when it says so.
+        #[arg(long, value_name = "URL", conflicts_with = "start_at")]
+        collector: Option<url::Url>,
+        /// Start the plan at this instant (RFC 3339, e.g. 2026-12-02T20:00:00Z) instead of at
+        /// once: shards started on several machines then share time zero.
+        #[arg(long, value_name = "RFC3339", value_parser = parse_instant)]
+        start_at: Option<chrono::DateTime<chrono::Utc>>,
         /// When the scenario targets `embedded`: serve Low-Latency HLS.
         #[arg(long)]
         ll_hls: bool,
@@ -157,6 +169,40 @@ pub enum Command {
         #[arg(long)]
         allow_partial: bool,
     },
+    /// Write Kubernetes manifests for a sharded run (`kubectl apply -f DIR`); see docs/kubernetes.md.
+    K8s {
+        #[command(subcommand)]
+        action: K8sAction,
+    },
+    /// Collect a sharded run: start barrier, live merged progress, one merged results directory.
+    /// Exit 0 when every shard finished and every SLO passed, 1 otherwise (a missing shard
+    /// included), 2 on bad input.
+    Collect {
+        /// Address shards reach this collector at.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7000")]
+        listen: std::net::SocketAddr,
+        /// How many shards (`--shard I/N`'s N, all jobs together).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        shards: u64,
+        /// Merged results directory to create (it must not exist, or be empty); the shards'
+        /// streamed files are kept in DIR/shards/I/.
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+        /// Release the shards that registered this long after the first one did, naming the
+        /// missing ones (the run is then partial).
+        #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration_arg)]
+        barrier_timeout: Duration,
+        /// Time between "everyone is here" and the shared start, so every shard hears it first.
+        #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration_arg)]
+        start_lead: Duration,
+        /// A running shard silent this long is counted as lost.
+        #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = parse_duration_arg)]
+        shard_timeout: Duration,
+        /// After writing the results, keep serving them (GET /v1/results) until stopped: for
+        /// a collector in a Deployment, which restarts whatever exits.
+        #[arg(long)]
+        keep_serving: bool,
+    },
     /// Compare two runs (results directories or results.json files): exit 1 on a regression.
     Compare {
         #[arg(value_name = "BASE")]
@@ -182,6 +228,40 @@ pub enum Command {
         #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "compare.png")]
         chart: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum K8sAction {
+    /// Write the manifests: scenario ConfigMap, Indexed Job of generator pods (one shard each),
+    /// collector Deployment + Service; Secret references for the scenario's `${VAR}`s.
+    Render {
+        #[arg(value_name = "SCENARIO")]
+        scenario: PathBuf,
+        /// Generator pods (shards).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        shards: u64,
+        /// Container image holding peakready (see Dockerfile).
+        #[arg(long, value_name = "IMAGE")]
+        image: String,
+        /// Namespace of every object (a Namespace manifest is written too).
+        #[arg(long, value_name = "NS")]
+        namespace: Option<String>,
+        /// Directory to write the manifests to (it must not exist, or be empty); stdout when absent.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Seed of the plan every pod draws (random when absent; written into the Job).
+        #[arg(long, value_name = "S")]
+        seed: Option<u64>,
+        /// URL pods reach the collector at (default: its Service in the cluster).
+        #[arg(long, value_name = "URL")]
+        collector_url: Option<String>,
+    },
+}
+
+fn parse_instant(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("{e}: expected an RFC 3339 instant like 2026-12-02T20:00:00Z"))
 }
 
 fn parse_fraction(s: &str) -> Result<f64, String> {

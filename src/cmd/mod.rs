@@ -2,6 +2,8 @@
 //! them). Stages live in their own modules (`scenario`, `plan`, `engine`, `metrics`,
 //! `analysis`, `report`); a verb only sequences them.
 
+pub mod collect;
+pub mod k8s;
 pub mod merge;
 pub mod quick;
 pub mod run;

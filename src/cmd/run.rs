@@ -35,6 +35,8 @@ pub struct RunOptions {
     pub embedded: StagingConfig,
     /// `--shard I/N`: run one slice of the plan.
     pub shard: Option<crate::plan::Shard>,
+    /// When time zero is: now, `--start-at`, or the collector's start barrier.
+    pub start: crate::collector::StartGate,
 }
 
 /// How a finished run maps onto exit codes.
@@ -228,7 +230,15 @@ pub async fn run(
         .unwrap_or_else(|| default_out_dir(&scenario));
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("creating results directory {}", dir.display()))?;
-    let started_at = Utc::now();
+    // Time zero: the plan's instants are relative to it on every shard.
+    let gate = crate::collector::client::wait_for_start(
+        &opts.start,
+        opts.shard,
+        || collector_identity(&scenario, &plan, seed),
+        interrupts.clone(),
+    )
+    .await?;
+    let started_at = gate.at;
     let phase_bounds = plan
         .phases
         .iter()
@@ -244,7 +254,12 @@ pub async fn run(
     let (recorder, handle, live) =
         Recorder::new(plan.regions.len(), plan.phases.len(), Some(series));
     let (cpu_before, _) = sysinfo::cpu_and_peak_rss();
-    let start = tokio::time::Instant::now();
+    let start = tokio::time::Instant::from_std(gate.zero);
+    let stream = gate.link.as_ref().map(|l| l.stream(&dir));
+    let interrupts = match &gate.link {
+        Some(l) => l.merge_interrupts(interrupts),
+        None => interrupts,
+    };
     let recorder_task = tokio::spawn(recorder.run(start.into_std()));
     let display = progress::spawn(opts.progress, live.clone(), plan.phases.clone(), plan.total);
 
@@ -262,7 +277,11 @@ pub async fn run(
         ),
         None => None,
     };
-    let outcome = engine::run(engine_config, start, handle.clone(), live, interrupts).await;
+    let mut outcome = engine::run(engine_config, start, handle.clone(), live, interrupts).await;
+    if let Some(why) = gate.link.as_ref().and_then(|l| l.stopped_because()) {
+        outcome.status = RunStatus::Aborted;
+        outcome.reason = Some(format!("stopped by the collector: {why}"));
+    }
     if let Some(p) = publishers {
         p.stop(Duration::from_secs(2)).await;
     }
@@ -358,6 +377,14 @@ pub async fn run(
     // Load was sent: from here a failure is a failed run (exit 1) or an unrecorded one (exit
     // 3), never "bad input" (exit 2), and the terminal summary still shows what was measured.
     let not_written = record(&dir, &result);
+    if let Some(stream) = stream {
+        let results = match not_written.iter().find(|(f, _)| f == "results.json") {
+            Some((_, why)) => Err(format!("results.json could not be written: {why}")),
+            None => std::fs::read_to_string(dir.join("results.json"))
+                .map_err(|e| format!("results.json could not be read back: {e}")),
+        };
+        stream.finish(results).await;
+    }
     // NOT READY means an SLO broke (for several seconds) below the target load: that is an SLO
     // failure for the exit-code contract even when the whole-run percentile still passed.
     let not_ready = result
@@ -393,10 +420,17 @@ pub fn record(dir: &std::path::Path, result: &RunResult) -> Vec<(String, String)
     not_written
 }
 
-/// Descriptors and ephemeral ports a plan needs, checked before any packet: a run that would
-/// hit `ulimit -n` or run out of ports half-way measures the generator's limits, not the
-/// target's, so it is refused with what to change.
-fn preflight(scenario: &Scenario, plan: &Plan, open_files_limit: u64) -> anyhow::Result<()> {
+/// What one process of a plan holds at its peak (also sizes `k8s render`'s pods).
+pub struct PlannedLoad {
+    /// Expected peak concurrent viewers of this process (+10 % for the draw, capped).
+    pub viewers: u64,
+    /// Sockets per viewer (a chat WebSocket beside the HTTP connection).
+    pub per_viewer: u64,
+    /// Descriptors needed: viewers' sockets, publishers, 256 spare.
+    pub open_files: u64,
+}
+
+pub fn planned_load(scenario: &Scenario, plan: &Plan) -> PlannedLoad {
     let shards = plan.shard.map_or(1, |s| s.count) as f64;
     let expected_peak = plan
         .expected_concurrency()
@@ -410,7 +444,51 @@ fn preflight(scenario: &Scenario, plan: &Plan, open_files_limit: u64) -> anyhow:
         .publishers
         .as_ref()
         .map_or(0, |p| u64::from(p.streams));
-    let needed = viewers * per_viewer + publishers + 256;
+    PlannedLoad {
+        viewers,
+        per_viewer,
+        open_files: viewers * per_viewer + publishers + 256,
+    }
+}
+
+/// What the collector checks every shard against: one scenario, one seed, one shard count.
+fn collector_identity(
+    scenario: &Scenario,
+    plan: &Plan,
+    seed: u64,
+) -> crate::collector::proto::Identity {
+    let mut resolved = serde_json::to_value(scenario).unwrap_or(serde_json::Value::Null);
+    if let Some(o) = resolved.as_object_mut() {
+        o.remove("source");
+        if let Some(t) = o.get_mut("target").and_then(|t| t.as_object_mut()) {
+            t.remove("source_addrs");
+        }
+    }
+    crate::collector::proto::Identity {
+        scenario: scenario.name.clone(),
+        seed,
+        shard_count: plan.shard.map_or(1, |s| s.count),
+        resolved,
+        regions: plan.regions.clone(),
+        phases: plan.phases.clone(),
+        planned_s: plan.total.as_secs_f64(),
+        abort_when: scenario
+            .load
+            .abort_when
+            .as_ref()
+            .map(|a| (a.error_rate, a.after.as_secs_f64())),
+    }
+}
+
+/// Descriptors and ephemeral ports a plan needs, checked before any packet: a run that would
+/// hit `ulimit -n` or run out of ports half-way measures the generator's limits, not the
+/// target's, so it is refused with what to change.
+fn preflight(scenario: &Scenario, plan: &Plan, open_files_limit: u64) -> anyhow::Result<()> {
+    let PlannedLoad {
+        viewers,
+        per_viewer,
+        open_files: needed,
+    } = planned_load(scenario, plan);
     if open_files_limit > 0 && needed > open_files_limit {
         bail!(
             "{}: this plan expects about {viewers} concurrent viewers, needing ~{needed} open files, \

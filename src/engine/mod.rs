@@ -181,7 +181,7 @@ pub async fn run(
     }
 }
 
-fn should_abort(live: &LiveStats, abort: Option<&AbortWhen>) -> Option<String> {
+pub fn should_abort(live: &LiveStats, abort: Option<&AbortWhen>) -> Option<String> {
     let abort = abort?;
     if live.elapsed < abort.after || live.requests_total == 0 {
         return None;

@@ -38,7 +38,7 @@ fn phase_at(phases: &[PlannedPhase], t: f64) -> &str {
         .unwrap_or("drain")
 }
 
-fn status_line(s: &LiveStats, phases: &[PlannedPhase]) -> String {
+pub fn status_line(s: &LiveStats, phases: &[PlannedPhase]) -> String {
     let p99 = s
         .join_p99_ms
         .map(|v| format!("{v:.0} ms"))

@@ -106,17 +106,30 @@ impl std::str::FromStr for Shard {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Shard, String> {
+        Shard::parse(text, 1)
+    }
+}
+
+impl Shard {
+    /// `I/N` with I counted from `base`: 1 on the command line, 0 for a Kubernetes Indexed
+    /// Job's `JOB_COMPLETION_INDEX` (`--shard-base 0`). The result is always 1-based.
+    pub fn parse(text: &str, base: u64) -> Result<Shard, String> {
         let expected =
             || format!("expected a shard like 2/8 (the 2nd of 8 processes), got {text:?}");
         let (i, n) = text.split_once('/').ok_or_else(expected)?;
         let index: u64 = i.trim().parse().map_err(|_| expected())?;
         let count: u64 = n.trim().parse().map_err(|_| expected())?;
-        if count == 0 || index == 0 || index > count {
+        let last = (count + base).saturating_sub(1);
+        if count == 0 || index < base || index > last {
             return Err(format!(
-                "shard {index}/{count}: the index must be between 1 and {count}"
+                "shard {index}/{count}: the index must be between {base} and {last}{}",
+                if base == 0 { " (--shard-base 0)" } else { "" }
             ));
         }
-        Ok(Shard { index, count })
+        Ok(Shard {
+            index: index + 1 - base,
+            count,
+        })
     }
 }
 

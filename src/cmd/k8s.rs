@@ -1,0 +1,198 @@
+//! `k8s render` as a list of stages: read the scenario (its `${VAR}` names recorded, their
+//! values never read) → build the plan once per job slice → size the pods from each shard's
+//! planned peak → write the manifests (or print them for `kubectl apply -f -`).
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+
+use crate::k8s::{dns_label, JobSpec, Render, Sizing, COLLECTOR_PORT};
+use crate::plan::{Plan, Shard};
+use crate::scenario::{self, Scenario};
+
+pub struct RenderOptions {
+    pub scenario: PathBuf,
+    pub shards: u64,
+    pub image: String,
+    pub namespace: Option<String>,
+    pub out: Option<PathBuf>,
+    pub seed: Option<u64>,
+    /// Where pods reach the collector; the Service's DNS name unless given.
+    pub collector_url: Option<String>,
+}
+
+/// What was written, for the terminal.
+pub struct Rendered {
+    pub render: Render,
+    pub files: Vec<PathBuf>,
+}
+
+pub fn render(opts: &RenderOptions) -> anyhow::Result<(Rendered, String)> {
+    if opts.shards == 0 {
+        bail!("--shards must be at least 1");
+    }
+    if let Some(ns) = &opts.namespace {
+        if dns_label(ns, 63) != *ns {
+            bail!(
+                "--namespace `{ns}` is not a valid Kubernetes name; try `{}`",
+                dns_label(ns, 63)
+            );
+        }
+    }
+    let (scenario, text, secret_vars) = load_recording_vars(&opts.scenario)?;
+    crate::cmd::run::check_hosts(&scenario)?;
+    let seed = opts
+        .seed
+        .unwrap_or_else(|| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) as u64 >> 16);
+    let prefix = format!("peakready-{}", dns_label(&scenario.name, 30));
+    let collector_url = match &opts.collector_url {
+        Some(u) => u.clone(),
+        None => {
+            let ns = opts
+                .namespace
+                .as_ref()
+                .map(|n| format!(".{n}.svc"))
+                .unwrap_or_default();
+            format!("http://{prefix}-collector{ns}:{COLLECTOR_PORT}")
+        }
+    };
+    let plan = Plan::build(&scenario, seed).with_shard(Shard {
+        index: 1,
+        count: opts.shards,
+    });
+    let jobs = vec![JobSpec {
+        name: prefix.clone(),
+        region: None,
+        shards: opts.shards,
+        sizing: Sizing::of(&scenario, &plan),
+        node_selector: None,
+        tolerations: None,
+    }];
+    let render = Render {
+        prefix,
+        namespace: opts.namespace.clone(),
+        image: opts.image.clone(),
+        seed,
+        scenario_text: text,
+        secret_vars,
+        collector_url,
+        total_shards: jobs.iter().map(|j| j.shards).sum(),
+        jobs,
+    };
+    let manifests = render.manifests();
+    let mut files = Vec::new();
+    let mut stdout = String::new();
+    match &opts.out {
+        Some(dir) => {
+            check_out(dir)?;
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            for m in &manifests {
+                let path = dir.join(&m.file);
+                std::fs::write(&path, &m.text)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                files.push(path);
+            }
+        }
+        None => {
+            for m in &manifests {
+                stdout.push_str("---\n");
+                stdout.push_str(&m.text);
+            }
+        }
+    }
+    Ok((Rendered { render, files }, stdout))
+}
+
+/// Parse the scenario as `run` will, but with every `${VAR}` answered by a placeholder: the
+/// names go to the Secret reference, and no value is read from this machine's environment.
+fn load_recording_vars(path: &Path) -> anyhow::Result<(Scenario, String, Vec<String>)> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read the scenario file", path.display()))?;
+    let names = RefCell::new(BTreeSet::new());
+    let env = |name: &str| {
+        names.borrow_mut().insert(name.to_string());
+        Some("peakready-render-placeholder".to_string())
+    };
+    let scenario = scenario::parse_str(&text, &path.display().to_string(), &env)?;
+    let names = names.into_inner().into_iter().collect();
+    Ok((scenario, text, names))
+}
+
+/// Manifests of two renders mixed in one directory would be applied together.
+fn check_out(dir: &Path) -> anyhow::Result<()> {
+    if dir.exists() {
+        let mut entries =
+            std::fs::read_dir(dir).with_context(|| format!("reading --out {}", dir.display()))?;
+        if entries.next().is_some() {
+            bail!(
+                "--out {} is not empty; `kubectl apply -f` would apply old manifests with the new: choose a new directory",
+                dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The terminal summary: what to do next.
+pub fn summary(r: &Rendered) -> String {
+    let mut s = String::new();
+    for f in &r.files {
+        s.push_str(&format!("  wrote {}\n", f.display()));
+    }
+    for job in &r.render.jobs {
+        let z = &job.sizing;
+        s.push_str(&format!(
+            "Job {}: {} pods, each ~{} viewers at peak, {:.0} joins/s: requests {}m CPU / {} MiB, limits {}m / {} MiB\n",
+            job.name, job.shards, z.viewers, z.joins_per_sec, z.cpu_request_millis, z.memory_request_mib,
+            z.cpu_limit_millis, z.memory_limit_mib
+        ));
+    }
+    if !r.render.secret_vars.is_empty() {
+        s.push_str(&format!(
+            "The scenario reads {}: create Secret {} with those keys before applying.\n",
+            r.render.secret_vars.join(", "),
+            r.render.secret_name()
+        ));
+    }
+    if let Some(dir) = r.files.first().and_then(|f| f.parent()) {
+        s.push_str(&format!(
+            "Next: kubectl apply -f {}   (docs/kubernetes.md)",
+            dir.display()
+        ));
+    }
+    s
+}
+
+pub fn dispatch(action: crate::cli::K8sAction) -> anyhow::Result<crate::cli::Exit> {
+    match action {
+        crate::cli::K8sAction::Render {
+            scenario,
+            shards,
+            image,
+            namespace,
+            out,
+            seed,
+            collector_url,
+        } => {
+            let opts = RenderOptions {
+                scenario,
+                shards,
+                image,
+                namespace,
+                out,
+                seed,
+                collector_url,
+            };
+            let (rendered, stdout) = render(&opts)?;
+            if opts.out.is_some() {
+                println!("{}", summary(&rendered));
+            } else {
+                print!("{stdout}");
+                eprintln!("{}", summary(&rendered));
+            }
+            Ok(crate::cli::Exit::Success)
+        }
+    }
+}
