@@ -45,3 +45,6 @@ mod disk_full;
 
 #[path = "suite/outcomes.rs"]
 mod outcomes;
+
+#[path = "suite/k8s.rs"]
+mod k8s;

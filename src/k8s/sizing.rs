@@ -88,3 +88,46 @@ impl Sizing {
 fn round_up(v: f64, step: f64) -> u64 {
     ((v / step).ceil() * step) as u64
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Shard;
+
+    fn scenario(rate: u32, max: u64) -> Scenario {
+        let text = format!(
+            "name: s\ntarget: {{ base_url: http://127.0.0.1:9, allow_hosts: [127.0.0.1] }}\n\
+             load:\n  max_viewers: {max}\n  max_joins_per_sec: 100000\n  phases:\n    - {{ name: p, duration: 60s, joins_per_sec: {rate} }}\n\
+             viewer:\n  watch: {{ protocol: hls, url: /x.m3u8, duration: 30s }}\n"
+        );
+        crate::scenario::parse_str(&text, "s.yaml", &|_| None).expect("scenario")
+    }
+
+    #[test]
+    fn pods_grow_with_their_shard_of_the_peak() {
+        let s = scenario(1000, 1_000_000);
+        let one = Sizing::of(
+            &s,
+            &Plan::build(&s, 1).with_shard(Shard { index: 1, count: 1 }),
+        );
+        let ten = Sizing::of(
+            &s,
+            &Plan::build(&s, 1).with_shard(Shard {
+                index: 1,
+                count: 10,
+            }),
+        );
+        // ~30,000 held viewers in one pod, a tenth of that in each of ten.
+        assert!(one.viewers > 25_000 && one.viewers < 36_000, "{one:?}");
+        assert!(
+            ten.viewers * 9 < one.viewers && ten.viewers * 11 > one.viewers,
+            "{ten:?}"
+        );
+        assert!(one.memory_request_mib as f64 >= BASE_MIB + one.viewers as f64 * 8.0 / 1024.0);
+        assert!(one.memory_limit_mib > one.memory_request_mib);
+        assert!(one.cpu_request_millis > ten.cpu_request_millis);
+        assert!(one.cpu_limit_millis >= one.cpu_request_millis);
+        assert_eq!(ten.cpu_request_millis % 50, 0);
+        assert!(one.comment().contains("docs/performance.md"));
+    }
+}

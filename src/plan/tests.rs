@@ -136,3 +136,11 @@ fn shards_partition_the_plan_exactly() {
     );
     assert_eq!("2/8".parse::<Shard>(), Ok(Shard { index: 2, count: 8 }));
 }
+
+#[test]
+fn a_kubernetes_completion_index_counts_from_zero() {
+    assert_eq!(Shard::parse("0/3", 0), Ok(Shard { index: 1, count: 3 }));
+    assert_eq!(Shard::parse("2/3", 0), Ok(Shard { index: 3, count: 3 }));
+    let e = Shard::parse("3/3", 0).expect_err("index 3 of 3 from 0");
+    assert!(e.contains("between 0 and 2"), "{e}");
+}
