@@ -254,7 +254,7 @@ pub async fn run(
     let (recorder, handle, live) =
         Recorder::new(plan.regions.len(), plan.phases.len(), Some(series));
     let (cpu_before, _) = sysinfo::cpu_and_peak_rss();
-    let start = tokio::time::Instant::from_std(gate.zero);
+    let start = tokio::time::Instant::from_std(gate.zero.unwrap_or_else(std::time::Instant::now));
     let stream = gate.link.as_ref().map(|l| l.stream(&dir));
     let interrupts = match &gate.link {
         Some(l) => l.merge_interrupts(interrupts),

@@ -31,8 +31,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Started {
     /// The shared instant (the plan's second 0 on every shard).
     pub at: DateTime<Utc>,
-    /// The same instant on this process's monotonic clock.
-    pub zero: Instant,
+    /// The same instant on this process's monotonic clock; `None` for "now", which the caller
+    /// takes as late as it can (just before the recorder starts), so setup is not counted as lag.
+    pub zero: Option<Instant>,
     pub link: Option<Link>,
 }
 
@@ -62,7 +63,7 @@ pub async fn wait_for_start(
         StartGate::Now => {
             return Ok(Started {
                 at: Utc::now(),
-                zero: Instant::now(),
+                zero: None,
                 link: None,
             })
         }
@@ -126,7 +127,11 @@ pub async fn wait_for_start(
     }
     let wake_late_ms = (Utc::now() - at).num_microseconds().unwrap_or(0) as f64 / 1000.0;
     let link = link.map(|l| Link { wake_late_ms, ..l });
-    Ok(Started { at, zero, link })
+    Ok(Started {
+        at,
+        zero: Some(zero),
+        link,
+    })
 }
 
 async fn register_until_released(url: &Url, register: &Register) -> anyhow::Result<DateTime<Utc>> {
