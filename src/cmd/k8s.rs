@@ -3,7 +3,7 @@
 //! planned peak → write the manifests (or print them for `kubectl apply -f -`).
 
 use std::cell::RefCell;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -41,7 +41,7 @@ pub fn render(opts: &RenderOptions) -> anyhow::Result<(Rendered, String)> {
             );
         }
     }
-    let (scenario, text, secret_vars) = load_recording_vars(&opts.scenario)?;
+    let (scenario, text, vars) = load_recording_vars(&opts.scenario)?;
     crate::cmd::run::check_hosts(&scenario)?;
     let seed = opts
         .seed
@@ -76,7 +76,8 @@ pub fn render(opts: &RenderOptions) -> anyhow::Result<(Rendered, String)> {
         image: opts.image.clone(),
         seed,
         scenario_text: text,
-        secret_vars,
+        secret_vars: vars.secret,
+        config_env: vars.config,
         collector_url,
         total_shards: jobs.iter().map(|j| j.shards).sum(),
         jobs,
@@ -105,19 +106,78 @@ pub fn render(opts: &RenderOptions) -> anyhow::Result<(Rendered, String)> {
     Ok((Rendered { render, files }, stdout))
 }
 
-/// Parse the scenario as `run` will, but with every `${VAR}` answered by a placeholder: the
-/// names go to the Secret reference, and no value is read from this machine's environment.
-fn load_recording_vars(path: &Path) -> anyhow::Result<(Scenario, String, Vec<String>)> {
+/// `${VAR}`s of the scenario, split the way pods must receive them.
+pub struct Vars {
+    /// Used in header values: secrets, sent to pods from a Secret by name only.
+    pub secret: Vec<String>,
+    /// Set in this environment and used outside headers: configuration, written into the Job
+    /// as plain values so every pod draws the plan this render sized.
+    pub config: Vec<(String, String)>,
+}
+
+/// Parse the scenario as `run` will. Values come from this environment (to size the same plan
+/// the pods will run); a variable unset here is answered with a placeholder on a second pass,
+/// since header secrets need not exist where manifests are rendered. Secret values are read
+/// but never written.
+fn load_recording_vars(path: &Path) -> anyhow::Result<(Scenario, String, Vars)> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("{}: cannot read the scenario file", path.display()))?;
-    let names = RefCell::new(BTreeSet::new());
-    let env = |name: &str| {
-        names.borrow_mut().insert(name.to_string());
-        Some("peakready-render-placeholder".to_string())
+    let source = path.display().to_string();
+    let seen = RefCell::new(BTreeMap::<String, Option<String>>::new());
+    let local = |name: &str| {
+        let v = std::env::var(name).ok();
+        seen.borrow_mut().insert(name.to_string(), v.clone());
+        v
     };
-    let scenario = scenario::parse_str(&text, &path.display().to_string(), &env)?;
-    let names = names.into_inner().into_iter().collect();
-    Ok((scenario, text, names))
+    let scenario = match scenario::parse_str(&text, &source, &local) {
+        Ok(s) => s,
+        Err(first) => {
+            let unset: BTreeSet<String> = seen
+                .borrow()
+                .iter()
+                .filter(|(_, v)| v.is_none())
+                .map(|(k, _)| k.clone())
+                .collect();
+            if unset.is_empty() {
+                return Err(first.into());
+            }
+            let placeholder = |name: &str| {
+                let v = std::env::var(name).ok();
+                seen.borrow_mut().insert(name.to_string(), v.clone());
+                v.or_else(|| {
+                    unset
+                        .contains(name)
+                        .then(|| "peakready-render-placeholder".into())
+                })
+            };
+            scenario::parse_str(&text, &source, &placeholder)?
+        }
+    };
+    let seen = seen.into_inner();
+    let names_in = |from: &str| -> Vec<String> {
+        seen.keys()
+            .filter(|n| from.contains(&format!("${{{n}}}")) || from.contains(&format!("${{{n}:-")))
+            .cloned()
+            .collect()
+    };
+    let mut secret = BTreeSet::new();
+    let mut config = BTreeMap::new();
+    for o in &scenario.overrides {
+        for name in names_in(&o.from) {
+            if o.key.starts_with("target.headers") {
+                secret.insert(name);
+            } else if let Some(Some(v)) = seen.get(&name) {
+                config.insert(name, v.clone());
+            }
+        }
+    }
+    // A variable both in a header and elsewhere is a secret: never written.
+    config.retain(|k, _| !secret.contains(k));
+    let vars = Vars {
+        secret: secret.into_iter().collect(),
+        config: config.into_iter().collect(),
+    };
+    Ok((scenario, text, vars))
 }
 
 /// Manifests of two renders mixed in one directory would be applied together.

@@ -56,6 +56,8 @@ pub struct Render {
     pub scenario_text: String,
     /// `${VAR}` names the scenario reads: env from the Secret `<prefix>-secrets`.
     pub secret_vars: Vec<String>,
+    /// Other `${VAR}`s, with the values this render used (configuration, not secrets).
+    pub config_env: Vec<(String, String)>,
     pub collector_url: String,
     /// Shards in total (every job's together): the collector's barrier count.
     pub total_shards: u64,
@@ -232,6 +234,9 @@ impl Render {
             // Logs read as CI logs: one progress line every few seconds, no terminal bar.
             json!({"name": "CI", "value": "1"}),
         ];
+        for (name, value) in &self.config_env {
+            env.push(json!({"name": name, "value": value}));
+        }
         for var in &self.secret_vars {
             env.push(json!({
                 "name": var,

@@ -30,6 +30,7 @@ fn render(dir: &Path, scenario: &Path, shards: u64, extra: &[&str]) -> PathBuf {
         .arg(&out)
         .args(extra)
         .env("STAGING_TOKEN", "s3cr3t-value-never-written")
+        .env("PR_TIMEOUT", "2s")
         .output()
         .expect("run k8s render");
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
@@ -66,7 +67,9 @@ fn scenario_with_secret(dir: &Path, url: &str, secs: u32, rate: u32) -> PathBuf 
         secs,
         rate,
         "  headers: { X-Token: \"${STAGING_TOKEN}\" }",
-    );
+    )
+    // A configuration variable beside the secret: passed on as a plain value.
+    .replace("timeout: 2s", "timeout: ${PR_TIMEOUT}");
     write(dir, "event.yaml", &yaml)
 }
 
@@ -120,6 +123,11 @@ fn rendered_manifests_validate_against_two_kubernetes_versions_and_hold_no_secre
     assert!(token["valueFrom"]["secretKeyRef"]["name"]
         .as_str()
         .is_some());
+    let timeout = env
+        .iter()
+        .find(|e| e["name"].as_str() == Some("PR_TIMEOUT"))
+        .expect("a configuration ${VAR} is passed on");
+    assert_eq!(timeout["value"].as_str(), Some("2s"));
     assert!(c["resources"]["requests"]["memory"].as_str().is_some());
     assert!(c["resources"]["limits"]["cpu"].as_str().is_some());
     assert_eq!(
