@@ -48,3 +48,6 @@ mod outcomes;
 
 #[path = "suite/k8s.rs"]
 mod k8s;
+
+#[path = "suite/story.rs"]
+mod story;

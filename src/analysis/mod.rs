@@ -7,6 +7,7 @@ pub mod planned;
 pub mod readiness;
 pub mod series;
 pub mod slo;
+pub mod target;
 mod untested;
 
 use std::path::Path;

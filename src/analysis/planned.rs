@@ -72,17 +72,12 @@ pub fn peak(r: &RunResult) -> PlannedPeak {
         })
         .collect();
     let resolved = &r.scenario.resolved;
-    let watches = resolved["viewer"]["watch"]["protocol"].as_str() != Some("none");
+    // `watch.protocol: none` viewers still stay their watch time (the engine holds them), so
+    // they count as concurrent like any other: a plan of 0 viewers would be a lie.
     let watch = &resolved["viewer"]["watch"]["duration"];
-    let viewers = crate::plan::convolve(&arrivals, |age| {
-        if watches {
-            survival(watch, age as f64 + 0.5)
-        } else {
-            0.0
-        }
-    })
-    .into_iter()
-    .fold(0.0f64, f64::max);
+    let viewers = crate::plan::convolve(&arrivals, |age| survival(watch, age as f64 + 0.5))
+        .into_iter()
+        .fold(0.0f64, f64::max);
     let joins = r
         .phases
         .iter()

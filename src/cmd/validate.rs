@@ -84,6 +84,7 @@ pub fn render(s: &Scenario, seed: u64) -> String {
             s.load.max_viewers
         );
     }
+    target_lines(&mut out, s, &plan, peak);
     for phase in plan.phases.iter().filter(|p| p.capped) {
         let _ = writeln!(
             out,
@@ -109,4 +110,57 @@ pub fn render(s: &Scenario, seed: u64) -> String {
         let _ = writeln!(out, "  notice: {notice}");
     }
     out
+}
+
+/// The readiness target (the figure every report judges the run against) and, when the plan
+/// cannot reach it, a warning with the numbers: READY would be out of reach from the start.
+fn target_lines(out: &mut String, s: &Scenario, plan: &Plan, planned_peak: f64) {
+    use crate::format::num;
+    let planned_viewers = planned_peak.min(s.load.max_viewers as f64);
+    let planned_joins = plan
+        .phases
+        .iter()
+        .map(|p| {
+            p.joins_per_sec
+                .max(p.ramp_to.unwrap_or(0.0))
+                .min(s.load.max_joins_per_sec)
+        })
+        .fold(0.0f64, f64::max);
+    let event = s.event.as_ref();
+    let t = crate::analysis::target::target(
+        event
+            .and_then(|e| e.expected_peak_viewers)
+            .map(|v| v as f64),
+        event.and_then(|e| e.expected_peak_joins_per_sec),
+        s.load.scale,
+        event.map_or(1.0, |e| e.headroom),
+        planned_viewers,
+        planned_joins,
+    );
+    let _ = writeln!(
+        out,
+        "  readiness target: {}, {} joins/s",
+        t.words(),
+        num(t.joins_per_sec)
+    );
+    if !t.from_event {
+        return;
+    }
+    if planned_viewers < t.viewers {
+        let _ = writeln!(
+            out,
+            "  warning: the plan peaks at {} concurrent viewers, below the readiness target of {} ({:.2}×): the run cannot be READY; raise the phases' joins_per_sec or the watch time, or lower event.headroom",
+            num(planned_viewers),
+            num(t.viewers),
+            planned_viewers / t.viewers.max(1e-9)
+        );
+    }
+    if planned_joins < t.joins_per_sec {
+        let _ = writeln!(
+            out,
+            "  warning: the plan peaks at {} joins/s, below the readiness target of {} joins/s: the run cannot be READY",
+            num(planned_joins),
+            num(t.joins_per_sec)
+        );
+    }
 }

@@ -1,0 +1,170 @@
+//! One run, one story: the readiness target `validate` announces is the figure the terminal,
+//! report.md, report.html, the card and the checklist judge the run against, and a headline
+//! never says an SLO held when one failed.
+
+use crate::common::*;
+
+/// 40 viewers (4 s at 10/s, staying 10 s) against an event forecast of 40 × 1.5 headroom: the
+/// target (60) is out of the plan's reach.
+fn short_of_target_yaml() -> String {
+    r#"name: short
+event:
+  name: Launch
+  expected_peak_viewers: 40
+  expected_peak_joins_per_sec: 10
+  headroom: 1.5
+target:
+  base_url: embedded
+  allow_hosts: [127.0.0.1, localhost]
+  timeout: 3s
+regions:
+  - { name: eu, weight: 1 }
+load:
+  max_viewers: 500
+  max_joins_per_sec: 100
+  phases:
+    - { name: ramp, duration: 4s, joins_per_sec: 10 }
+viewer:
+  watch:
+    protocol: hls
+    url: /hls/stream.m3u8
+    duration: 10s
+slo:
+  first_frame_ms: { p95: 5000 }
+"#
+    .to_string()
+}
+
+#[test]
+fn validate_warns_when_the_plan_cannot_reach_the_target_and_every_output_prints_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(dir.path(), "short.yaml", &short_of_target_yaml());
+    let v = bin().arg("validate").arg(&path).output().expect("validate");
+    let text = stdout(&v);
+    assert_eq!(v.status.code(), Some(0), "{text}\n{}", stderr(&v));
+    assert!(
+        text.contains("readiness target: 60 concurrent viewers (= 40 forecast × 100% scale × 1.5 headroom), 15 joins/s"),
+        "{text}"
+    );
+    assert!(
+        text.contains("warning: the plan peaks at 40 concurrent viewers, below the readiness target of 60 (0.67×): the run cannot be READY"),
+        "{text}"
+    );
+
+    let out_dir = dir.path().join("out");
+    let run = bin()
+        .args(["run", "--seed", "2", "--drain", "2s"])
+        .arg(&path)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .expect("run");
+    let terminal = stdout(&run);
+    let r = results(&out_dir);
+    assert_eq!(
+        r["readiness"]["overall"]["target_viewers"].as_f64(),
+        Some(60.0)
+    );
+    assert_ne!(r["readiness"]["overall"]["verdict"], "ready");
+    let report = std::fs::read_to_string(out_dir.join("report.md")).expect("report.md");
+    let html = std::fs::read_to_string(out_dir.join("report.html")).expect("report.html");
+    let checklist = std::fs::read_to_string(out_dir.join("checklist.md")).expect("checklist");
+    let loaded = peakready::report::load(&out_dir).expect("load");
+    let card = peakready::report::card::text(
+        &loaded,
+        &peakready::report::card::Badge::for_result(&loaded),
+    );
+    assert!(terminal.contains("against a target of 60"), "{terminal}");
+    assert!(report.contains("against a target of 60"), "{report}");
+    assert!(report.contains("| 60 viewers"), "{report}");
+    assert!(html.contains("against a target of 60"), "report.html");
+    assert!(card.contains("readiness target: 60"), "{card}");
+    assert!(checklist.contains("the target of 60"), "{checklist}");
+    // One peak: the readiness table's and the viewers table's are the same figure.
+    let peak = r["overall"]["peak_concurrent_viewers"]
+        .as_u64()
+        .unwrap_or(0);
+    assert_eq!(
+        r["readiness"]["overall"]["peak_viewers"].as_u64(),
+        Some(peak)
+    );
+}
+
+#[test]
+fn the_headline_never_says_every_slo_held_when_one_failed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // first_frame p95 ≤ 5 s holds every second; `segment_ms max` has no per-second column and
+    // surely fails over the whole run: the per-second gates held, the run did not.
+    let yaml = short_of_target_yaml()
+        .replace("expected_peak_viewers: 40", "expected_peak_viewers: 20")
+        .replace("headroom: 1.5", "headroom: 1.0")
+        .replace(
+            "  first_frame_ms: { p95: 5000 }",
+            "  first_frame_ms: { p95: 5000 }\n  segment_ms: { max: 0.001 }",
+        );
+    let path = write(dir.path(), "headline.yaml", &yaml);
+    let out_dir = dir.path().join("out");
+    let run = bin()
+        .args(["run", "--seed", "2", "--drain", "2s"])
+        .arg(&path)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .expect("run");
+    let terminal = stdout(&run);
+    let r = results(&out_dir);
+    let failed = r["slo"]
+        .as_array()
+        .expect("slo")
+        .iter()
+        .filter(|s| s["passed"] == false)
+        .count();
+    assert!(failed > 0, "{}", r["slo"]);
+    let headline = r["readiness"]["headroom_words"].as_str().unwrap_or("");
+    assert!(!headline.contains("held every SLO "), "{headline}");
+    assert!(
+        headline.contains("SLO checks failed over the whole run")
+            || headline.contains("no load held every SLO"),
+        "{headline}"
+    );
+    assert!(!terminal.contains("held every SLO against"), "{terminal}");
+}
+
+/// Viewers of `watch.protocol: none` still stay their watch time: the plan is not "0
+/// concurrent viewers", and each such viewer is `joined`.
+#[test]
+fn a_run_without_video_plans_its_viewers_and_counts_them_joined() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let no_event = short_of_target_yaml().replace(
+        "event:\n  name: Launch\n  expected_peak_viewers: 40\n  expected_peak_joins_per_sec: 10\n  headroom: 1.5\n",
+        "",
+    );
+    assert!(!no_event.contains("event:"));
+    let yaml = no_event
+        .replace(
+            "    protocol: hls\n    url: /hls/stream.m3u8\n",
+            "    protocol: none\n",
+        )
+        .replace(
+            "slo:\n  first_frame_ms: { p95: 5000 }\n",
+            "slo:\n  connect_ms: { p99: 5000 }\n",
+        );
+    let path = write(dir.path(), "none.yaml", &yaml);
+    let out_dir = dir.path().join("out");
+    bin()
+        .args(["run", "--seed", "2", "--drain", "2s"])
+        .arg(&path)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .expect("run");
+    let r = results(&out_dir);
+    let v = &r["overall"]["viewers"];
+    assert!(v["started"].as_u64().unwrap_or(0) >= 35, "{v}");
+    assert_eq!(v["outcomes"]["joined"], v["started"], "{v}");
+    let words = r["readiness"]["headroom_words"].as_str().unwrap_or("");
+    assert!(
+        words.contains("against a planned 40 concurrent viewers"),
+        "{words}"
+    );
+}
