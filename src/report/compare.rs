@@ -5,8 +5,9 @@
 //!
 //! A latency regression must be worse by more than **both** tolerances (percentage and
 //! milliseconds): the percentage alone flags 1 ms → 1.3 ms noise, the milliseconds alone miss a
-//! doubling of a fast metric. A latency with fewer than [`MIN_SAMPLES`] samples on either side is
-//! shown but never called a regression (a p99 of 30 samples is its second-worst value). A rate
+//! doubling of a fast metric. A percentile is judged only when each run has at least
+//! [`BEYOND`] samples beyond it ([`min_samples`]: 10 for p50, 100 for p95, 500 for p99); below
+//! that it is shown but never called a regression (a p99 of 30 samples is just the worst one). A rate
 //! regression is a rise of more than `error_pp` percentage points. A verdict that got worse
 //! (READY → AT RISK → NOT READY) is a regression. [`Comparison`] is public so a chart can be
 //! drawn from it.
@@ -31,7 +32,20 @@ fn compared_metrics() -> impl Iterator<Item = Metric> {
 }
 const STATS: [Stat; 3] = [Stat::P50, Stat::P95, Stat::P99];
 /// Fewer samples than this on either side and a latency change is not judged.
-pub const MIN_SAMPLES: u64 = 100;
+pub const BEYOND: f64 = 5.0;
+
+/// Samples a run needs for `stat` to be judged: [`BEYOND`] of them past the percentile.
+pub fn min_samples(stat: Stat) -> u64 {
+    let q = match stat {
+        Stat::P50 => 0.5,
+        Stat::P90 => 0.9,
+        Stat::P95 => 0.95,
+        Stat::P99 => 0.99,
+        Stat::P999 => 0.999,
+        _ => 0.0,
+    };
+    (BEYOND / (1.0 - q)).round() as u64
+}
 /// Fractions compared per scope, in percentage points: (metric, stat).
 const RATES: [(Metric, Stat); 4] = [
     (Metric::ErrorRate, Stat::Value),
@@ -70,7 +84,7 @@ pub struct CompareRow {
     pub base: Option<f64>,
     pub candidate: Option<f64>,
     pub regression: bool,
-    /// Samples behind a latency on each side, when fewer than [`MIN_SAMPLES`] kept it unjudged.
+    /// Samples behind a latency on each side, when fewer than [`min_samples`] kept it unjudged.
     pub too_few: Option<(u64, u64)>,
 }
 
@@ -165,7 +179,7 @@ fn latency_row(
     let (base, candidate) = (get(b), get(c));
     let count = |x: Option<&Breakdown>| x.and_then(|x| x.metrics.get(&metric)).map(|m| m.count);
     let too_few = match (count(b), count(c)) {
-        (Some(bn), Some(cn)) if bn.min(cn) < MIN_SAMPLES => Some((bn, cn)),
+        (Some(bn), Some(cn)) if bn.min(cn) < min_samples(stat) => Some((bn, cn)),
         _ => None,
     };
     let regression = match (base, candidate) {
@@ -375,7 +389,7 @@ impl Comparison {
             } else if r.base.is_none() || r.candidate.is_none() {
                 "not comparable".to_string()
             } else if let Some((b, c)) = r.too_few {
-                format!("not judged: {b} / {c} samples (< {MIN_SAMPLES})")
+                format!("not judged: {b} / {c} samples (< {})", min_samples(r.stat))
             } else {
                 "ok".to_string()
             };
@@ -456,7 +470,7 @@ impl Comparison {
     fn tolerance_line(&self) -> String {
         let t = self.tolerance;
         format!(
-            "A latency regresses when worse by more than {}% and more than {} (judged with at least {MIN_SAMPLES} samples on each side); a rate (requests, viewers, stall ratio) when up by more than {} pp; a verdict when it gets worse.",
+            "A latency regresses when worse by more than {}% and more than {} (a percentile is judged when each run has at least {BEYOND} samples beyond it: 10 for p50, 100 for p95, 500 for p99); a rate (requests, viewers, stall ratio) when up by more than {} pp; a verdict when it gets worse.",
             t.pct,
             format::ms(t.ms),
             t.error_pp

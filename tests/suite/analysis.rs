@@ -325,9 +325,11 @@ fn well_under_capacity_is_ready_and_compare_gates_on_regressions() {
     );
     let text = stdout(&reg);
     assert!(
-        text.contains("REGRESSION") && text.contains("overall join_ms p95"),
+        // ~80 joins: p50 is judged, p95 and p99 are shown but have too few samples beyond them.
+        text.contains("REGRESSION") && text.contains("overall join_ms p50"),
         "{text}"
     );
+    assert!(text.contains("not judged: "), "{text}");
     // Without `--chart`, the chart follows `--out`: compare.md → compare.png.
     assert_chart(&dir.path().join("compare.png"));
     let md = std::fs::read_to_string(&md).expect("compare.md");
