@@ -3,6 +3,7 @@
 //! not tested. Reads `RunResult` and `timeseries.csv`; never imports `engine` or `report`.
 
 pub mod capacity;
+pub mod network;
 pub mod planned;
 pub mod readiness;
 pub mod series;

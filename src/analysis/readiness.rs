@@ -16,6 +16,7 @@ use crate::metrics::{Metric, RunResult, RunStatus};
 use crate::scenario::SloGate;
 
 use super::capacity::{self, ScopeCapacity, SUSTAIN_S};
+use super::network;
 use super::planned;
 use super::series::Series;
 use super::target::Target;
@@ -86,13 +87,16 @@ fn judge(
         } else {
             String::new()
         };
-        let why = format!(
+        let mut why = format!(
             "{} broke ({} measured) at {} concurrent viewers{at} (second {}, for ≥ {SUSTAIN_S} s)",
             format::gate(b.metric, b.stat, b.threshold),
             format::value(b.metric, b.measured),
             format::num(k.active_viewers as f64),
             k.second
         );
+        if let Some(cause) = network::explains_knee(r, scope, b.metric, b.stat, b.measured) {
+            why = format!("{why}: {cause}");
+        }
         // Breaking above the target is the headroom's edge, not a failure for this event.
         worst(
             if (k.active_viewers as f64) < tv * slack {
@@ -114,18 +118,27 @@ fn judge(
             .measured
             .map(|v| format::value(f.metric, v))
             .unwrap_or_else(|| "no samples".into());
+        let cause = network::explains(r, scope, f.metric, f.stat, f.measured);
         if let Some(why) = viewer_gate_words(r, scope, &gate, &measured) {
             worst(Verdict::NotReady, &mut reasons, why);
         } else if !gates_ps.contains(&&gate) || cap.is_none() {
-            let why = format!(
-                "{} failed over the whole run ({measured}); with no per-second data the load where it broke is unknown",
-                format::gate(f.metric, f.stat, f.threshold)
-            );
+            let why = match &cause {
+                Some(cause) => format!(
+                    "{} failed over the whole run ({measured}): {cause}",
+                    format::gate(f.metric, f.stat, f.threshold)
+                ),
+                None => format!(
+                    "{} failed over the whole run ({measured}); with no per-second data the load where it broke is unknown",
+                    format::gate(f.metric, f.stat, f.threshold)
+                ),
+            };
             worst(Verdict::NotReady, &mut reasons, why);
         } else if cap.is_some_and(|c| c.knee.is_none()) {
+            // "Short spikes" only when nothing else explains the tail.
             let why = format!(
-                "{} failed over the whole run ({measured}) though no {SUSTAIN_S}-second window broke: short spikes",
-                format::gate(f.metric, f.stat, f.threshold)
+                "{} failed over the whole run ({measured}) though no {SUSTAIN_S}-second window broke: {}",
+                format::gate(f.metric, f.stat, f.threshold),
+                cause.as_deref().unwrap_or("short spikes")
             );
             worst(Verdict::AtRisk, &mut reasons, why);
         }

@@ -8,6 +8,7 @@ use std::fmt::Write;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
+use crate::analysis::network;
 use crate::format;
 use crate::metrics::result::{ScopeReadiness, Verdict};
 use crate::metrics::{ErrorKind, Metric, RunResult};
@@ -77,7 +78,15 @@ fn derived(r: &RunResult, s: &ScopeReadiness, st: &mut Stages) {
         let b = &k.broken[0];
         let ratio = k.active_viewers as f64 / s.target_viewers.max(1e-9);
         let gate = format::gate(b.metric, b.stat, b.threshold);
-        if s.verdict == Verdict::NotReady {
+        let cause = network::explains_knee(r, name, b.metric, b.stat, b.measured);
+        if let (Some(cause), Verdict::NotReady) = (&cause, s.verdict) {
+            st.add(0, format!(
+                "**{name}** broke {gate} ({} measured) at {} concurrent viewers — {cause}. Re-run {name} without that emulated impairment (or accept it as the region's real network) before scaling any {}",
+                format::value(b.metric, b.measured),
+                format::num(k.active_viewers as f64),
+                component(b.metric)
+            ));
+        } else if s.verdict == Verdict::NotReady {
             // Scale so the knee lands at the target, rounded up to a tenth.
             let factor = (s.target_viewers / (k.active_viewers.max(1) as f64) * 10.0).ceil() / 10.0;
             st.add(0, format!(
@@ -106,7 +115,10 @@ fn derived(r: &RunResult, s: &ScopeReadiness, st: &mut Stages) {
             .measured
             .map(|v| format::value(f.metric, v))
             .unwrap_or_else(|| "no samples".into());
-        st.add(0, format!("**{name}** failed {} over the whole run ({measured}) → find the cause in its {} and re-test", format::gate(f.metric, f.stat, f.threshold), component(f.metric)));
+        match network::explains(r, name, f.metric, f.stat, f.measured) {
+            Some(cause) => st.add(0, format!("**{name}** failed {} over the whole run ({measured}) — {cause}: not a finding about the platform; re-test without that emulated impairment, or accept it as the region's real network", format::gate(f.metric, f.stat, f.threshold))),
+            None => st.add(0, format!("**{name}** failed {} over the whole run ({measured}) → find the cause in its {} and re-test", format::gate(f.metric, f.stat, f.threshold), component(f.metric))),
+        }
     }
     if s.verdict == Verdict::AtRisk {
         if let Some(h) = s.held_viewers.filter(|&h| (h as f64) < s.target_viewers) {

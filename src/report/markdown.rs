@@ -14,6 +14,7 @@ pub fn render(r: &RunResult) -> String {
     write_readiness(&mut out, r);
     write_slo(&mut out, r);
     write_regions(&mut out, r);
+    write_networks(&mut out, r);
     write_latency(&mut out, r);
     write_errors(&mut out, r);
     write_phases(&mut out, r);
@@ -222,6 +223,29 @@ fn write_regions(out: &mut String, r: &RunResult) {
     }
     let _ = writeln!(out, "### Requests\n");
     let _ = writeln!(out, "{}", super::viewers::requests_table(r).markdown());
+}
+
+/// The network each region's viewers ran through: findings it explains are attributed to it in
+/// the readiness reasons and the checklist.
+fn write_networks(out: &mut String, r: &RunResult) {
+    use crate::analysis::network;
+    let _ = writeln!(out, "## Networks\n");
+    let mut t = Table::new(&[
+        ("region", Align::Left),
+        ("emulated network", Align::Left),
+        ("source addresses", Align::Left),
+    ]);
+    let sources = network::source_addrs(r);
+    for (region, profile) in network::profiles(r) {
+        t.row(vec![
+            region,
+            profile.map_or("none: this machine's own network".to_string(), |p| {
+                p.words()
+            }),
+            sources.clone(),
+        ]);
+    }
+    let _ = writeln!(out, "{}", t.markdown());
 }
 
 fn latency_table(b: &Breakdown) -> Option<String> {

@@ -168,3 +168,95 @@ fn a_run_without_video_plans_its_viewers_and_counts_them_joined() {
         "{words}"
     );
 }
+
+/// Two regions whose connect p99 both fail: `lossy` runs through an emulated 8% loss (its tail
+/// is the 1 s SYN retransmit), `plain` through this machine's network. The report names each
+/// region's network; the readiness reasons and the checklist blame the emulated loss for
+/// `lossy` and keep the platform wording (edges and load balancers) for `plain`.
+#[test]
+fn a_tail_the_emulated_loss_explains_is_attributed_to_it_and_one_it_cannot_is_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let yaml = r#"name: causes
+target:
+  base_url: embedded
+  allow_hosts: [127.0.0.1, localhost]
+  timeout: 5s
+regions:
+  - { name: lossy, weight: 1, network: { rtt_ms: 20, jitter_ms: 0, loss_pct: 8, down_kbps: 0, up_kbps: 0 } }
+  - { name: plain, weight: 1 }
+load:
+  max_viewers: 500
+  max_joins_per_sec: 100
+  phases:
+    - { name: steady, duration: 5s, joins_per_sec: 16 }
+viewer:
+  watch:
+    protocol: hls
+    url: /hls/stream.m3u8
+    duration: 3s
+slo:
+  connect_ms: { p99: 0.01 }
+"#;
+    let path = write(dir.path(), "causes.yaml", yaml);
+    let out_dir = dir.path().join("out");
+    bin()
+        .args(["run", "--seed", "4", "--drain", "3s"])
+        .arg(&path)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .expect("run");
+    let r = results(&out_dir);
+    let p99 = |i: usize| {
+        r["regions"][i]["metrics"]["connect_ms"]["p99"]
+            .as_f64()
+            .unwrap_or(0.0)
+    };
+    assert!(p99(0) > 920.0, "lossy p99 {} is a retransmit tail", p99(0));
+    assert!(p99(1) < 500.0, "plain p99 {}", p99(1));
+    let report = std::fs::read_to_string(out_dir.join("report.md")).expect("report.md");
+    let checklist = std::fs::read_to_string(out_dir.join("checklist.md")).expect("checklist");
+    // The Networks table: one row per region, its profile in words.
+    let row = |region: &str| {
+        let section = &report[report.find("## Networks").expect("Networks section")..];
+        section
+            .lines()
+            .find(|l| l.starts_with(&format!("| {region} ")))
+            .unwrap_or_else(|| panic!("no network row for {region}:\n{report}"))
+            .to_string()
+    };
+    assert!(
+        row("lossy").contains("| rtt 20.0 ms ± 0 ms, 8% loss, unlimited down, unlimited up"),
+        "{report}"
+    );
+    assert!(
+        row("plain").contains("| none: this machine's own network"),
+        "{report}"
+    );
+    let line = |region: &str| {
+        checklist
+            .lines()
+            .find(|l| {
+                l.contains(&format!("**{region}** broke"))
+                    || l.contains(&format!("**{region}** failed"))
+            })
+            .unwrap_or_else(|| panic!("no finding for {region}:\n{checklist}"))
+            .to_string()
+    };
+    let lossy = line("lossy");
+    let plain = line("plain");
+    assert!(
+        lossy.contains("explained by lossy's emulated network (8% loss)"),
+        "{lossy}"
+    );
+    assert!(!lossy.contains("pre-scale"), "{lossy}");
+    assert!(plain.contains("edges and load balancers"), "{plain}");
+    assert!(!plain.contains("emulated"), "{plain}");
+    let reasons = |i: usize| r["readiness"]["regions"][i]["reasons"].to_string();
+    assert!(
+        reasons(0).contains("1 s initial retransmission timeout"),
+        "{}",
+        reasons(0)
+    );
+    assert!(!reasons(1).contains("retransmission"), "{}", reasons(1));
+}
