@@ -215,6 +215,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             timeout,
             headers,
             insecure,
+            tls_resume,
             allow_hosts,
             json,
             out,
@@ -256,6 +257,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
                 rate,
                 timeout,
                 insecure_tls: insecure,
+                tls_resume,
                 headers,
                 out,
             };

@@ -136,6 +136,10 @@ pub enum Command {
         /// Accept any TLS certificate (self-signed staging).
         #[arg(long)]
         insecure: bool,
+        /// New TLS connections resume an earlier session (like h2load) instead of a full
+        /// handshake each; the JSON notices say how many the server resumed.
+        #[arg(long)]
+        tls_resume: bool,
         /// Host to allow besides loopback (load goes only to allowed hosts).
         #[arg(long = "allow-host", value_name = "HOST")]
         allow_hosts: Vec<String>,

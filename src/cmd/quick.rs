@@ -26,6 +26,8 @@ pub struct QuickOptions {
     pub rate: Option<f64>,
     pub timeout: Duration,
     pub insecure_tls: bool,
+    /// `--tls-resume`: resume TLS sessions across new connections.
+    pub tls_resume: bool,
     pub headers: Vec<(String, String)>,
     pub out: Option<PathBuf>,
 }
@@ -43,6 +45,11 @@ pub async fn run(
         .keeping_read_buffers();
     if !opts.keep_alive {
         client = client.closing_connections();
+    }
+    if opts.tls_resume {
+        client = client
+            .resuming_tls_sessions()
+            .map_err(|e| anyhow::anyhow!("--tls-resume: {e}"))?;
     }
     let phase = PlannedPhase {
         name: "steady".into(),
@@ -72,6 +79,7 @@ pub async fn run(
     let (cpu_before, _) = sysinfo::cpu_and_peak_rss();
     let start = tokio::time::Instant::now();
     let recorder_task = tokio::spawn(recorder.run(start.into_std()));
+    let handshakes = client.clone();
     let config = QuickConfig {
         url: opts.url.clone(),
         client,
@@ -92,7 +100,10 @@ pub async fn run(
         std::slice::from_ref(&phase.name),
     );
     let elapsed = outcome.elapsed.as_secs_f64();
-    let mut notices = Vec::new();
+    let mut notices: Vec<String> =
+        crate::cmd::run::tls_notice(handshakes.handshakes(), opts.tls_resume)
+            .into_iter()
+            .collect();
     if opts.rate.is_none() {
         notices.push(
             "closed model: each connection waits for its previous response, so latency excludes \

@@ -183,12 +183,17 @@ pub async fn run(
         }
         region_base.push(base);
     }
-    let client = ClientConfig::new(
+    let mut client = ClientConfig::new(
         scenario.target.timeout,
         scenario.target.insecure_tls,
         &scenario.target.headers,
     )
     .map_err(|e| anyhow::anyhow!("{}: target.headers: {e}", scenario.source))?;
+    if scenario.target.tls_resume {
+        client = client
+            .resuming_tls_sessions()
+            .map_err(|e| anyhow::anyhow!("{}: target.tls: {e}", scenario.source))?;
+    }
     let mut allow_hosts = scenario.target.allow_hosts.clone();
     if embedded_url.is_some() {
         allow_hosts.extend(["127.0.0.1".to_string(), "localhost".to_string()]);
@@ -300,6 +305,7 @@ pub async fn run(
     let (regions, overall) = breakdowns(&state, &plan.regions, &phase_names);
     let elapsed = outcome.elapsed.as_secs_f64();
     let mut notices = scenario.notices();
+    notices.extend(tls_notice(client.handshakes(), scenario.target.tls_resume));
     if let Some(shard) = opts.shard {
         notices.push(format!(
             "shard {} of {}: this process ran 1/{} of the plan's arrivals (viewer id ≡ {} mod {}); \
@@ -549,4 +555,35 @@ pub(crate) fn generator_health(
             )
         }),
     }
+}
+
+/// What TLS session resumption did in this run: asked-for resumption the server refused must
+/// not pass for full-handshake load, nor the other way round.
+pub(crate) fn tls_notice(
+    counts: &crate::protocol::http::HandshakeCounts,
+    resume: bool,
+) -> Option<String> {
+    let (full, resumed) = counts.get();
+    let total = full + resumed;
+    if total == 0 {
+        return None;
+    }
+    let share = |n: u64| format!("{n} ({:.1} %)", n as f64 * 100.0 / total as f64);
+    Some(if resume {
+        format!(
+            "TLS: session resumption on (target.tls.resume, quick --tls-resume): {} of {total} handshakes resumed an earlier session, {} were full{}",
+            share(resumed),
+            share(full),
+            if resumed == 0 {
+                " — the server resumed none (session tickets or cache off?), so this run measured full handshakes"
+            } else {
+                ""
+            }
+        )
+    } else {
+        format!(
+            "TLS: {total} full handshakes, none resumed (each new connection is a new device; \
+             target.tls.resume: true or quick --tls-resume models returning apps)"
+        )
+    })
 }

@@ -114,6 +114,12 @@ impl RecorderHandle {
     }
 }
 
+/// How often the recorder drains its channel (see [`Recorder::run`]): the delay before an event
+/// is counted, never a change to the second it is filed under.
+const DRAIN_EVERY: Duration = Duration::from_millis(10);
+/// Events applied between yields while draining a backlog.
+const YIELD_EVERY: u32 = 4096;
+
 /// A snapshot for the progress display and abort checks, published once a second.
 #[derive(Debug, Clone, Default)]
 pub struct LiveStats {
@@ -248,25 +254,33 @@ impl Recorder {
     }
 
     /// Runs until a `Finish` event arrives. `start` is the run's time zero.
+    ///
+    /// The channel is drained every [`DRAIN_EVERY`] rather than awaited: a receiver waiting on
+    /// the channel is woken by the next send, and at thousands of joins a second (each sending
+    /// several events) those wake-ups, each a task schedule and often a thread unpark, cost the
+    /// generator more than the events themselves. Events carry their send instant, so filing
+    /// them under their second does not depend on when they are drained.
     pub async fn run(mut self, start: Instant) {
         let mut second = 0u64;
         let end_of = |second: u64| start + Duration::from_secs(second + 1);
-        // One timer for the whole run, moved on each second: not one per event.
-        let end_of_second = tokio::time::sleep_until(end_of(0).into());
-        tokio::pin!(end_of_second);
         // An event from a later second, held back until the current second is closed.
         let mut held: Option<(Instant, Event)> = None;
+        let mut since_yield = 0u32;
         loop {
             let boundary = end_of(second);
             let next = match held.take() {
                 Some(event) => Some(event),
-                None => tokio::select! {
-                    biased;
-                    event = self.rx.recv() => match event {
-                        Some(event) => Some(event),
-                        None => return,
-                    },
-                    _ = &mut end_of_second => None,
+                None => match self.rx.try_recv() {
+                    Ok(event) => Some(event),
+                    Err(mpsc::error::TryRecvError::Disconnected) => return,
+                    // Nothing queued and the second is over: close it.
+                    Err(mpsc::error::TryRecvError::Empty) if Instant::now() >= boundary => None,
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        let wake = (Instant::now() + DRAIN_EVERY).min(boundary);
+                        tokio::time::sleep_until(wake.into()).await;
+                        since_yield = 0;
+                        continue;
+                    }
                 },
             };
             match next {
@@ -276,6 +290,13 @@ impl Recorder {
                         return;
                     }
                     self.apply(event);
+                    // A long backlog must not hold the worker thread from the viewer tasks
+                    // sharing it.
+                    since_yield += 1;
+                    if since_yield == YIELD_EVERY {
+                        since_yield = 0;
+                        tokio::task::yield_now().await;
+                    }
                 }
                 later => {
                     held = later;
@@ -284,7 +305,6 @@ impl Recorder {
                     let closed_at = start.elapsed().min(Duration::from_secs(second + 1));
                     self.close_interval(second, closed_at);
                     second += 1;
-                    end_of_second.as_mut().reset(end_of(second).into());
                 }
             }
         }

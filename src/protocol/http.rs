@@ -21,6 +21,7 @@
 //! every request pay the path's delay, rate and loss. Without a profile the socket is used
 //! bare and unboxed ([`Io::Plain`]), so there is no wrapper to pay for.
 
+mod buffers;
 mod connect;
 mod error;
 #[cfg(test)]
@@ -77,6 +78,32 @@ pub struct ClientConfig {
     /// the response (see [`Self::closing_connections`]).
     keep_alive: bool,
     has_connection: bool,
+    /// TLS handshakes made by every connection of this config and its copies.
+    handshakes: Arc<HandshakeCounts>,
+}
+
+/// How many TLS handshakes were full and how many resumed an earlier session: with
+/// `target.tls.resume` the server decides, and a run must say what it got.
+#[derive(Debug, Default)]
+pub struct HandshakeCounts {
+    full: std::sync::atomic::AtomicU64,
+    resumed: std::sync::atomic::AtomicU64,
+}
+
+impl HandshakeCounts {
+    /// (full, resumed) so far.
+    pub fn get(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.full.load(Relaxed), self.resumed.load(Relaxed))
+    }
+
+    fn count(&self, kind: Option<rustls::HandshakeKind>) {
+        use std::sync::atomic::Ordering::Relaxed;
+        match kind {
+            Some(rustls::HandshakeKind::Resumed) => self.resumed.fetch_add(1, Relaxed),
+            _ => self.full.fetch_add(1, Relaxed),
+        };
+    }
 }
 
 impl ClientConfig {
@@ -120,10 +147,11 @@ impl ClientConfig {
             has_user_agent: parsed.iter().any(|(n, _)| n == header::USER_AGENT),
             has_connection: parsed.iter().any(|(n, _)| n == header::CONNECTION),
             headers: parsed,
-            tls: super::tls::client_config(insecure_tls)?,
+            tls: super::tls::client_config(insecure_tls, false)?,
             network: None,
             keep_read_buffer: false,
             keep_alive: true,
+            handshakes: Arc::default(),
         }))
     }
 
@@ -150,6 +178,7 @@ impl ClientConfig {
                 .map(Arc::new),
             keep_read_buffer: self.keep_read_buffer,
             keep_alive: self.keep_alive,
+            handshakes: self.handshakes.clone(),
         })
     }
 
@@ -172,6 +201,20 @@ impl ClientConfig {
         let mut copy = ClientConfig::clone(self);
         copy.keep_alive = false;
         Arc::new(copy)
+    }
+
+    /// A copy of this config whose TLS connections resume earlier sessions (`target.tls.resume`):
+    /// one session cache for the run, so after the first handshakes most new connections
+    /// resume, if the server allows it (see [`Self::handshakes`]).
+    pub fn resuming_tls_sessions(self: &Arc<ClientConfig>) -> Result<Arc<ClientConfig>, String> {
+        let mut copy = ClientConfig::clone(self);
+        copy.tls = super::tls::client_config(self.insecure_tls, true)?;
+        Ok(Arc::new(copy))
+    }
+
+    /// TLS handshakes so far, full and resumed, over this config and every copy of it.
+    pub fn handshakes(&self) -> &HandshakeCounts {
+        &self.handshakes
     }
 
     /// The network profile connections emulate, if any.
@@ -326,7 +369,9 @@ pub async fn open_stream(
                 // An EOF or reset here is the peer hanging up (Reset); what rustls itself
                 // rejected is Tls. `from_io` tells them apart.
                 .map_err(|e| RequestError::from_io(&e, "TLS handshake"))?;
-            (Io::Wrapped(Box::new(stream)), Some(start.elapsed()))
+            let elapsed = start.elapsed();
+            cfg.handshakes.count(stream.get_ref().1.handshake_kind());
+            (Io::Wrapped(Box::new(stream)), Some(elapsed))
         }
     };
     Ok((io, ConnectTimings { dns, connect, tls }))
@@ -401,6 +446,8 @@ impl HttpConnection {
             });
         }
         self.out.clear();
+        // One allocation for a typical request head instead of a doubling series.
+        self.out.reserve(256);
         let head = RequestHead {
             method: &method,
             path: path_and_query,
@@ -417,6 +464,9 @@ impl HttpConnection {
         })?;
         self.requests_sent += 1;
         self.broken = true;
+        if self.read_buf.capacity() == 0 {
+            self.read_buf = buffers::take();
+        }
         let start = Instant::now();
         let exchange = h1::exchange(
             &mut self.io,
@@ -430,8 +480,10 @@ impl HttpConnection {
             self.out = Vec::new();
         }
         // A buffer grown for a long response head is not kept either.
-        if !self.cfg.keep_read_buffer || self.read_buf.capacity() > h1::READ_BUFFER {
+        if self.read_buf.capacity() > h1::READ_BUFFER {
             self.read_buf = Vec::new();
+        } else if !self.cfg.keep_read_buffer {
+            buffers::give_back(std::mem::take(&mut self.read_buf));
         }
         let failure = match result {
             Ok(Ok(done)) => {

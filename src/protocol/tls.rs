@@ -12,7 +12,16 @@ use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 /// Builds the rustls config shared by every connection of a run. Built once: parsing roots and
 /// assembling cipher suites per connection would make the generator, not the target, the
 /// bottleneck of a TLS-heavy join storm.
-pub(crate) fn client_config(insecure: bool) -> Result<Arc<rustls::ClientConfig>, String> {
+///
+/// `resume`: keep a session cache (rustls' in-memory default, shared by every connection of the
+/// run) so new connections resume an earlier session, as an app that connected before does.
+/// Without it every connection makes a full handshake, as a new device would: rustls' own
+/// default (a cache) would otherwise make most of a join storm's handshakes resumptions
+/// without anyone asking for it.
+pub(crate) fn client_config(
+    insecure: bool,
+    resume: bool,
+) -> Result<Arc<rustls::ClientConfig>, String> {
     let provider = Arc::new(crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -30,6 +39,9 @@ pub(crate) fn client_config(insecure: bool) -> Result<Arc<rustls::ClientConfig>,
     };
     // We only speak HTTP/1.1; advertising it keeps ALPN-strict servers from refusing us.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    if !resume {
+        config.resumption = rustls::client::Resumption::disabled();
+    }
     Ok(Arc::new(config))
 }
 
@@ -95,8 +107,10 @@ mod tests {
     #[test]
     fn both_configs_build_and_offer_http11() {
         for insecure in [false, true] {
-            let cfg = client_config(insecure).expect("config builds");
-            assert_eq!(cfg.alpn_protocols, vec![b"http/1.1".to_vec()]);
+            for resume in [false, true] {
+                let cfg = client_config(insecure, resume).expect("config builds");
+                assert_eq!(cfg.alpn_protocols, vec![b"http/1.1".to_vec()]);
+            }
         }
     }
 }

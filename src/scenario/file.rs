@@ -57,8 +57,15 @@ pub struct TargetFile {
     /// Values are raw: `${VAR}` is substituted later, in resolve, never here.
     pub headers: Option<OrderedMap<String>>,
     pub insecure_tls: Option<bool>,
+    pub tls: Option<TlsFile>,
     pub timeout: Option<Dur>,
     pub source_addrs: Option<OneOrMany>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFile {
+    pub resume: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

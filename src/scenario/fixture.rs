@@ -18,6 +18,7 @@ impl Scenario {
                 headers: Vec::new(),
                 header_names: Vec::new(),
                 insecure_tls: false,
+                tls_resume: false,
                 timeout: Duration::from_secs(5),
                 source_addrs: Vec::new(),
             },

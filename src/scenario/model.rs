@@ -76,6 +76,9 @@ pub struct Target {
     /// Header names only, safe to show.
     pub header_names: Vec<String>,
     pub insecure_tls: bool,
+    /// `target.tls.resume`: new connections resume an earlier TLS session (as an app that
+    /// connected before does) instead of a full handshake each (a new device).
+    pub tls_resume: bool,
     #[serde(with = "crate::scenario::duration::serde_secs")]
     pub timeout: Duration,
     /// Local source addresses to spread connections over (issue 4); empty = let the OS choose.
@@ -95,6 +98,7 @@ impl std::fmt::Debug for Target {
             .field("headers", &headers)
             .field("header_names", &self.header_names)
             .field("insecure_tls", &self.insecure_tls)
+            .field("tls_resume", &self.tls_resume)
             .field("timeout", &self.timeout)
             .field("source_addrs", &self.source_addrs)
             .finish()

@@ -88,12 +88,21 @@ pub(crate) fn target(cx: &mut Ctx, t: TargetFile) -> Target {
         )
         .hint("use a smaller range or CIDR block");
     }
+    let tls_resume = t.tls.and_then(|tls| tls.resume).unwrap_or(false);
+    if tls_resume && base_url == BaseUrl::Embedded {
+        cx.err(
+            "target.tls.resume",
+            "the embedded staging server speaks plain http: there is no TLS session to resume",
+        )
+        .hint("remove `tls: { resume: true }`, or point base_url at an https target");
+    }
     Target {
         base_url,
         allow_hosts,
         header_names: headers.iter().map(|(n, _)| n.clone()).collect(),
         headers,
         insecure_tls: t.insecure_tls.unwrap_or(false),
+        tls_resume,
         timeout,
         source_addrs,
     }

@@ -287,6 +287,34 @@ fn allow_hosts_refuses_unlisted_hosts() {
 }
 
 #[test]
+fn tls_resume_is_off_unless_asked_and_needs_a_tls_target() {
+    let plain = parse(MINIMAL).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!plain.target.tls_resume, "full handshakes by default");
+    let https = MINIMAL.replace(
+        "  base_url: embedded",
+        "  base_url: https://127.0.0.1:8443\n  allow_hosts: [127.0.0.1]\n  tls: { resume: true }",
+    );
+    let s = parse(&https).unwrap_or_else(|e| panic!("{e}"));
+    assert!(s.target.tls_resume);
+
+    let embedded = MINIMAL.replace(
+        "  base_url: embedded",
+        "  base_url: embedded\n  tls: { resume: true }",
+    );
+    let msg = errors(&embedded).to_string();
+    assert!(msg.contains("target.tls.resume"), "{msg}");
+    assert!(msg.contains("plain http"), "{msg}");
+    let typo = MINIMAL.replace(
+        "  base_url: embedded",
+        "  base_url: embedded\n  tls: { resumption: true }",
+    );
+    let msg = errors(&typo).to_string();
+    assert!(msg.contains("resumption"), "{msg}");
+    let not_bool = https.replace("resume: true", "resume: sometimes");
+    assert!(parse(&not_bool).is_err());
+}
+
+#[test]
 fn source_addrs_resolve_ranges_and_cidrs() {
     let text = MINIMAL.replace(
         "  base_url: embedded",

@@ -397,5 +397,102 @@ async fn a_large_https_upload_is_sent_whole() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_sessions_are_resumed_only_when_asked() {
+    // A join storm of new devices makes full handshakes; `target.tls.resume` models returning
+    // apps. rustls' own default (a shared session cache) would resume silently: it must not.
+    let addr = tls_server().await;
+    let base = format!("https://{addr}");
+    let new_config = || {
+        ClientConfig::new(Duration::from_secs(20), true, &[])
+            .expect("config")
+            .closing_connections()
+    };
+    let fresh = new_config();
+    let resuming = new_config()
+        .resuming_tls_sessions()
+        .expect("resuming config");
+    for (cfg, resume) in [(fresh, false), (resuming, true)] {
+        let mut s = Session::new(origin(&base), cfg.clone(), None);
+        for _ in 0..6 {
+            let (t, resp) = s
+                .request(Method::GET, "/", None, false)
+                .await
+                .expect("https");
+            assert!(t.and_then(|t| t.tls).is_some(), "a new TLS connection each");
+            assert_eq!(resp.status, 200);
+        }
+        let (full, resumed) = cfg.handshakes().get();
+        assert_eq!(full + resumed, 6);
+        if resume {
+            assert!(resumed >= 4, "resume: {full} full, {resumed} resumed");
+        } else {
+            assert_eq!(resumed, 0, "no resumption unless asked: {full} full");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_says_how_many_tls_handshakes_resumed() {
+    let addr = tls_server().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    for resume in [false, true] {
+        let yaml = format!(
+            "name: tls-resume\ntarget:\n  base_url: https://{addr}\n  allow_hosts: [127.0.0.1]\n  \
+             insecure_tls: true\n  tls: {{ resume: {resume} }}\n  timeout: 5s\nregions:\n  - {{ name: lo, weight: 1 }}\n\
+             load:\n  max_viewers: 100\n  max_joins_per_sec: 50\n  phases:\n    - {{ name: joins, duration: 1s, joins_per_sec: 20 }}\n\
+             viewer:\n  join:\n    - {{ name: ok, method: GET, path: /ok }}\n  watch:\n    protocol: none\n    duration: 100ms\n"
+        );
+        let path = dir.path().join(format!("tls-{resume}.yaml"));
+        std::fs::write(&path, yaml).expect("scenario");
+        let out_dir = dir.path().join(format!("out-{resume}"));
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_peakready"))
+            .env("CI", "1")
+            .arg("run")
+            .arg(&path)
+            .arg("--quiet")
+            .arg("--out")
+            .arg(&out_dir)
+            .output()
+            .await
+            .expect("run");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = std::fs::read_to_string(out_dir.join("results.json")).expect("results.json");
+        let r: serde_json::Value = serde_json::from_str(&text).expect("json");
+        let tls_count = r["overall"]["metrics"]["tls_ms"]["count"]
+            .as_u64()
+            .expect("tls_ms");
+        assert_eq!(tls_count, 20, "every join timed its handshake");
+        let notice = r["notices"]
+            .as_array()
+            .and_then(|n| {
+                n.iter()
+                    .filter_map(|n| n.as_str())
+                    .find(|n| n.starts_with("TLS:"))
+            })
+            .unwrap_or_else(|| panic!("no TLS notice: {}", r["notices"]))
+            .to_string();
+        if resume {
+            let resumed: u64 = notice
+                .split("quick --tls-resume): ")
+                .nth(1)
+                .and_then(|t| t.split_whitespace().next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("{notice}"));
+            assert!(resumed >= 15, "{notice}");
+        } else {
+            assert!(
+                notice.contains("20 full handshakes, none resumed"),
+                "{notice}"
+            );
+        }
+    }
+}
+
 #[path = "netem_tc.rs"]
 mod tc;
