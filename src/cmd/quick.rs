@@ -164,7 +164,9 @@ pub async fn run(
         shard: None,
         merge: None,
         incomplete: state.write_failure.clone(),
+        error_details: Default::default(),
     };
+    result.error_details = crate::metrics::details::for_classes(result.overall.errors.keys());
     crate::analysis::slo::evaluate(&mut result);
     let not_written = match &opts.out {
         Some(dir) => crate::cmd::run::record(dir, &result),
@@ -242,6 +244,9 @@ pub fn render(r: &RunResult) -> String {
             .map(|(k, v)| format!("{k} {}", format::count(*v as f64)))
             .collect();
         out.push_str(&format!("  errors    {}\n", errs.join(", ")));
+        for (class, detail) in &r.error_details {
+            out.push_str(&format!("            {class}: {detail}\n"));
+        }
     }
     let mut t = Table::new(&[
         ("metric", Align::Left),

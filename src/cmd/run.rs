@@ -306,6 +306,7 @@ pub async fn run(
     let elapsed = outcome.elapsed.as_secs_f64();
     let mut notices = scenario.notices();
     notices.extend(tls_notice(client.handshakes(), scenario.target.tls_resume));
+    notices.extend(crate::metrics::details::redirect_notice());
     if let Some(shard) = opts.shard {
         notices.push(format!(
             "shard {} of {}: this process ran 1/{} of the plan's arrivals (viewer id ≡ {} mod {}); \
@@ -369,7 +370,9 @@ pub async fn run(
         shard: opts.shard,
         merge: None,
         incomplete: state.write_failure.clone(),
+        error_details: Default::default(),
     };
+    result.error_details = crate::metrics::details::for_classes(result.overall.errors.keys());
     crate::analysis::slo::evaluate(&mut result);
     let nobody_joined = result.overall.joins.attempted > 0 && result.overall.joins.succeeded == 0;
     if nobody_joined {

@@ -283,6 +283,7 @@ impl Worker {
                 Some(ok)
             }
             Err(e) => {
+                crate::metrics::details::note(e.kind, &e.detail);
                 self.local.counters.add_request(Some(e.kind));
                 Some(false)
             }

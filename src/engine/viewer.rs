@@ -85,12 +85,74 @@ pub struct Connections {
     /// watch time): whatever it then fails to see is the generator's doing, not the viewer's
     /// choice, and is not counted as the viewer leaving early.
     pub started_after_leave: bool,
+    /// Where the last request ended up when it followed redirects.
+    pub redirected_to: Option<Url>,
 }
 
+/// Redirects a viewer follows for one request before it is a `redirect` failure.
+pub const MAX_REDIRECTS: u32 = 5;
+
 impl Connections {
-    /// One timed request. Records connect timings, ttfb and the request outcome; returns the
-    /// response whatever its status (callers judge the status).
+    /// One timed request, following redirects as a player does: at most [`MAX_REDIRECTS`]
+    /// hops, each hop's host checked against `target.allow_hosts` (a redirect elsewhere is
+    /// `redirect`, nothing is sent there), 303 (and 301/302 after a POST) continue as GET. The
+    /// final URL is kept in [`Connections::redirected_to`] for resolving what it lists. Records
+    /// connect timings, ttfb and failures; returns the final response whatever its status.
     pub async fn request(
+        &mut self,
+        method: http::Method,
+        url: &Url,
+        body: Option<Bytes>,
+        keep_body: bool,
+    ) -> Result<Response, RequestError> {
+        self.redirected_to = None;
+        let (mut method, mut body, mut at) = (method, body, url.clone());
+        for hop in 0..=MAX_REDIRECTS {
+            let response = self
+                .request_once(method.clone(), &at, body.clone(), keep_body)
+                .await?;
+            let next = match (response.status, response.location.as_deref()) {
+                (301 | 302 | 303 | 307 | 308, Some(location)) => at.join(location).ok(),
+                _ => None,
+            };
+            let Some(next) = next else {
+                if hop > 0 {
+                    crate::metrics::details::note_redirect(url, &at, hop);
+                    self.redirected_to = Some(at);
+                }
+                return Ok(response);
+            };
+            let host = next.host_str().unwrap_or_default();
+            let refused = if hop == MAX_REDIRECTS {
+                Some(format!(
+                    "more than {MAX_REDIRECTS} redirects from {url} (a loop?); the last pointed to {next}"
+                ))
+            } else if !matches!(next.scheme(), "http" | "https") {
+                Some(format!("redirect from {at} to a non-HTTP URL {next}"))
+            } else if !super::host_allowed(host, &self.spec.allow_hosts) {
+                Some(format!(
+                    "redirect from {at} to host `{host}`, which is not in target.allow_hosts: not followed"
+                ))
+            } else {
+                None
+            };
+            if let Some(detail) = refused {
+                let error = RequestError::new(ErrorKind::Redirect, detail);
+                crate::metrics::details::note(error.kind, &error.detail);
+                self.rec.request(self.region, self.phase, Some(error.kind));
+                return Err(error);
+            }
+            if response.status == 303 || (method == http::Method::POST && response.status < 303) {
+                method = http::Method::GET;
+                body = None;
+            }
+            at = next;
+        }
+        unreachable!("the loop returns by its last hop")
+    }
+
+    /// One timed request, no redirect followed.
+    async fn request_once(
         &mut self,
         method: http::Method,
         url: &Url,
@@ -124,6 +186,7 @@ impl Connections {
                 Ok(response)
             }
             Err(e) => {
+                crate::metrics::details::note(e.kind, &e.detail);
                 self.rec.request(region, phase, Some(e.kind));
                 self.trace.failed_request(e.kind);
                 Err(e)
@@ -235,6 +298,7 @@ pub async fn run_viewer(
         // Late by generator standards, not merely by a timer tick: a 1 ms visit is still the
         // viewer's own to miss.
         started_after_leave: lag >= arrival.watch_for && lag > super::LATE_START,
+        redirected_to: None,
     };
 
     let joined = Box::pin(join(&spec, &mut conns, arrival.viewer_id)).await;

@@ -170,6 +170,10 @@ pub fn merge_results(
         notices,
         readiness: None,
         shard: None,
+        error_details: shards
+            .iter()
+            .flat_map(|s| s.result.error_details.clone())
+            .collect(),
         incomplete: shards.iter().find_map(|s| {
             let why = s.result.incomplete.as_ref()?;
             Some(format!("shard {}: {why}", s.index))

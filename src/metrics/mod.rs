@@ -5,6 +5,7 @@
 //! Must not import `engine` internals beyond system readings, nor `report`.
 
 mod build;
+pub mod details;
 pub mod merge;
 mod names;
 pub mod outcome;

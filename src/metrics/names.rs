@@ -555,10 +555,25 @@ pub enum ErrorKind {
     /// Refused before sending: the URL cannot be used (no host, a scheme other than http(s),
     /// a path that does not resolve against `base_url`).
     UnusableUrl,
+    /// The answer was not HTTP (garbage, another protocol, a malformed head); the first bytes
+    /// are kept, escaped, as the class's detail.
+    Protocol,
+    /// A 3xx that was not followed (`Location` missing or unusable).
+    Http3xx,
+    /// A status other than `expect_status` that is neither 3xx, 4xx nor 5xx (e.g. 204 where
+    /// 200 was expected).
+    UnexpectedStatus,
+    /// Redirects that went on too long (a loop), or to a host outside `target.allow_hosts`.
+    Redirect,
+    /// A response body beyond the cap for what it is (kept bodies 4 MiB, counted ones 1 GiB),
+    /// or a `Content-Length` announcing one: the connection is dropped, not read forever.
+    BodyTooLarge,
+    /// A playlist beyond the playlist cap (1 MiB): refused with its size rather than parsed.
+    PlaylistTooLarge,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 23] = [
+    pub const ALL: [ErrorKind; 29] = [
         ErrorKind::Dns,
         ErrorKind::Refused,
         ErrorKind::Timeout,
@@ -582,6 +597,12 @@ impl ErrorKind {
         ErrorKind::Cut,
         ErrorKind::HostNotAllowed,
         ErrorKind::UnusableUrl,
+        ErrorKind::Protocol,
+        ErrorKind::Http3xx,
+        ErrorKind::UnexpectedStatus,
+        ErrorKind::Redirect,
+        ErrorKind::BodyTooLarge,
+        ErrorKind::PlaylistTooLarge,
     ];
     pub const COUNT: usize = Self::ALL.len();
 
@@ -610,6 +631,12 @@ impl ErrorKind {
             ErrorKind::Cut => "cut",
             ErrorKind::HostNotAllowed => "host_not_allowed",
             ErrorKind::UnusableUrl => "unusable_url",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::Http3xx => "http_3xx",
+            ErrorKind::UnexpectedStatus => "unexpected_status",
+            ErrorKind::Redirect => "redirect",
+            ErrorKind::BodyTooLarge => "body_too_large",
+            ErrorKind::PlaylistTooLarge => "playlist_too_large",
         }
     }
 
@@ -638,12 +665,14 @@ impl ErrorKind {
         !self.is_outcome()
     }
 
-    /// The class for an unexpected HTTP status.
+    /// The class for an unexpected HTTP status: a 302 is not a 4xx, a 204 is not an error
+    /// class of its own family.
     pub fn from_status(status: u16) -> ErrorKind {
-        if status >= 500 {
-            ErrorKind::Http5xx
-        } else {
-            ErrorKind::Http4xx
+        match status {
+            500.. => ErrorKind::Http5xx,
+            400..=499 => ErrorKind::Http4xx,
+            300..=399 => ErrorKind::Http3xx,
+            _ => ErrorKind::UnexpectedStatus,
         }
     }
 }
@@ -688,6 +717,14 @@ serde_by_name!(ErrorKind, "error class", ErrorKind::ALL);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statuses_fall_in_their_own_family() {
+        assert_eq!(ErrorKind::from_status(302), ErrorKind::Http3xx);
+        assert_eq!(ErrorKind::from_status(204), ErrorKind::UnexpectedStatus);
+        assert_eq!(ErrorKind::from_status(404), ErrorKind::Http4xx);
+        assert_eq!(ErrorKind::from_status(503), ErrorKind::Http5xx);
+    }
 
     #[test]
     fn indexes_match_all_order() {

@@ -65,6 +65,10 @@ pub struct RunResult {
     /// histograms.hlog); when set, every readiness verdict is INCOMPLETE.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incomplete: Option<String>,
+    /// One example per error class counted, in words (e.g. the escaped first bytes of an
+    /// answer that was not HTTP), so a report says what a class was, not only how often.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub error_details: BTreeMap<ErrorKind, String>,
 }
 
 /// Where a merged result came from (`peakready merge`).

@@ -223,8 +223,12 @@ impl ClientConfig {
     }
 }
 
-/// Largest response body kept in memory (playlists, `expect_body`); larger ones are counted only.
+/// Largest response body kept in memory (playlists, `expect_body`); larger is `body_too_large`.
 pub const MAX_KEPT_BODY: u64 = 4 << 20;
+
+/// Largest response body read and counted (segments, `quick`); beyond it the request is
+/// `body_too_large` and the connection dropped.
+pub const MAX_COUNTED_BODY: u64 = 1 << 30;
 
 /// `http` or `https`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -316,6 +320,8 @@ pub struct ConnectTimings {
 #[derive(Debug, Clone)]
 pub struct Response {
     pub status: u16,
+    /// `Location` of a 3xx response.
+    pub location: Option<String>,
     /// Request handed to the connection → response head received.
     pub ttfb: Duration,
     /// Same start → last body byte received.
@@ -490,6 +496,7 @@ impl HttpConnection {
                 self.broken = !done.reusable || !self.cfg.keep_alive;
                 return Ok(Response {
                     status: done.status,
+                    location: done.location,
                     ttfb: done.head_at.saturating_duration_since(start),
                     total: start.elapsed(),
                     body_len: done.body_len,

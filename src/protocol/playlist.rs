@@ -165,6 +165,24 @@ pub fn resolve(base: &url::Url, uri: &str) -> Result<url::Url, url::ParseError> 
 }
 
 impl MediaPlaylist {
+    /// Keeps only the last `n` segments (and their parts) of a live playlist: a player needs
+    /// the live edge, not hours of DVR window, and a viewer's memory must not grow with what
+    /// the server lists. Media sequence numbers stay absolute (`next_msn` is unchanged); a
+    /// viewer further behind than the window re-enters at the live edge, as a player does.
+    pub fn keep_last(&mut self, n: usize) {
+        let drop = self.segments.len().saturating_sub(n);
+        if drop == 0 {
+            return;
+        }
+        // split_off: the kept tail gets an allocation of its own size, the long one is freed.
+        self.segments = self.segments.split_off(drop);
+        self.media_sequence = self.media_sequence.saturating_add(drop as u64);
+        if let Some(first) = self.segments.first().map(|s| s.msn) {
+            self.parts.retain(|p| p.msn >= first);
+            self.parts.shrink_to_fit();
+        }
+    }
+
     /// The media sequence number of the segment after the last listed one: the segment that
     /// trailing parts belong to, and what an LL-HLS blocking reload asks for (`_HLS_msn`).
     pub fn next_msn(&self) -> u64 {

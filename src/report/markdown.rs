@@ -325,6 +325,13 @@ fn write_errors(out: &mut String, r: &RunResult) {
         t.row(row);
     }
     let _ = writeln!(out, "{}", t.markdown());
+    // What a class was, not only how often (the first example of each).
+    for (class, detail) in &r.error_details {
+        let _ = writeln!(out, "- `{class}`: {}", detail.replace('|', "\\|"));
+    }
+    if !r.error_details.is_empty() {
+        out.push('\n');
+    }
 }
 
 fn write_phases(out: &mut String, r: &RunResult) {

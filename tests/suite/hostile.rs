@@ -220,3 +220,125 @@ fn run_ends_at_duration_plus_drain_against_a_stalling_target() {
     );
     assert!(m.max_rss_kib < 100 * 1024, "rss {} KiB", m.max_rss_kib);
 }
+
+/// Runs a 2 s HLS scenario (drain 1 s) against `behaviour` and checks what every hostile case
+/// must hold: the run ends on time, memory stays bounded, the results directory is complete,
+/// and `class` is among the errors. Returns the results directory's parent (kept alive).
+fn hostile_run(
+    behaviour: Behaviour,
+    chat: bool,
+    class: &str,
+) -> (tempfile::TempDir, serde_json::Value) {
+    let server = Hostile::start(behaviour);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut path = hls_scenario(dir.path(), &server.url(""), 2, "/live.m3u8", "");
+    if chat {
+        let text = std::fs::read_to_string(&path).expect("scenario")
+            + &format!(
+                "  chat:\n    url: ws://127.0.0.1:{}/chat\n    messages_per_min: 60\n",
+                server.port
+            );
+        path = write(dir.path(), "chat.yaml", &text);
+    }
+    let out = dir.path().join("out");
+    let mut cmd = bin();
+    cmd.args(["run", "--quiet", "--drain", "1s", "--out"])
+        .arg(&out)
+        .arg(&path);
+    let m = measured(cmd, &[]);
+    eprintln!(
+        "{behaviour:?}: wall {:.2} s, peak RSS {} MiB, exit {:?}",
+        m.wall.as_secs_f64(),
+        m.max_rss_kib / 1024,
+        m.code
+    );
+    assert!(
+        m.wall <= Duration::from_secs(2 + 1 + 1),
+        "{behaviour:?}: ran {:?}\n{}",
+        m.wall,
+        m.stderr
+    );
+    assert!(
+        m.max_rss_kib < 150 * 1024,
+        "{behaviour:?}: peak RSS {} KiB",
+        m.max_rss_kib
+    );
+    assert!(
+        matches!(m.code, Some(0 | 1)),
+        "{behaviour:?}: exit {:?}: {}",
+        m.code,
+        m.stderr
+    );
+    assert_complete_results(&out);
+    let r = results(&out);
+    assert!(
+        r["overall"]["errors"][class].as_u64().unwrap_or(0) > 0,
+        "{behaviour:?}: expected class {class}: {}",
+        r["overall"]["errors"]
+    );
+    (dir, r)
+}
+
+fn detail<'a>(r: &'a serde_json::Value, class: &str) -> &'a str {
+    r["error_details"][class].as_str().unwrap_or_default()
+}
+
+#[test]
+fn hostile_reset_and_server_errors() {
+    hostile_run(Behaviour::Reset, false, "reset");
+    hostile_run(Behaviour::ServerErrors, false, "http_5xx");
+}
+
+#[test]
+fn hostile_garbage_is_protocol_with_its_first_bytes_in_the_report() {
+    let (dir, r) = hostile_run(Behaviour::Garbage, false, "protocol");
+    assert!(
+        detail(&r, "protocol").contains("garbage \\x00\\xff"),
+        "{}",
+        r["error_details"]
+    );
+    let md = std::fs::read_to_string(dir.path().join("out/report.md")).expect("report.md");
+    assert!(
+        md.contains("`protocol`: ") && md.contains("\\x16\\x03"),
+        "report.md names it"
+    );
+}
+
+#[test]
+fn hostile_slow_or_endless_bodies_end_on_time() {
+    hostile_run(Behaviour::Slowloris, false, "cut");
+    let (_, r) = hostile_run(Behaviour::HugeContentLength, false, "body_too_large");
+    assert!(detail(&r, "body_too_large").contains("Content-Length 1000000000000"));
+    // A kept (playlist) body that never ends is cut at the kept-body cap, not read forever.
+    hostile_run(Behaviour::EndlessChunked, false, "body_too_large");
+}
+
+#[test]
+fn hostile_huge_playlist_is_classified_with_its_size() {
+    let (_, r) = hostile_run(
+        Behaviour::HugePlaylist(100_000),
+        false,
+        "playlist_too_large",
+    );
+    assert!(
+        detail(&r, "playlist_too_large").contains("bytes, over the 1024 KiB cap"),
+        "{}",
+        r["error_details"]
+    );
+    assert_ne!(r["readiness"]["overall"]["verdict"], "ready");
+}
+
+#[test]
+fn hostile_redirect_loop_is_bounded() {
+    let (_, r) = hostile_run(Behaviour::RedirectLoop, false, "redirect");
+    assert!(
+        detail(&r, "redirect").contains("more than 5 redirects"),
+        "{}",
+        r["error_details"]
+    );
+}
+
+#[test]
+fn hostile_websocket_that_never_upgrades() {
+    hostile_run(Behaviour::NeverUpgrades, true, "ws_upgrade");
+}

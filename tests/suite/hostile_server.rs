@@ -10,7 +10,6 @@ use std::thread;
 use std::time::Duration;
 
 #[derive(Clone, Copy, Debug)]
-#[allow(dead_code)] // transitional: every variant gets its case as its error class lands
 pub enum Behaviour {
     /// Accept and never answer.
     Stall,

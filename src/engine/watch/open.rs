@@ -14,7 +14,10 @@ pub(super) async fn open_stream(
     url: &Url,
     rendition: Rendition,
 ) -> Result<Stream, Fatal> {
-    let multi = match fetch_playlist(conns, url).await {
+    let fetched = fetch_playlist(conns, url).await;
+    // What a playlist lists resolves against where it was finally served from.
+    let url = &conns.redirected_to.take().unwrap_or_else(|| url.clone());
+    let multi = match fetched {
         Ok(Playlist::Media(media)) => {
             return Ok(Stream {
                 url: url.clone(),
@@ -41,7 +44,9 @@ pub(super) async fn open_stream(
         conns.judged(Some(ErrorKind::NotHls));
         return Err(Fatal::Failed);
     };
-    match fetch_playlist(conns, &media_url).await {
+    let fetched = fetch_playlist(conns, &media_url).await;
+    let media_url = conns.redirected_to.take().unwrap_or(media_url);
+    match fetched {
         Ok(Playlist::Media(media)) => {
             let pending_choice = (rendition == Rendition::ByBandwidth && variants.len() > 1)
                 .then(|| (url.clone(), variants));
@@ -58,6 +63,12 @@ pub(super) async fn open_stream(
         Err(()) => Err(Fatal::Failed),
     }
 }
+
+/// Largest playlist parsed (bytes); a larger one is `playlist_too_large`, with its size.
+pub const MAX_PLAYLIST_BYTES: usize = 1 << 20;
+
+/// Segments of a live media playlist a viewer keeps (the live edge and some way back).
+pub const PLAYLIST_WINDOW: usize = 32;
 
 /// Fetches and parses a playlist; every failure is recorded before returning `Err`.
 pub async fn fetch_playlist(conns: &mut Connections, url: &Url) -> Result<Playlist, ()> {
@@ -82,13 +93,29 @@ pub(super) async fn fetch_playlist_as(
     conns
         .rec
         .duration(conns.region, conns.phase, metric, response.total);
+    let size = response.body.as_ref().map_or(0, |b| b.len());
+    if size > MAX_PLAYLIST_BYTES {
+        let detail = format!(
+            "{url}: a playlist of {size} bytes, over the {} KiB cap (a live playlist that large \
+             is itself a problem: every viewer downloads it every target duration)",
+            MAX_PLAYLIST_BYTES >> 10
+        );
+        crate::metrics::details::note(ErrorKind::PlaylistTooLarge, &detail);
+        conns.judged(Some(ErrorKind::PlaylistTooLarge));
+        return Err(());
+    }
     let text = response
         .body
         .as_ref()
         .map(|b| String::from_utf8_lossy(b))
         .unwrap_or_default();
     match playlist::parse(&text) {
-        Ok(p) => {
+        Ok(mut p) => {
+            if let Playlist::Media(media) = &mut p {
+                if !media.end_list {
+                    media.keep_last(PLAYLIST_WINDOW);
+                }
+            }
             conns.judged(None);
             Ok(p)
         }

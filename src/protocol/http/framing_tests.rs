@@ -152,7 +152,7 @@ async fn malformed_heads_are_errors_not_panics() {
             .request(Method::GET, "/", None, true)
             .await
             .expect_err("malformed response");
-        assert_eq!(err.kind, ErrorKind::Other, "{err}");
+        assert_eq!(err.kind, ErrorKind::Protocol, "{err}");
         assert!(!session.is_connected(), "{err}");
     }
 }
@@ -332,5 +332,34 @@ async fn abandoning_a_request_midway_retires_its_connection() {
     assert!(
         !conn.is_usable(),
         "a half-read response must not be followed by another request"
+    );
+}
+
+#[tokio::test]
+async fn bodies_over_their_cap_are_body_too_large_before_they_are_read() {
+    // 5 MiB announced for a kept body (cap 4 MiB): refused at the head, no byte of it waited for.
+    let (addr, _) = answer_with(b"HTTP/1.1 200 OK\r\nContent-Length: 5242880\r\n\r\n").await;
+    let mut session = Session::new(origin(addr), config(Duration::from_secs(5)), None);
+    let err = session
+        .request(Method::GET, "/", None, true)
+        .await
+        .expect_err("over the kept-body cap");
+    assert_eq!(err.kind, ErrorKind::BodyTooLarge, "{err}");
+    assert!(err.detail.contains("Content-Length 5242880"), "{err}");
+    assert!(!session.is_connected());
+}
+
+#[tokio::test]
+async fn a_non_http_answer_is_protocol_with_its_first_bytes_escaped() {
+    let (addr, _) = answer_with(b"\x16\x03\x01\x02\x00hello\r\n\r\n").await;
+    let mut session = Session::new(origin(addr), config(Duration::from_secs(5)), None);
+    let err = session
+        .request(Method::GET, "/", None, false)
+        .await
+        .expect_err("not HTTP");
+    assert_eq!(err.kind, ErrorKind::Protocol);
+    assert!(
+        err.detail.contains("\\x16\\x03\\x01\\x02\\x00hello\\r\\n"),
+        "{err}"
     );
 }

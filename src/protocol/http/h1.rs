@@ -13,7 +13,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::stream::Io;
-use super::{RequestError, MAX_KEPT_BODY};
+use super::{RequestError, MAX_COUNTED_BODY, MAX_KEPT_BODY};
 use crate::metrics::ErrorKind;
 
 /// Read buffer of an exchange. Responses are read through it; a connection keeps it between
@@ -37,6 +37,8 @@ pub(super) enum Stage {
 /// A response head, reduced to what the exchange needs.
 struct Head {
     status: u16,
+    /// `Location` of a 3xx (bounded: a header line is at most the 64 KiB head).
+    location: Option<String>,
     framing: Framing,
     /// The server will close after this response (or HTTP/1.0 without keep-alive).
     close: bool,
@@ -53,6 +55,7 @@ enum Framing {
 /// What one exchange returns on success.
 pub(super) struct Exchanged {
     pub status: u16,
+    pub location: Option<String>,
     pub head_at: tokio::time::Instant,
     pub body_len: u64,
     pub body: Option<Bytes>,
@@ -76,6 +79,10 @@ pub(super) async fn exchange(
     let head = rd.head(is_head).await?;
     let head_at = tokio::time::Instant::now();
     let mut sink = BodySink::new(keep_body, &head.framing);
+    if let Framing::Length(n) = head.framing {
+        // Refused before a byte of it is read: a server announcing 1 TB is not waited for.
+        sink.check(n).map_err(|e| rd.failure(e))?;
+    }
     let clean_end = match head.framing {
         Framing::Empty => true,
         Framing::Length(n) => {
@@ -96,6 +103,7 @@ pub(super) async fn exchange(
     let reusable = clean_end && !head.close && rd.is_drained();
     Ok(Exchanged {
         status: head.status,
+        location: head.location,
         head_at,
         body_len: sink.len,
         body: sink.finish(),
@@ -103,10 +111,20 @@ pub(super) async fn exchange(
     })
 }
 
-/// Counts body bytes and keeps them when asked, up to [`MAX_KEPT_BODY`].
+/// Counts body bytes and keeps them when asked. A kept body beyond [`MAX_KEPT_BODY`] or a
+/// counted one beyond [`MAX_COUNTED_BODY`] is `body_too_large`: memory stays bounded whatever
+/// the server sends, and an endless body ends the request instead of running to the timeout.
 struct BodySink {
     len: u64,
     kept: Option<BytesMut>,
+}
+
+fn body_cap(keep: bool) -> u64 {
+    if keep {
+        MAX_KEPT_BODY
+    } else {
+        MAX_COUNTED_BODY
+    }
 }
 
 impl BodySink {
@@ -123,17 +141,39 @@ impl BodySink {
         }
     }
 
-    fn push(&mut self, data: &[u8]) {
-        self.len += data.len() as u64;
-        if self.len > MAX_KEPT_BODY {
-            // Bodies are kept for playlists and `expect_body` checks; a server answering with
-            // something huge must not grow a viewer's memory without bound. The body is still
-            // read and counted; the caller sees no body (e.g. "not HLS").
-            self.kept = None;
+    /// `len` bytes would be over the cap for this body.
+    fn check(&self, len: u64) -> Result<(), RequestError> {
+        let cap = body_cap(self.kept.is_some());
+        if len <= cap {
+            return Ok(());
         }
+        Err(RequestError::new(
+            ErrorKind::BodyTooLarge,
+            format!(
+                "reading body: {} exceeds the {} MiB cap for a {} body",
+                if self.len == 0 {
+                    format!("Content-Length {len} bytes")
+                } else {
+                    format!("more than {cap} bytes")
+                },
+                cap >> 20,
+                if self.kept.is_some() {
+                    "kept (playlist, expect_body)"
+                } else {
+                    "counted"
+                }
+            ),
+        ))
+    }
+
+    fn push(&mut self, data: &[u8]) -> Result<(), RequestError> {
+        let len = self.len + data.len() as u64;
+        self.check(len)?;
+        self.len = len;
         if let Some(k) = self.kept.as_mut() {
             k.extend_from_slice(data);
         }
+        Ok(())
     }
 
     fn finish(self) -> Option<Bytes> {
@@ -199,8 +239,12 @@ impl<'a> Reader<'a> {
                 self.buf.reserve_exact(grow_by);
             } else {
                 return Err(self.failure(RequestError::new(
-                    ErrorKind::Other,
-                    format!("{what} longer than {} KiB", limit / 1024),
+                    ErrorKind::Protocol,
+                    format!(
+                        "{what}: longer than {} KiB; it began \"{}\"",
+                        limit / 1024,
+                        escaped_start(self.window())
+                    ),
                 )));
             }
         }
@@ -243,8 +287,11 @@ impl<'a> Reader<'a> {
                     Ok(httparse::Status::Partial) => {}
                     Err(e) => {
                         return Err(self.failure(RequestError::new(
-                            ErrorKind::Other,
-                            format!("awaiting response: malformed response head ({e})"),
+                            ErrorKind::Protocol,
+                            format!(
+                            "awaiting response: not an HTTP/1.x response ({e}); it began \"{}\"",
+                            escaped_start(self.window())
+                        ),
                         )))
                     }
                 }
@@ -263,7 +310,8 @@ impl<'a> Reader<'a> {
                 .window()
                 .len()
                 .min(usize::try_from(remaining).unwrap_or(usize::MAX));
-            sink.push(&self.buf[self.start..self.start + take]);
+            sink.push(&self.buf[self.start..self.start + take])
+                .map_err(|e| self.failure(e))?;
             self.consume(take);
             remaining -= take as u64;
         }
@@ -280,7 +328,7 @@ impl<'a> Reader<'a> {
                     .is_some_and(|b| !b.is_ascii_hexdigit())
                 {
                     return Err(self.failure(RequestError::new(
-                        ErrorKind::Other,
+                        ErrorKind::Protocol,
                         "reading body: invalid chunk size line",
                     )));
                 }
@@ -295,7 +343,7 @@ impl<'a> Reader<'a> {
                     }
                     Err(_) => {
                         return Err(self.failure(RequestError::new(
-                            ErrorKind::Other,
+                            ErrorKind::Protocol,
                             "reading body: invalid chunk size line",
                         )))
                     }
@@ -316,7 +364,7 @@ impl<'a> Reader<'a> {
         }
         if &self.window()[..2] != b"\r\n" {
             return Err(self.failure(RequestError::new(
-                ErrorKind::Other,
+                ErrorKind::Protocol,
                 "reading body: chunk not followed by CRLF",
             )));
         }
@@ -335,7 +383,7 @@ impl<'a> Reader<'a> {
                 Some(pos) if self.window()[..pos].contains(&b':') => self.consume(pos + 2),
                 Some(_) => {
                     return Err(self.failure(RequestError::new(
-                        ErrorKind::Other,
+                        ErrorKind::Protocol,
                         "reading body: malformed chunked trailer",
                     )))
                 }
@@ -350,7 +398,7 @@ impl<'a> Reader<'a> {
     async fn body_until_close(&mut self, sink: &mut BodySink) -> Result<(), Stage> {
         loop {
             if !self.is_drained() {
-                sink.push(self.window());
+                sink.push(self.window()).map_err(|e| self.failure(e))?;
                 self.consume(self.buf.len() - self.start);
             }
             if self.fill(READ_BUFFER, "reading body").await? == 0 {
@@ -372,7 +420,13 @@ fn interpret(
     let mut transfer_encoded = false;
     let mut says_close = false;
     let mut says_keep_alive = false;
+    let mut location = None;
     for h in resp.headers.iter() {
+        if (300..400).contains(&status) && h.name.eq_ignore_ascii_case("location") {
+            location = std::str::from_utf8(h.value)
+                .ok()
+                .map(|v| v.trim().to_string());
+        }
         if h.name.eq_ignore_ascii_case("content-length") {
             let digits = h.value.trim_ascii();
             let n = (!digits.is_empty() && digits.iter().all(u8::is_ascii_digit))
@@ -428,14 +482,30 @@ fn interpret(
         };
     Ok(Head {
         status,
+        location,
         framing,
         close,
     })
 }
 
+/// The first bytes of what the server sent, printable and bounded (for a `protocol` detail).
+pub(crate) fn escaped_start(bytes: &[u8]) -> String {
+    let shown: String = bytes
+        .iter()
+        .take(48)
+        .flat_map(|b| std::ascii::escape_default(*b))
+        .map(char::from)
+        .collect();
+    if bytes.len() > 48 {
+        format!("{shown}…")
+    } else {
+        shown
+    }
+}
+
 fn malformed(what: &str) -> RequestError {
     RequestError::new(
-        ErrorKind::Other,
+        ErrorKind::Protocol,
         format!("awaiting response: malformed response head ({what})"),
     )
 }

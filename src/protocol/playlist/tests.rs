@@ -257,3 +257,22 @@ fn resolve_joins_relative_and_absolute_uris() {
     );
     assert_eq!(r("http://other/a.ts").as_deref(), Ok("http://other/a.ts"));
 }
+
+#[test]
+fn a_live_window_keeps_the_edge_and_absolute_sequence_numbers() {
+    let mut text = String::from("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:100\n");
+    for i in 0..1000 {
+        text.push_str(&format!("#EXTINF:2.0,\ns{i}.ts\n"));
+    }
+    let Ok(Playlist::Media(mut m)) = parse(&text) else {
+        panic!("media playlist")
+    };
+    let next = m.next_msn();
+    m.keep_last(32);
+    assert_eq!(m.segments.len(), 32);
+    assert_eq!(m.next_msn(), next, "the live edge is unchanged");
+    assert_eq!(m.segments[0].msn, 100 + 1000 - 32);
+    assert_eq!(m.segments[0].uri, "s968.ts");
+    assert_eq!(m.media_sequence, m.segments[0].msn);
+    assert!(m.segments.capacity() < 64, "the long list is freed");
+}

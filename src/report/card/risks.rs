@@ -26,6 +26,12 @@ fn class_words(class: ErrorKind) -> &'static str {
         ErrorKind::UnusableUrl => "refused before sending (unusable URL)",
         ErrorKind::LiveEdge404 => "live-edge segments not found (404)",
         ErrorKind::NotHls => "playlists that were not HLS",
+        ErrorKind::Protocol => "answers that were not HTTP",
+        ErrorKind::Http3xx => "redirects not followed (3xx)",
+        ErrorKind::Redirect => "redirect loops or disallowed redirects",
+        ErrorKind::BodyTooLarge => "responses over the body cap",
+        ErrorKind::PlaylistTooLarge => "playlists over the size cap",
+        ErrorKind::Cut => "requests cut at the end of the run",
         _ => "other failures",
     }
 }
