@@ -8,7 +8,7 @@
 ok_url="http://127.0.0.1:$port/ok"
 if [ "${TLS:-0}" = 1 ]; then ok_url="https://127.0.0.1:$tls_port/ok"; fi
 
-run_scenario() { # file: one join step GET /ok at JOIN_RATE for DURATION s, then hold WATCH
+run_scenario() { # file [target lines]: one join step GET /ok at JOIN_RATE for DURATION s, then hold WATCH
   local base=${ok_url%/ok}
   cat > "$1" <<EOF
 # Written by benches/peers.sh NEW_CONN=1: one new connection per viewer, one timed request.
@@ -17,7 +17,7 @@ target:
   base_url: $base
   allow_hosts: [127.0.0.1]
   timeout: 10s
-${TLS_TARGET_LINES:-}
+${2:-}
 regions:
   - { name: loopback, weight: 1 }
 load:
@@ -34,14 +34,23 @@ viewer:
 EOF
 }
 scen="$work/new-conn.yaml"
-run_scenario "$scen"
-"$BIN" validate "$scen" > "$work/validate.log" 2>&1 || { cat "$work/validate.log"; exit 2; }
+scen_full="$work/new-conn-full.yaml"
+if [ "${TLS:-0}" = 1 ]; then
+  run_scenario "$scen" "$(printf '  insecure_tls: true\n  tls: { resume: true }')"
+  run_scenario "$scen_full" "$(printf '  insecure_tls: true\n  tls: { resume: false }')"
+else
+  run_scenario "$scen"
+fi
+for s in "$scen" ${TLS:+"$scen_full"}; do
+  [ -f "$s" ] || continue
+  "$BIN" validate "$s" > "$work/validate.log" 2>&1 || { cat "$work/validate.log"; exit 2; }
+done
 
 tls_flag=()
-[ "${TLS:-0}" = 1 ] && tls_flag=(--insecure)
+[ "${TLS:-0}" = 1 ] && tls_flag=(--insecure --tls-resume)
 
 nc_tools=(wrk pk-quick pk-run)
-if [ "${TLS:-0}" = 1 ]; then nc_tools=(h2load pk-quick pk-run); fi
+if [ "${TLS:-0}" = 1 ]; then nc_tools=(h2load pk-quick pk-run pk-run-full); fi
 [ -n "$BIN_B" ] && nc_tools+=(pkB-quick pkB-run)
 
 nc_run() { # tool round → one row in $work/nc-rows
@@ -49,21 +58,24 @@ nc_run() { # tool round → one row in $work/nc-rows
   case $tool in pkB-*) bin=$BIN_B ;; esac
   case $tool in
     wrk) cmd=(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -H "Connection: close" "$ok_url") ;;
-    # h2load's -n is a request count: enough for DURATION at any plausible rate, cut by -D.
-    h2load) cmd=(h2load --h1 -t"$THREADS" -c"$CONNS" -D"$DURATION" -n 100000000 -H "Connection: close" "$ok_url") ;;
+    # A request count, not -D: h2load 1.52 with --h1 and Connection: close never exits after
+    # -D's duration. H2LOAD_N [2000 × DURATION]; the figures are per connection either way.
+    h2load) cmd=(timeout $(( DURATION * 20 + 30 )) h2load --h1 -t"$THREADS" -c"$CONNS" -n "${H2LOAD_N:-$(( DURATION * 2000 ))}" -H "Connection: close" "$ok_url") ;;
     *-quick) cmd=("$bin" quick "$ok_url" -c "$CONNS" -z "${DURATION}s" --no-keepalive "${tls_flag[@]}" --json) ;;
     *-run) cmd=("$bin" run "$scen" --seed 1 --quiet --out "$work/nc-run-$tool-$round") ;;
+    *-run-full) cmd=("$bin" run "$scen_full" --seed 1 --quiet --out "$work/nc-run-$tool-$round") ;;
   esac
+  [ "${TLS:-0}" = 1 ] && : > "$work/tls-access.log"
   printf '+'; printf ' %q' "${cmd[@]}"; printf '\n'
   local rc=0
   /usr/bin/time -f "%U %S %M %e" -o "$t" "${cmd[@]}" > "$out" 2> "$out.err" || rc=$?
   # run exits 1 when an SLO failed or the run aborted, with results written; other tools 0.
-  if [ "$rc" -ge 2 ] || { [ "$rc" = 1 ] && [[ $tool != *-run ]]; }; then
+  if [ "$rc" -ge 2 ] || { [ "$rc" = 1 ] && [[ $tool != *-run* ]]; }; then
     echo "peers.sh: $tool failed (exit $rc):" >&2; tail -5 "$out.err" >&2; exit 2
   fi
-  python3 - "$tool" "$round" "$out" "$t" "$work/nc-run-$tool-$round" >> "$work/nc-rows" <<'PY'
+  python3 - "$tool" "$round" "$out" "$t" "$work/nc-run-$tool-$round" "$work/tls-access.log" >> "$work/nc-rows" <<'PY'
 import json, os, re, sys
-tool, rnd, out, tfile, rundir = sys.argv[1:6]
+tool, rnd, out, tfile, rundir, tls_log = sys.argv[1:7]
 u, s, rss, wall = open(tfile).read().split()[-4:]
 text = open(out).read()
 errors, lag, limited = 0, "-", "-"
@@ -95,7 +107,12 @@ else:
     if o["joins"]["attempted"] != conns:
         errors += abs(o["joins"]["attempted"] - conns)
     lag, limited = f"{g['lag_p99_ms']:.2f}", "yes" if g["limited"] else "no"
-print(tool, rnd, conns, f"{secs:.3f}", u, s, rss, wall, errors, lag, limited)
+resumed = "-"
+if os.path.exists(tls_log):
+    marks = open(tls_log).read().split()
+    # nginx logs "r" for a resumed session, "." for a full handshake.
+    resumed = f"{marks.count('r') / len(marks):.0%}" if marks else "0%"
+print(tool, rnd, conns, f"{secs:.3f}", u, s, rss, wall, errors, lag, limited, resumed)
 PY
 }
 
@@ -111,25 +128,25 @@ if [ -n "${ROWS_OUT:-}" ]; then cp "$work/nc-rows" "$ROWS_OUT"; fi
 python3 - "$work/nc-rows" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
-hdr = f"{'tool':<10} {'round':>5} {'conns':>9} {'conn/s':>8} {'user s':>7} {'sys s':>7} {'conn/CPU-s':>10} {'user µs/c':>9} {'sys µs/c':>8} {'errors':>6} {'lag p99':>9} {'limited':>7}"
+hdr = f"{'tool':<11} {'round':>5} {'conns':>9} {'conn/s':>8} {'user s':>7} {'sys s':>7} {'conn/CPU-s':>10} {'user µs/c':>9} {'sys µs/c':>8} {'errors':>6} {'lag p99':>9} {'limited':>7} {'resumed':>7}"
 print("\n" + hdr)
 by = {}
-for tool, rnd, conns, secs, u, s, rss, wall, errors, lag, limited in rows:
+for tool, rnd, conns, secs, u, s, rss, wall, errors, lag, limited, resumed in rows:
     conns, secs, u, s = int(conns), float(secs), float(u), float(s)
     rate = conns / secs if secs else 0.0
     per_cpu = conns / (u + s) if u + s > 0 else 0.0
     uc, sc = (u * 1e6 / conns, s * 1e6 / conns) if conns else (0.0, 0.0)
     by.setdefault(tool, []).append((rate, per_cpu, uc, sc))
     lag = f"{lag} ms" if lag != "-" else "-"
-    print(f"{tool:<10} {rnd:>5} {conns:>9,} {rate:>8,.0f} {u:>7.2f} {s:>7.2f} {per_cpu:>10,.0f} {uc:>9.1f} {sc:>8.1f} {errors:>6} {lag:>9} {limited:>7}")
+    print(f"{tool:<11} {rnd:>5} {conns:>9,} {rate:>8,.0f} {u:>7.2f} {s:>7.2f} {per_cpu:>10,.0f} {uc:>9.1f} {sc:>8.1f} {errors:>6} {lag:>9} {limited:>7} {resumed:>7}")
 med = {t: [statistics.median(c) for c in zip(*v)] for t, v in by.items()}
 base_name = "wrk" if "wrk" in med else "h2load"
 base = med[base_name]
 print(f"\nmedians (ratio to {base_name}; conn/s and conn per CPU-s: >1 is better; µs per connection: <1 is better)")
-print(f"{'tool':<10} {'conn/s':>16} {'conn/CPU-s':>18} {'user µs/conn':>18} {'sys µs/conn':>18}")
+print(f"{'tool':<11} {'conn/s':>16} {'conn/CPU-s':>18} {'user µs/conn':>18} {'sys µs/conn':>18}")
 r = lambda a, b: f"({a / b:.2f}x)" if b else ""
 for t, (rate, per_cpu, uc, sc) in med.items():
-    print(f"{t:<10} {rate:>8,.0f} {r(rate, base[0]):>7} {per_cpu:>10,.0f} {r(per_cpu, base[1]):>7} "
+    print(f"{t:<11} {rate:>8,.0f} {r(rate, base[0]):>7} {per_cpu:>10,.0f} {r(per_cpu, base[1]):>7} "
           f"{uc:>10.1f} {r(uc, base[2]):>7} {sc:>10.1f} {r(sc, base[3]):>7}")
 print("\nconn/s of pk-run is its offered JOIN_RATE when it keeps up (open model); compare it by CPU per connection.")
 PY

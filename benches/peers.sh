@@ -19,6 +19,13 @@
 # ratios to wrk. JOIN_RATE [3000]  WATCH [1s]. Set PEAKREADY_B=other/binary to add that binary's
 # quick and run beside the first (before/after a change, interleaved like the rest).
 #
+# NEW_CONN=1 TLS=1: the same over HTTPS, a new TLS connection per request, against nginx with a
+# self-signed certificate made here (openssl, EC P-256), TLS_VERSION [1.3] or 1.2. The peer is
+# h2load --h1 (Debian nghttp2-client; H2LOAD_N requests [2000 × DURATION]), which resumes TLS sessions; so `quick --tls-resume` and
+# `run` with target.tls.resume: true are its like, and `run` with full handshakes (pk-run-full,
+# the default) is printed beside them. nginx logs $ssl_session_reused: the resumed share of
+# each tool's handshakes is printed from the server's side.
+#
 # THREADS (wrk -t) defaults to the cores, but never more than CONNS (wrk refuses that).
 # ROWS_OUT=FILE keeps the per-run rows (tool round req/s p50_ms p99_ms cpu_s rss_kib requests).
 #
@@ -36,11 +43,19 @@ NEW_CONN=${NEW_CONN:-0}
 JOIN_RATE=${JOIN_RATE:-3000}
 WATCH=${WATCH:-1s}
 BIN_B=${PEAKREADY_B:-}
+TLS=${TLS:-0}
+TLS_VERSION=${TLS_VERSION:-1.3}
 
 for tool in nginx wrk python3; do
   command -v "$tool" >/dev/null || { echo "peers.sh: $tool is not installed (apt-get install nginx wrk)" >&2; exit 2; }
 done
 [ -x /usr/bin/time ] || { echo "peers.sh: /usr/bin/time is missing (apt-get install time)" >&2; exit 2; }
+if [ "$TLS" = 1 ]; then
+  [ "$NEW_CONN" = 1 ] || { echo "peers.sh: TLS=1 needs NEW_CONN=1" >&2; exit 2; }
+  for tool in h2load openssl; do
+    command -v "$tool" >/dev/null || { echo "peers.sh: $tool is not installed (apt-get install nghttp2-client openssl)" >&2; exit 2; }
+  done
+fi
 [ -x "$BIN" ] || cargo build --release --quiet
 
 work=$(mktemp -d)
@@ -51,7 +66,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+port=$(free_port)
+tls_port=$(free_port)
 mkdir -p "$work/www" "$work/tmp"
 head -c 1024 /dev/zero | tr '\0' 'x' > "$work/www/small.txt"
 cat > "$work/nginx.conf" <<EOF
@@ -60,7 +77,7 @@ daemon off;
 master_process off;
 error_log $work/error.log warn;
 pid $work/nginx.pid;
-events { worker_connections 8192; }
+events { worker_connections 16384; }
 http {
   access_log off;
   client_body_temp_path $work/tmp; proxy_temp_path $work/tmp; fastcgi_temp_path $work/tmp;
@@ -71,8 +88,26 @@ http {
     root $work/www;
     location = /ok { return 200 "ok"; }
   }
+$(if [ "$TLS" = 1 ]; then cat <<TLSCONF
+  log_format resumed '\$ssl_session_reused';
+  server {
+    listen 127.0.0.1:$tls_port ssl;
+    ssl_certificate $work/cert.pem;
+    ssl_certificate_key $work/key.pem;
+    ssl_protocols TLSv$TLS_VERSION;
+    ssl_session_cache shared:peers:10m;
+    access_log $work/tls-access.log resumed;
+    location = /ok { return 200 "ok"; }
+  }
+TLSCONF
+fi)
 }
 EOF
+if [ "$TLS" = 1 ]; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$work/key.pem" -out "$work/cert.pem" 2> "$work/openssl.log" \
+    || { cat "$work/openssl.log" >&2; exit 2; }
+fi
 nginx -c "$work/nginx.conf" -p "$work" &
 nginx_pid=$!
 for _ in $(seq 50); do python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.1)" 2>/dev/null && break; sleep 0.1; done
