@@ -157,15 +157,12 @@ async fn master_playlist_lists_three_renditions_that_resolve() {
         .collect();
     assert_eq!(
         uris,
-        [
-            "/hls/low/index.m3u8",
-            "/hls/mid/index.m3u8",
-            "/hls/high/index.m3u8"
-        ]
+        ["low/index.m3u8", "mid/index.m3u8", "high/index.m3u8"],
+        "relative, so a signed /live/{{grant}}/hls/ master keeps its grant"
     );
     assert!(text.contains("BANDWIDTH=400000,") && text.contains("RESOLUTION=1920x1080"));
     for uri in uris {
-        let media = v.get(uri).await;
+        let media = v.get(&format!("/hls/{uri}")).await;
         assert_eq!(media.status, StatusCode::OK, "{uri}");
         assert!(media.text().contains("#EXT-X-TARGETDURATION:1"));
         assert_eq!(media.text().matches("seg-").count(), 6);

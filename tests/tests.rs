@@ -51,3 +51,6 @@ mod k8s;
 
 #[path = "suite/story.rs"]
 mod story;
+
+#[path = "suite/journey.rs"]
+mod journey;

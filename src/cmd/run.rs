@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use url::Url;
 
 use crate::engine::progress::{self, ProgressMode};
-use crate::engine::viewer::{PreparedStep, ViewerSpec};
+use crate::engine::viewer::ViewerSpec;
 use crate::engine::{self, sysinfo, EngineConfig};
 use crate::metrics::result::{GeneratorHealth, ScenarioInfo, Verdict, SCHEMA_VERSION};
 use crate::metrics::series::SeriesWriter;
@@ -161,6 +161,8 @@ pub async fn run(
         None => None,
     };
     let target_base = resolve_base(&scenario.target.base_url, embedded_url.as_ref())?;
+    let parts = engine::join::JourneyParts::new(&scenario)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", scenario.source))?;
     let mut region_base = Vec::new();
     let mut watch_url = Vec::new();
     let mut chat_url = Vec::new();
@@ -169,14 +171,24 @@ pub async fn run(
             Some(b) => resolve_base(b, embedded_url.as_ref())?,
             None => target_base.clone(),
         };
-        let w = base.join(&scenario.viewer.watch.url).with_context(|| {
+        // A templated URL is made per viewer from its join variables; the base stands in.
+        let watch = match parts.watch_template {
+            Some(_) => "",
+            None => scenario.viewer.watch.url.as_str(),
+        };
+        let w = base.join(watch).with_context(|| {
             format!(
                 "viewer.watch.url `{}` does not resolve against {base}",
                 scenario.viewer.watch.url
             )
         })?;
         watch_url.push(w);
-        if let Some(chat) = &scenario.viewer.chat {
+        if let Some(chat) = scenario
+            .viewer
+            .chat
+            .as_ref()
+            .filter(|_| parts.chat_template.is_none())
+        {
             chat_url.push(engine::chat::resolve_url(&base, &chat.url).map_err(|e| {
                 anyhow::anyhow!("viewer.chat.url `{}` against {base}: {e}", chat.url)
             })?);
@@ -186,7 +198,7 @@ pub async fn run(
     let mut client = ClientConfig::new(
         scenario.target.timeout,
         scenario.target.insecure_tls,
-        &scenario.target.headers,
+        &parts.static_headers,
     )
     .map_err(|e| anyhow::anyhow!("{}: target.headers: {e}", scenario.source))?;
     if scenario.target.tls_resume {
@@ -215,12 +227,10 @@ pub async fn run(
         source_addrs: scenario.target.source_addrs.clone(),
         viewer_id_stride: opts.shard.map_or(1, |s| s.count),
         region_base,
-        join: scenario
-            .viewer
-            .join
-            .iter()
-            .map(PreparedStep::from_step)
-            .collect(),
+        join: parts.steps,
+        header_templates: parts.header_templates,
+        watch_template: parts.watch_template,
+        chat_template: parts.chat_template,
         watch_protocol: scenario.viewer.watch.protocol,
         watch_url,
         allow_hosts,
@@ -270,7 +280,7 @@ pub async fn run(
 
     let engine_config = EngineConfig {
         plan: plan.clone(),
-        spec,
+        spec: spec.clone(),
         drain: opts.drain,
         abort_when: scenario.load.abort_when.clone(),
     };
@@ -307,6 +317,7 @@ pub async fn run(
     let mut notices = scenario.notices();
     notices.extend(tls_notice(client.handshakes(), scenario.target.tls_resume));
     notices.extend(crate::metrics::details::redirect_notice());
+    notices.extend(engine::join::failure_notices(&spec.join));
     if let Some(shard) = opts.shard {
         notices.push(format!(
             "shard {} of {}: this process ran 1/{} of the plan's arrivals (viewer id ≡ {} mod {}); \

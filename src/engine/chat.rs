@@ -99,6 +99,8 @@ pub struct ChatViewer {
     pub viewer_id: u64,
     /// First send offset within the interval, so a crowd does not send in lockstep.
     pub offset: Duration,
+    /// This viewer's own chat URL, when `viewer.chat.url` is made from its variables.
+    pub url: Option<Url>,
 }
 
 #[derive(Default)]
@@ -132,7 +134,7 @@ pub async fn run_chat(
     leave_at: Instant,
     mut ending: watch::Receiver<bool>,
 ) {
-    let Some(url) = spec.url.get(who.region as usize) else {
+    let Some(url) = who.url.as_ref().or(spec.url.get(who.region as usize)) else {
         return;
     };
     let sent = spec.rooms.sent_counter(url);

@@ -13,9 +13,11 @@ use crate::plan::Arrival;
 use crate::protocol::http::{
     ClientConfig, ConnectTimings, Origin, RequestError, Response, Session,
 };
-use crate::scenario::{JoinStep, WatchProtocol};
+use crate::scenario::WatchProtocol;
 
 use super::chat::{run_chat, ChatViewer};
+use super::join::join;
+pub use super::join::PreparedStep;
 use super::watch::watch_hls;
 
 /// Everything viewers share, built once per run.
@@ -30,6 +32,12 @@ pub struct ViewerSpec {
     /// Per region: the base URL join paths and the watch URL resolve against.
     pub region_base: Vec<Url>,
     pub join: Vec<PreparedStep>,
+    /// `target.headers` whose values use `{{name}}`s: rendered per viewer once defined.
+    pub header_templates: Vec<(http::HeaderName, String)>,
+    /// `viewer.watch.url` when it uses `{{name}}`s (then `watch_url` is unused).
+    pub watch_template: Option<String>,
+    /// `viewer.chat.url` when it uses `{{name}}`s.
+    pub chat_template: Option<String>,
     pub watch_protocol: WatchProtocol,
     /// Per region: the resolved watch URL.
     pub watch_url: Vec<Url>,
@@ -38,36 +46,6 @@ pub struct ViewerSpec {
     pub seed: u64,
     /// `viewer.chat`, when the scenario has it.
     pub chat: Option<super::chat::ChatSpec>,
-}
-
-pub struct PreparedStep {
-    pub name: String,
-    pub method: http::Method,
-    pub path: String,
-    pub body: Option<String>,
-    pub expect_status: Option<u16>,
-    pub expect_body: Option<String>,
-}
-
-impl PreparedStep {
-    pub fn from_step(step: &JoinStep) -> PreparedStep {
-        use crate::scenario::HttpMethod::*;
-        let method = match step.method {
-            Get => http::Method::GET,
-            Post => http::Method::POST,
-            Put => http::Method::PUT,
-            Delete => http::Method::DELETE,
-            Head => http::Method::HEAD,
-        };
-        PreparedStep {
-            name: step.name.clone(),
-            method,
-            path: step.path.clone(),
-            body: step.body.clone(),
-            expect_status: step.expect_status,
-            expect_body: step.expect_body.clone(),
-        }
-    }
 }
 
 /// A viewer's connections, one keep-alive session per origin (almost always just one).
@@ -81,6 +59,8 @@ pub struct Connections {
     pub phase: u16,
     pub viewer_id: u64,
     pub seed: u64,
+    /// Headers of this viewer's own (made from its variables), sent with every request.
+    pub headers: Option<super::join::ViewerHeaders>,
     /// The generator started this viewer after its whole visit should have ended (start lag ≥
     /// watch time): whatever it then fails to see is the generator's doing, not the viewer's
     /// choice, and is not counted as the viewer leaving early.
@@ -159,6 +139,8 @@ impl Connections {
         body: Option<Bytes>,
         keep_body: bool,
     ) -> Result<Response, RequestError> {
+        let extra = self.headers.clone();
+        let extra = extra.as_deref().unwrap_or(&[]);
         let session = match self.session_for(url) {
             Ok(session) => session,
             Err(e) => {
@@ -174,7 +156,7 @@ impl Connections {
         // Boxed, like every part of a viewer that runs only for a while: an async fn's state is
         // as large as its largest await, and it would otherwise stay inside every idle viewer's
         // task (memory per viewer is what caps viewers per machine).
-        let outcome = Box::pin(session.request(method, &path, body, keep_body)).await;
+        let outcome = Box::pin(session.request_with(method, &path, body, keep_body, extra)).await;
         let (region, phase) = (self.region, self.phase);
         match outcome {
             Ok((timings, response)) => {
@@ -295,6 +277,7 @@ pub async fn run_viewer(
         phase,
         viewer_id: arrival.viewer_id,
         seed: spec.seed,
+        headers: None,
         // Late by generator standards, not merely by a timer tick: a 1 ms visit is still the
         // viewer's own to miss.
         started_after_leave: lag >= arrival.watch_for && lag > super::LATE_START,
@@ -302,6 +285,10 @@ pub async fn run_viewer(
     };
 
     let joined = Box::pin(join(&spec, &mut conns, arrival.viewer_id)).await;
+    let (watch_url, chat_url) = match &joined {
+        Ok(j) => (j.watch_url.clone(), j.chat_url.clone()),
+        Err(()) => (None, None),
+    };
     rec.send(Event::Joined {
         region,
         phase,
@@ -332,6 +319,7 @@ pub async fn run_viewer(
                 phase,
                 viewer_id: arrival.viewer_id,
                 offset,
+                url: chat_url,
             };
             Box::pin(run_chat(chat, who, leave_at, ending.clone())).await;
         }
@@ -340,7 +328,9 @@ pub async fn run_viewer(
     let watch = async {
         match spec.watch_protocol {
             WatchProtocol::Hls => {
-                let url = &spec.watch_url[region as usize];
+                let url = watch_url
+                    .as_ref()
+                    .unwrap_or(&spec.watch_url[region as usize]);
                 watch_hls(
                     &mut conns,
                     url,
@@ -450,50 +440,6 @@ impl Drop for Trace {
         });
         self.rec.send(Event::Left { region });
     }
-}
-
-async fn join(spec: &ViewerSpec, conns: &mut Connections, viewer_id: u64) -> Result<(), ()> {
-    let id = viewer_id.to_string();
-    for step in &spec.join {
-        let base = &spec.region_base[conns.region as usize];
-        let path = step.path.replace("{{viewer_id}}", &id);
-        let Ok(url) = base.join(&path) else {
-            conns.judged(Some(ErrorKind::UnusableUrl));
-            return Err(());
-        };
-        let body = step
-            .body
-            .as_ref()
-            .map(|b| Bytes::from(b.replace("{{viewer_id}}", &id)));
-        let response = conns
-            .request(step.method.clone(), &url, body, step.expect_body.is_some())
-            .await
-            .map_err(|_| ())?;
-        let status_ok = match step.expect_status {
-            Some(expected) => response.status == expected,
-            None => (200..300).contains(&response.status),
-        };
-        if !status_ok {
-            conns.judged(Some(ErrorKind::from_status(response.status)));
-            return Err(());
-        }
-        if let Some(needle) = &step.expect_body {
-            let found = response
-                .body
-                .as_ref()
-                .is_some_and(|b| contains(b, needle.as_bytes()));
-            if !found {
-                conns.judged(Some(ErrorKind::BodyMismatch));
-                return Err(());
-            }
-        }
-        conns.judged(None);
-    }
-    Ok(())
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Cut a wait short when the run is ending.

@@ -570,10 +570,13 @@ pub enum ErrorKind {
     BodyTooLarge,
     /// A playlist beyond the playlist cap (1 MiB): refused with its size rather than parsed.
     PlaylistTooLarge,
+    /// A join step's `extract:` found nothing (or an empty value, or one that makes no URL or
+    /// header): the viewer does not go on. Which step is named in the run's notices.
+    ExtractFailed,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 29] = [
+    pub const ALL: [ErrorKind; 30] = [
         ErrorKind::Dns,
         ErrorKind::Refused,
         ErrorKind::Timeout,
@@ -603,6 +606,7 @@ impl ErrorKind {
         ErrorKind::Redirect,
         ErrorKind::BodyTooLarge,
         ErrorKind::PlaylistTooLarge,
+        ErrorKind::ExtractFailed,
     ];
     pub const COUNT: usize = Self::ALL.len();
 
@@ -637,6 +641,8 @@ impl ErrorKind {
             ErrorKind::Redirect => "redirect",
             ErrorKind::BodyTooLarge => "body_too_large",
             ErrorKind::PlaylistTooLarge => "playlist_too_large",
+
+            ErrorKind::ExtractFailed => "extract_failed",
         }
     }
 

@@ -330,6 +330,22 @@ pub struct Response {
     pub body_len: u64,
     /// The body, when the request asked to keep it.
     pub body: Option<Bytes>,
+    /// The raw response head, kept with the body.
+    pub head: Option<Bytes>,
+}
+
+impl Response {
+    /// The first value of header `name` (case-insensitive), when the head was kept.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let raw = self.head.as_ref()?;
+        let mut headers = [httparse::EMPTY_HEADER; 100];
+        let mut resp = httparse::Response::new(&mut headers);
+        resp.parse(raw).ok()?;
+        resp.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| String::from_utf8_lossy(h.value).into_owned())
+    }
 }
 
 /// One HTTP/1.1 keep-alive connection, driven by the task that uses it (see [`h1`]).
@@ -422,7 +438,7 @@ impl HttpConnection {
         body: Option<Bytes>,
         keep_body: bool,
     ) -> Result<Response, RequestError> {
-        self.send(method, path_and_query, body, keep_body)
+        self.send(method, path_and_query, body, keep_body, &[])
             .await
             .map_err(|f| f.error)
     }
@@ -438,6 +454,7 @@ impl HttpConnection {
         path_and_query: &str,
         body: Option<Bytes>,
         keep_body: bool,
+        extra: &[(HeaderName, HeaderValue)],
     ) -> Result<Response, Failure> {
         let reused = self.requests_sent > 0;
         if reused && self.io.peer_hung_up() {
@@ -462,6 +479,7 @@ impl HttpConnection {
             host: (!self.cfg.has_host).then_some(&self.host_header),
             user_agent: (!self.cfg.has_user_agent).then_some(USER_AGENT),
             headers: &self.cfg.headers,
+            extra,
             close: !self.cfg.keep_alive && !self.cfg.has_connection,
         };
         request::encode(&head, body.as_deref(), &mut self.out).map_err(|error| Failure {
@@ -501,6 +519,7 @@ impl HttpConnection {
                     total: start.elapsed(),
                     body_len: done.body_len,
                     body: done.body,
+                    head: done.head,
                 });
             }
             Err(_) => Failure {

@@ -140,6 +140,19 @@ pub struct JoinStepFile {
     pub body: Option<String>,
     pub expect_status: Option<u16>,
     pub expect_body: Option<String>,
+    /// Sent with this step only; values may use `{{name}}`s from earlier steps.
+    pub headers: Option<OrderedMap<String>>,
+    /// Variables taken from this step's response, in file order.
+    pub extract: Option<OrderedMap<ExtractFile>>,
+}
+
+/// `{ json: /token }`, `{ header: Location }` or `{ regex: 'room=(\w+)' }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtractFile {
+    pub json: Option<String>,
+    pub header: Option<String>,
+    pub regex: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -12,6 +12,7 @@
 
 pub mod duration;
 mod error;
+mod extract;
 mod file;
 mod interpolate;
 mod locate;

@@ -187,6 +187,68 @@ pub struct JoinStep {
     pub expect_status: Option<u16>,
     /// If set, the response body must contain this substring.
     pub expect_body: Option<String>,
+    /// This step's own headers; values may hold `{{name}}`s and secrets: never serialized.
+    #[serde(skip)]
+    pub headers: Vec<(String, String)>,
+    /// Header names only, safe to show.
+    pub header_names: Vec<String>,
+    /// Variables taken from the response for later steps, `watch.url`, `chat.url` and headers.
+    pub extract: Vec<Extract>,
+}
+
+/// One variable taken from a join step's response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Extract {
+    pub name: String,
+    pub from: ExtractFrom,
+}
+
+/// Where in the response a variable is found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExtractFrom {
+    /// A JSON Pointer (`/playback/url`), converted from the path syntax (`playback.url`,
+    /// `items[0].id`) when written that way. Strings are taken as they are, other values as
+    /// JSON text.
+    Json(String),
+    /// A response header (first value).
+    Header(String),
+    /// A regular expression over the body: its first capture group, or the whole match.
+    Regex(String),
+}
+
+/// `{{name}}` references in `text`, in order.
+pub fn template_vars(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("{{") {
+        let after = &rest[i + 2..];
+        let Some(end) = after.find("}}") else { break };
+        out.push(after[..end].trim());
+        rest = &after[end + 2..];
+    }
+    out
+}
+
+/// Replace every `{{name}}` found by `get`; unknown names stay as written.
+pub fn render_template(text: &str, get: &dyn Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("{{") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let Some(end) = after.find("}}") else {
+            out.push_str(&rest[i..]);
+            return out;
+        };
+        match get(after[..end].trim()) {
+            Some(v) => out.push_str(&v),
+            None => out.push_str(&rest[i..i + 4 + end]),
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -10,7 +10,7 @@ use super::file::{self, ScenarioFile, WatchDurationFile};
 use super::locate::{Locator, Pos};
 use super::model::*;
 use super::overrides::{is_under, set_label};
-use super::{slo, target};
+use super::{extract, slo, target};
 use crate::metrics::Metric;
 
 /// Where errors accumulate while resolving one file.
@@ -338,6 +338,7 @@ fn round_up_nice(x: f64) -> u64 {
 
 fn viewer(cx: &mut Ctx, v: file::ViewerFile, t: &Target) -> Viewer {
     let mut join: Vec<JoinStep> = Vec::new();
+    let mut known: Vec<String> = extract::BUILTIN.map(String::from).into();
     for (i, s) in v.join.unwrap_or_default().into_iter().enumerate() {
         let key = format!("viewer.join[{i}]");
         let method = match s.method.as_deref().map(str::to_ascii_uppercase).as_deref() {
@@ -370,7 +371,33 @@ fn viewer(cx: &mut Ctx, v: file::ViewerFile, t: &Target) -> Viewer {
             }
         }
         let path = s.path;
-        target::check_path_or_url(cx, &format!("{key}.path"), &path, t, &["http", "https"]);
+        check_url(
+            cx,
+            &format!("{key}.path"),
+            &path,
+            t,
+            &["http", "https"],
+            &known,
+        );
+        if let Some(b) = &s.body {
+            extract::check_templates(cx, &format!("{key}.body"), b, &known);
+        }
+        let headers = s.headers.map(|h| h.0).unwrap_or_default();
+        for (hname, value) in &headers {
+            let hkey = format!("{key}.headers.{hname}");
+            if http::HeaderName::from_bytes(hname.as_bytes()).is_err() {
+                cx.expected(
+                    &hkey,
+                    "an HTTP header name (letters, digits, `-`)",
+                    format!("`{hname}`"),
+                );
+            }
+            if http::HeaderValue::from_str(value).is_err() {
+                cx.err(&hkey, "the value is not a valid HTTP header value");
+            }
+            extract::check_templates(cx, &hkey, value, &known);
+        }
+        let extract = extract::extracts(cx, &key, s.extract, &mut known);
         let name = s.name.unwrap_or_else(|| format!("step-{}", i + 1));
         if join.iter().any(|j| j.name == name) {
             cx.err(
@@ -385,7 +412,13 @@ fn viewer(cx: &mut Ctx, v: file::ViewerFile, t: &Target) -> Viewer {
             body: s.body,
             expect_status: s.expect_status,
             expect_body: s.expect_body,
+            header_names: headers.iter().map(|(n, _)| n.clone()).collect(),
+            headers,
+            extract,
         });
+    }
+    for (name, value) in &t.headers {
+        extract::check_templates(cx, &format!("target.headers.{name}"), value, &known);
     }
     let protocol = match v.watch.protocol.unwrap_or(file::WatchProtocolFile::Hls) {
         file::WatchProtocolFile::Hls => WatchProtocol::Hls,
@@ -396,7 +429,7 @@ fn viewer(cx: &mut Ctx, v: file::ViewerFile, t: &Target) -> Viewer {
         cx.err("viewer.watch", "`url` is required when protocol is hls")
             .hint("add `url: /hls/stream.m3u8` (relative to the region's base_url)");
     } else if !url.is_empty() {
-        target::check_path_or_url(cx, "viewer.watch.url", &url, t, &["http", "https"]);
+        check_url(cx, "viewer.watch.url", &url, t, &["http", "https"], &known);
     }
     let duration = match v.watch.duration {
         WatchDurationFile::Fixed(d) => {
@@ -420,7 +453,7 @@ fn viewer(cx: &mut Ctx, v: file::ViewerFile, t: &Target) -> Viewer {
     };
     let chat = v.chat.map(|c| {
         let url = c.url;
-        target::check_path_or_url(cx, "viewer.chat.url", &url, t, &["ws", "wss"]);
+        check_url(cx, "viewer.chat.url", &url, t, &["ws", "wss"], &known);
         let rate = c.messages_per_min.unwrap_or(0.0);
         cx.number("viewer.chat.messages_per_min", rate, false);
         Chat {
@@ -437,6 +470,16 @@ fn viewer(cx: &mut Ctx, v: file::ViewerFile, t: &Target) -> Viewer {
             rendition,
         },
         chat,
+    }
+}
+
+/// A path or URL, or a `{{name}}` template that becomes one per viewer (checked when sent:
+/// hosts against target.allow_hosts, a value that is no URL as `extract_failed`).
+fn check_url(cx: &mut Ctx, key: &str, s: &str, t: &Target, schemes: &[&str], known: &[String]) {
+    if template_vars(s).is_empty() {
+        target::check_path_or_url(cx, key, s, t, schemes);
+    } else {
+        extract::check_templates(cx, key, s, known);
     }
 }
 

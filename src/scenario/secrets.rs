@@ -16,6 +16,11 @@ use super::overrides::{is_under, set_label, SetApplied};
 
 const HEADERS: &str = "target.headers";
 
+/// A header value: `target.headers.X` or a join step's `viewer.join[i].headers.X`.
+fn is_header(key: &str) -> bool {
+    is_under(key, HEADERS) || (key.starts_with("viewer.join[") && key.contains("].headers."))
+}
+
 /// A `${…}` that could not be substituted, located at its `$`.
 pub(crate) fn ref_problem(file: &str, pos: Pos, key: &str, p: &RefProblem) -> ScenarioError {
     match p {
@@ -56,13 +61,13 @@ pub(crate) fn secrets(
 ) -> (Vec<(String, String)>, Vec<ScenarioError>) {
     let mut secrets: Vec<(String, String)> = Vec::new();
     for (key, r) in refs {
-        if is_under(key, HEADERS) && !secrets.iter().any(|(v, _)| *v == r.var) {
+        if is_header(key) && !secrets.iter().any(|(v, _)| *v == r.var) {
             secrets.push((r.var.clone(), r.value.clone()));
         }
     }
     let mut errors = Vec::new();
     for (key, r) in refs {
-        if !is_under(key, HEADERS) && secrets.iter().any(|(v, _)| *v == r.var) {
+        if !is_header(key) && secrets.iter().any(|(v, _)| *v == r.var) {
             let shown = if key.is_empty() {
                 "this key"
             } else {
@@ -74,7 +79,7 @@ pub(crate) fn secrets(
                     r.at,
                     key.as_str(),
                     format!(
-                        "`${{{}}}` is used in target.headers, so its value is a secret, and {shown} is written to results.json and reports",
+                        "`${{{}}}` is used in a header, so its value is a secret, and {shown} is written to results.json and reports",
                         r.var
                     ),
                 )
@@ -108,7 +113,7 @@ pub(crate) fn provenance(
             }
             continue;
         }
-        let value = if is_under(key, HEADERS) {
+        let value = if is_header(key) {
             "<hidden>".to_string()
         } else {
             leaves
@@ -130,7 +135,7 @@ pub(crate) fn provenance(
     for s in sets {
         out.push(Override {
             key: s.path.clone(),
-            value: if is_under(&s.path, HEADERS) {
+            value: if is_header(&s.path) {
                 "<hidden>".into()
             } else {
                 s.value.clone()

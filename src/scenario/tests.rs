@@ -237,7 +237,7 @@ fn secrets_never_reach_errors_debug_or_json() {
     ));
     assert!(
         stray.to_string().contains(
-            "name: `${STAGING_TOKEN}` is used in target.headers, so its value is a secret, and name is written to results.json"
+            "name: `${STAGING_TOKEN}` is used in a header, so its value is a secret, and name is written to results.json"
         ),
         "{stray}"
     );

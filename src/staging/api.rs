@@ -1,7 +1,10 @@
 //! The JSON API a player calls before it starts watching: token, room lookup, health.
 //!
 //! Wire format (held by `tests/staging_server.rs`):
-//! - `POST /api/v1/token`, optional body `{"uid": "..."}` → `{"token": "<32 hex>", "expires_in": 3600}`
+//! - `POST /api/v1/token`, optional body `{"uid": "..."}` → `{"token": "<32 hex>", "expires_in": 3600,
+//!   "playlist": "/live/<grant>/hls/stream.m3u8"}`: a playlist URL signed for this token, the way
+//!   a real platform hands out tokenised CDN URLs; the `/live/…` routes refuse a missing,
+//!   tampered or expired grant with 403 (see `signed.rs`)
 //! - `GET /api/v1/rooms/{id}` → `{"id", "title", "live": true, "viewers", "hls", "chat"}`;
 //!   every id is a live room and `viewers` is the server's current open connections.
 //! - `GET /healthz` → `ok` (never gated, so probes still answer under overload).
@@ -32,6 +35,7 @@ struct TokenRequest {
 struct TokenResponse {
     token: String,
     expires_in: u64,
+    playlist: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -75,8 +79,11 @@ pub(crate) async fn token(
     }
     let mut raw = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut raw);
+    let token = hex(&raw);
+    let grant = shared.signer.grant(&token, TOKEN_TTL_SECS);
     Json(TokenResponse {
-        token: hex(&raw),
+        playlist: format!("/live/{grant}/hls/stream.m3u8"),
+        token,
         expires_in: TOKEN_TTL_SECS,
     })
     .into_response()
@@ -113,7 +120,7 @@ pub(crate) async fn healthz() -> &'static str {
     "ok"
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     bytes
         .iter()

@@ -240,7 +240,7 @@ fn master_playlist(renditions: &[Rendition]) -> String {
         let _ = write!(
             out,
             "#EXT-X-STREAM-INF:BANDWIDTH={bw},AVERAGE-BANDWIDTH={bw},RESOLUTION={res},\
-             CODECS=\"avc1.4d401f,mp4a.40.2\",FRAME-RATE=30.000\n/hls/{name}/index.m3u8\n",
+             CODECS=\"avc1.4d401f,mp4a.40.2\",FRAME-RATE=30.000\n{name}/index.m3u8\n",
             bw = r.bitrate_kbps * 1000,
             res = r.resolution,
             name = r.name,

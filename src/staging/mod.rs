@@ -8,7 +8,8 @@
 //! `POST /api/v1/token`, `GET /api/v1/rooms/{id}`, `GET /healthz`, `GET /hls/stream.m3u8`,
 //! `GET /hls/{low|mid|high}/index.m3u8[?_HLS_msn=M&_HLS_part=P]`,
 //! `GET /hls/{low|mid|high}/seg-{msn}.ts`, `GET /hls/{low|mid|high}/seg-{msn}.p-{k}.ts` (LL-HLS),
-//! `GET /chat?room=ID` (WebSocket).
+//! `GET /chat?room=ID` (WebSocket), and the same HLS routes under `/live/{grant}/hls/…` with a
+//! grant signed by the token API (403 without one, `signed.rs`).
 //!
 //! We run our own accept loop instead of `axum::serve` so every socket can be counted (the
 //! capacity model's "viewers" are open TCP connections) and so shutdown can be bounded.
@@ -18,6 +19,7 @@ mod capacity;
 mod chat;
 mod hls;
 mod llhls;
+mod signed;
 
 use std::future::Future;
 use std::io;
@@ -121,6 +123,7 @@ pub(crate) struct ServerState {
     gate: Gate,
     hls: hls::Hls,
     rooms: Arc<chat::Rooms>,
+    signer: signed::Signer,
     /// Flips to `true` on shutdown; chat sessions watch it to send their close frame.
     shutdown: watch::Receiver<bool>,
 }
@@ -134,6 +137,11 @@ fn router(state: Shared, stall: Option<StallSchedule>) -> Router {
         .route("/api/v1/rooms/{id}", get(api::room))
         .route("/hls/stream.m3u8", get(hls::master))
         .route("/hls/{rendition}/{file}", get(hls::rendition_file))
+        .route("/live/{grant}/hls/stream.m3u8", get(signed::master))
+        .route(
+            "/live/{grant}/hls/{rendition}/{file}",
+            get(signed::rendition_file),
+        )
         .route("/chat", get(chat::chat));
     // Only a server asked to stall pays for the middleware.
     let routes = match stall {
@@ -180,6 +188,7 @@ async fn run(
         },
         hls: hls::Hls::new(&config),
         rooms: Arc::default(),
+        signer: signed::Signer::default(),
         shutdown: stop_rx.clone(),
     });
     state.hls.spawn_ticker();

@@ -39,6 +39,9 @@ struct Head {
     status: u16,
     /// `Location` of a 3xx (bounded: a header line is at most the 64 KiB head).
     location: Option<String>,
+    /// The raw head, kept only with the body (a caller that reads the content may want a
+    /// header too: `extract: { header: … }`).
+    raw: Option<Bytes>,
     framing: Framing,
     /// The server will close after this response (or HTTP/1.0 without keep-alive).
     close: bool,
@@ -59,6 +62,8 @@ pub(super) struct Exchanged {
     pub head_at: tokio::time::Instant,
     pub body_len: u64,
     pub body: Option<Bytes>,
+    /// The response head's bytes, when the body was kept.
+    pub head: Option<Bytes>,
     /// False when the connection must not carry another request.
     pub reusable: bool,
 }
@@ -76,7 +81,7 @@ pub(super) async fn exchange(
     // A TLS stream may hold encrypted bytes after `write_all` returned; only a flush sends them.
     io.flush().await.map_err(Stage::Write)?;
     let mut rd = Reader::new(io, buf);
-    let head = rd.head(is_head).await?;
+    let head = rd.head(is_head, keep_body).await?;
     let head_at = tokio::time::Instant::now();
     let mut sink = BodySink::new(keep_body, &head.framing);
     if let Framing::Length(n) = head.framing {
@@ -107,6 +112,7 @@ pub(super) async fn exchange(
         head_at,
         body_len: sink.len,
         body: sink.finish(),
+        head: head.raw,
         reusable,
     })
 }
@@ -268,7 +274,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Parses the final response head, skipping interim (1xx) ones.
-    async fn head(&mut self, is_head_request: bool) -> Result<Head, Stage> {
+    async fn head(&mut self, is_head_request: bool, keep: bool) -> Result<Head, Stage> {
         loop {
             if !self.is_drained() {
                 let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -276,8 +282,11 @@ impl<'a> Reader<'a> {
                 match resp.parse(self.window()) {
                     Ok(httparse::Status::Complete(len)) => {
                         let status = resp.code.unwrap_or(0);
-                        let head =
+                        let mut head =
                             interpret(&resp, is_head_request).map_err(|e| self.failure(e))?;
+                        if keep {
+                            head.raw = Some(Bytes::copy_from_slice(&self.window()[..len]));
+                        }
                         self.consume(len);
                         if (100..200).contains(&status) {
                             continue;
@@ -483,6 +492,7 @@ fn interpret(
     Ok(Head {
         status,
         location,
+        raw: None,
         framing,
         close,
     })

@@ -13,6 +13,8 @@ pub(super) struct RequestHead<'a> {
     pub host: Option<&'a HeaderValue>,
     pub user_agent: Option<&'a str>,
     pub headers: &'a [(HeaderName, HeaderValue)],
+    /// This request's own headers (a viewer's extracted token …), after the configured ones.
+    pub extra: &'a [(HeaderName, HeaderValue)],
     /// Ask the server to close after its response (`Connection: close`).
     pub close: bool,
 }
@@ -44,7 +46,7 @@ pub(super) fn encode(
     if head.close {
         put_header(out, b"connection", b"close");
     }
-    for (name, value) in head.headers {
+    for (name, value) in head.headers.iter().chain(head.extra) {
         put_header(out, name.as_str().as_bytes(), value.as_bytes());
     }
     // A body-carrying method always states its length, even zero: without it a server may

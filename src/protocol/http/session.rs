@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::Method;
+use http::{HeaderName, HeaderValue, Method};
 
 use super::{ClientConfig, ConnectTimings, HttpConnection, Origin, RequestError, Response};
 
@@ -48,6 +48,19 @@ impl Session {
         body: Option<Bytes>,
         keep_body: bool,
     ) -> Result<(Option<ConnectTimings>, Response), RequestError> {
+        self.request_with(method, path_and_query, body, keep_body, &[])
+            .await
+    }
+
+    /// [`Session::request`] with headers of this request's own after the configured ones.
+    pub async fn request_with(
+        &mut self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<Bytes>,
+        keep_body: bool,
+        extra: &[(HeaderName, HeaderValue)],
+    ) -> Result<(Option<ConnectTimings>, Response), RequestError> {
         let (mut conn, mut timings) = match self.conn.take() {
             Some(c) if c.is_usable() => (c, None),
             _ => {
@@ -56,7 +69,13 @@ impl Session {
             }
         };
         let result = match conn
-            .send(method.clone(), path_and_query, body.clone(), keep_body)
+            .send(
+                method.clone(),
+                path_and_query,
+                body.clone(),
+                keep_body,
+                extra,
+            )
             .await
         {
             Err(f) if f.retryable => {
@@ -64,7 +83,9 @@ impl Session {
                 let (c, t) = self.open().await?;
                 conn = c;
                 timings = Some(t);
-                conn.request(method, path_and_query, body, keep_body).await
+                conn.send(method, path_and_query, body, keep_body, extra)
+                    .await
+                    .map_err(|f| f.error)
             }
             other => other.map_err(|f| f.error),
         };

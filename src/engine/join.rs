@@ -1,0 +1,350 @@
+//! The join steps of one viewer: requests in order on its keep-alive connections, values
+//! extracted from their responses (`extract:`), and the `{{name}}` templates that use them in
+//! later steps, the watch and chat URLs and headers.
+//!
+//! An extraction that finds nothing (or an empty value, or a value that makes no URL or header)
+//! is a failed join step, `extract_failed`: the viewer stops there rather than go on with an
+//! empty token. Each step counts its own such failures, so the run can say which step failed.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue};
+use url::Url;
+
+use crate::metrics::ErrorKind;
+use crate::protocol::http::Response;
+use crate::scenario::{render_template, template_vars, ExtractFrom, JoinStep};
+
+use super::viewer::{Connections, ViewerSpec};
+
+/// Headers a viewer sends with each request, made from its own variables.
+pub type ViewerHeaders = Arc<[(HeaderName, HeaderValue)]>;
+
+pub struct PreparedStep {
+    pub name: String,
+    pub method: http::Method,
+    pub path: String,
+    pub body: Option<String>,
+    pub expect_status: Option<u16>,
+    pub expect_body: Option<String>,
+    /// This step's own headers, values possibly templated.
+    pub headers: Vec<(HeaderName, String)>,
+    pub extract: Vec<Extractor>,
+    /// Viewers whose extraction failed at this step.
+    pub extract_failures: AtomicU64,
+}
+
+pub struct Extractor {
+    pub name: Arc<str>,
+    pub with: ExtractWith,
+}
+
+pub enum ExtractWith {
+    Json(String),
+    Header(String),
+    Regex(regex::Regex),
+}
+
+impl PreparedStep {
+    pub fn from_step(step: &JoinStep) -> Result<PreparedStep, String> {
+        use crate::scenario::HttpMethod::*;
+        let method = match step.method {
+            Get => http::Method::GET,
+            Post => http::Method::POST,
+            Put => http::Method::PUT,
+            Delete => http::Method::DELETE,
+            Head => http::Method::HEAD,
+        };
+        let headers = step
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                HeaderName::from_bytes(n.as_bytes())
+                    .map(|h| (h, v.clone()))
+                    .map_err(|_| format!("join step `{}`: bad header name {n}", step.name))
+            })
+            .collect::<Result<_, _>>()?;
+        let extract = step
+            .extract
+            .iter()
+            .map(|e| {
+                let with = match &e.from {
+                    ExtractFrom::Json(p) => ExtractWith::Json(p.clone()),
+                    ExtractFrom::Header(h) => ExtractWith::Header(h.clone()),
+                    ExtractFrom::Regex(r) => ExtractWith::Regex(
+                        regex::Regex::new(r)
+                            .map_err(|e| format!("join step `{}`: {e}", step.name))?,
+                    ),
+                };
+                Ok(Extractor {
+                    name: e.name.as_str().into(),
+                    with,
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(PreparedStep {
+            name: step.name.clone(),
+            method,
+            path: step.path.clone(),
+            body: step.body.clone(),
+            expect_status: step.expect_status,
+            expect_body: step.expect_body.clone(),
+            headers,
+            extract,
+            extract_failures: AtomicU64::new(0),
+        })
+    }
+
+    /// Whether the response body must be kept (to check or extract from it).
+    fn keeps_body(&self) -> bool {
+        // A header is kept with the body, so every extraction keeps it.
+        self.expect_body.is_some() || !self.extract.is_empty()
+    }
+}
+
+/// What a joined viewer goes on with: URLs and headers made from its variables, when the
+/// scenario templates them.
+#[derive(Default)]
+pub struct Joined {
+    pub watch_url: Option<Url>,
+    pub chat_url: Option<Url>,
+}
+
+/// A viewer's variables: `viewer_id`, then what its steps extracted.
+struct Vars {
+    viewer_id: String,
+    values: Vec<(Arc<str>, String)>,
+}
+
+impl Vars {
+    fn get(&self, name: &str) -> Option<String> {
+        if name == "viewer_id" {
+            return Some(self.viewer_id.clone());
+        }
+        self.values
+            .iter()
+            .rev()
+            .find(|(n, _)| &**n == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn render(&self, text: &str) -> String {
+        if !text.contains("{{") {
+            return text.to_string();
+        }
+        render_template(text, &|n| self.get(n))
+    }
+
+    fn has_all(&self, text: &str) -> bool {
+        template_vars(text).iter().all(|v| self.get(v).is_some())
+    }
+}
+
+/// The headers sent on the viewer's next requests: the scenario's templated target headers
+/// whose variables all exist by now, then `step`'s own. None when there are none.
+fn headers_now(
+    spec: &ViewerSpec,
+    vars: &Vars,
+    step: Option<&PreparedStep>,
+) -> Result<Option<ViewerHeaders>, ()> {
+    let own = step.map_or(&[][..], |s| &s.headers[..]);
+    let mut out = Vec::new();
+    for (name, template) in spec.header_templates.iter().chain(own) {
+        if !vars.has_all(template) {
+            continue;
+        }
+        let value = HeaderValue::from_str(&vars.render(template)).map_err(|_| ())?;
+        out.push((name.clone(), value));
+    }
+    Ok((!out.is_empty()).then(|| out.into()))
+}
+
+pub async fn join(
+    spec: &ViewerSpec,
+    conns: &mut Connections,
+    viewer_id: u64,
+) -> Result<Joined, ()> {
+    let mut vars = Vars {
+        viewer_id: viewer_id.to_string(),
+        values: Vec::new(),
+    };
+    for step in &spec.join {
+        let base = &spec.region_base[conns.region as usize];
+        let Ok(url) = base.join(&vars.render(&step.path)) else {
+            // A path made from extracted values is their failure; a written one is the URL's.
+            if template_vars(&step.path).iter().all(|v| *v == "viewer_id") {
+                conns.judged(Some(ErrorKind::UnusableUrl));
+            } else {
+                conns.judged(Some(ErrorKind::ExtractFailed));
+                step.extract_failures.fetch_add(1, Ordering::Relaxed);
+            }
+            return Err(());
+        };
+        let body = step.body.as_ref().map(|b| Bytes::from(vars.render(b)));
+        conns.headers = headers_now(spec, &vars, Some(step)).map_err(|()| {
+            conns.judged(Some(ErrorKind::ExtractFailed));
+            step.extract_failures.fetch_add(1, Ordering::Relaxed);
+        })?;
+        let response = conns
+            .request(step.method.clone(), &url, body, step.keeps_body())
+            .await
+            .map_err(|_| ())?;
+        let status_ok = match step.expect_status {
+            Some(expected) => response.status == expected,
+            None => (200..300).contains(&response.status),
+        };
+        if !status_ok {
+            conns.judged(Some(ErrorKind::from_status(response.status)));
+            return Err(());
+        }
+        if let Some(needle) = &step.expect_body {
+            let found = response
+                .body
+                .as_ref()
+                .is_some_and(|b| contains(b, needle.as_bytes()));
+            if !found {
+                conns.judged(Some(ErrorKind::BodyMismatch));
+                return Err(());
+            }
+        }
+        for x in &step.extract {
+            match extract_one(&x.with, &response) {
+                Some(v) => vars.values.push((x.name.clone(), v)),
+                None => {
+                    conns.judged(Some(ErrorKind::ExtractFailed));
+                    step.extract_failures.fetch_add(1, Ordering::Relaxed);
+                    return Err(());
+                }
+            }
+        }
+        conns.judged(None);
+    }
+    // What the viewer watches and chats with is made now, so an unusable value fails the join.
+    let failed = |conns: &mut Connections| {
+        conns.judged(Some(ErrorKind::ExtractFailed));
+        if let Some(last) = spec.join.last() {
+            last.extract_failures.fetch_add(1, Ordering::Relaxed);
+        }
+    };
+    let base = &spec.region_base[conns.region as usize];
+    let mut joined = Joined::default();
+    if let Some(t) = &spec.watch_template {
+        match base.join(&vars.render(t)) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => joined.watch_url = Some(u),
+            _ => {
+                failed(conns);
+                return Err(());
+            }
+        }
+    }
+    if let Some(t) = &spec.chat_template {
+        match super::chat::resolve_url(base, &vars.render(t)) {
+            Ok(u) => joined.chat_url = Some(u),
+            Err(_) => {
+                failed(conns);
+                return Err(());
+            }
+        }
+    }
+    match headers_now(spec, &vars, None) {
+        Ok(h) => conns.headers = h,
+        Err(()) => {
+            failed(conns);
+            return Err(());
+        }
+    }
+    Ok(joined)
+}
+
+/// The value at the extractor's place in the response; None when absent or empty.
+fn extract_one(with: &ExtractWith, response: &Response) -> Option<String> {
+    let value = match with {
+        ExtractWith::Json(pointer) => {
+            let doc: serde_json::Value = serde_json::from_slice(response.body.as_ref()?).ok()?;
+            match doc.pointer(pointer)? {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Null => return None,
+                other => other.to_string(),
+            }
+        }
+        ExtractWith::Header(name) => response.header(name)?,
+        ExtractWith::Regex(re) => {
+            let text = std::str::from_utf8(response.body.as_ref()?).ok()?;
+            let caps = re.captures(text)?;
+            caps.get(1).or_else(|| caps.get(0))?.as_str().to_string()
+        }
+    };
+    (!value.is_empty()).then_some(value)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The parts of a scenario's viewer journey that depend on join variables, separated from the
+/// parts that do not (which are resolved once per region, as before).
+pub struct JourneyParts {
+    pub steps: Vec<PreparedStep>,
+    /// `target.headers` without `{{…}}`: sent by every connection as configured.
+    pub static_headers: Vec<(String, String)>,
+    pub header_templates: Vec<(HeaderName, String)>,
+    pub watch_template: Option<String>,
+    pub chat_template: Option<String>,
+}
+
+impl JourneyParts {
+    pub fn new(s: &crate::scenario::Scenario) -> Result<JourneyParts, String> {
+        let templated = |t: &str| !template_vars(t).is_empty();
+        let (tpl, static_headers): (Vec<_>, Vec<_>) = s
+            .target
+            .headers
+            .iter()
+            .cloned()
+            .partition(|(_, v)| templated(v));
+        let header_templates = tpl
+            .into_iter()
+            .map(|(n, v)| {
+                HeaderName::from_bytes(n.as_bytes())
+                    .map(|h| (h, v))
+                    .map_err(|_| format!("target.headers: bad header name {n}"))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(JourneyParts {
+            steps: s
+                .viewer
+                .join
+                .iter()
+                .map(PreparedStep::from_step)
+                .collect::<Result<_, _>>()?,
+            static_headers,
+            header_templates,
+            watch_template: Some(s.viewer.watch.url.clone()).filter(|u| templated(u)),
+            chat_template: s
+                .viewer
+                .chat
+                .as_ref()
+                .map(|c| c.url.clone())
+                .filter(|u| templated(u)),
+        })
+    }
+}
+
+/// One line per join step whose extraction failed, for the run's notices.
+pub fn failure_notices(steps: &[PreparedStep]) -> Vec<String> {
+    steps
+        .iter()
+        .filter_map(|s| {
+            let n = s.extract_failures.load(Ordering::Relaxed);
+            let names: Vec<&str> = s.extract.iter().map(|x| &*x.name).collect();
+            (n > 0).then(|| {
+                format!(
+                    "join step `{}`: {n} viewers stopped with extract_failed ({} not found, empty, or not usable where it is used)",
+                    s.name,
+                    if names.is_empty() { "a templated value".to_string() } else { names.join(", ") }
+                )
+            })
+        })
+        .collect()
+}
