@@ -157,6 +157,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         } => {
             let scenario = scenario::load_with(&path, &config.overrides())?;
             crate::cmd::run::check_hosts(&scenario)?;
+            crate::cmd::validate::check(&scenario, seed)?;
             print!("{}", crate::cmd::validate::render(&scenario, seed));
             Ok(Exit::Success)
         }

@@ -54,3 +54,6 @@ mod story;
 
 #[path = "suite/journey.rs"]
 mod journey;
+
+#[path = "suite/feeders.rs"]
+mod feeders;

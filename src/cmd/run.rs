@@ -139,6 +139,9 @@ pub async fn run(
     if let Some(shard) = opts.shard {
         plan = plan.with_shard(shard);
     }
+    if let Some(d) = &scenario.viewer.data {
+        engine::data::check_unique(d, &plan, &scenario.source).map_err(anyhow::Error::msg)?;
+    }
     let open_files_limit = sysinfo::raise_open_files_limit();
     preflight(&scenario, &plan, open_files_limit)?;
 
@@ -227,6 +230,7 @@ pub async fn run(
         source_addrs: scenario.target.source_addrs.clone(),
         viewer_id_stride: opts.shard.map_or(1, |s| s.count),
         region_base,
+        data: scenario.viewer.data.clone(),
         join: parts.steps,
         header_templates: parts.header_templates,
         watch_template: parts.watch_template,

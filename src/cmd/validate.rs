@@ -6,6 +6,15 @@ use crate::plan::Plan;
 use crate::report::table::{Align, Table};
 use crate::scenario::{BaseUrl, Scenario};
 
+/// Checks that need the plan: a `unique` feeder must have a row per planned viewer.
+pub fn check(s: &Scenario, seed: u64) -> anyhow::Result<()> {
+    if let Some(d) = &s.viewer.data {
+        crate::engine::data::check_unique(d, &Plan::build(s, seed), &s.source)
+            .map_err(anyhow::Error::msg)?;
+    }
+    Ok(())
+}
+
 pub fn render(s: &Scenario, seed: u64) -> String {
     let plan = Plan::build(s, seed);
     let mut out = String::new();
@@ -36,6 +45,16 @@ pub fn render(s: &Scenario, seed: u64) -> String {
         s.load.max_viewers, s.load.max_joins_per_sec
     );
     let _ = writeln!(out, "  scale      {}× of the event", s.load.scale);
+    if let Some(d) = &s.viewer.data {
+        let _ = writeln!(
+            out,
+            "  data       {}: {} rows of {} (values hidden), pick {:?}",
+            d.file,
+            d.rows,
+            d.columns.join(", "),
+            d.pick
+        );
+    }
     let _ = writeln!(
         out,
         "  watch      mean {:.0} s per viewer\n",

@@ -112,16 +112,23 @@ pub struct Joined {
     pub chat_url: Option<Url>,
 }
 
-/// A viewer's variables: `viewer_id`, then what its steps extracted.
-struct Vars {
+/// A viewer's variables: `viewer_id`, its `viewer.data` row, then what its steps extracted.
+struct Vars<'a> {
     viewer_id: String,
+    /// (column names, this viewer's row)
+    row: Option<(&'a [String], &'a [String])>,
     values: Vec<(Arc<str>, String)>,
 }
 
-impl Vars {
+impl Vars<'_> {
     fn get(&self, name: &str) -> Option<String> {
         if name == "viewer_id" {
             return Some(self.viewer_id.clone());
+        }
+        if let Some((cols, row)) = self.row {
+            if let Some(i) = cols.iter().position(|c| c == name) {
+                return row.get(i).cloned();
+            }
         }
         self.values
             .iter()
@@ -166,8 +173,13 @@ pub async fn join(
     conns: &mut Connections,
     viewer_id: u64,
 ) -> Result<Joined, ()> {
+    let row = spec.data.as_ref().and_then(|d| {
+        let i = super::data::row_index(d, viewer_id, spec.viewer_id_stride, spec.seed)?;
+        Some((&d.columns[..], &d.values.get(i)?[..]))
+    });
     let mut vars = Vars {
         viewer_id: viewer_id.to_string(),
+        row,
         values: Vec::new(),
     };
     for step in &spec.join {

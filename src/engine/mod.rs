@@ -7,6 +7,7 @@
 //! viewer task still running is cancelled.
 
 pub mod chat;
+pub mod data;
 pub mod join;
 pub mod progress;
 pub mod publisher;

@@ -34,6 +34,8 @@ pub struct ViewerSpec {
     pub join: Vec<PreparedStep>,
     /// `target.headers` whose values use `{{name}}`s: rendered per viewer once defined.
     pub header_templates: Vec<(http::HeaderName, String)>,
+    /// `viewer.data`, when the scenario has a feeder.
+    pub data: Option<crate::scenario::Data>,
     /// `viewer.watch.url` when it uses `{{name}}`s (then `watch_url` is unused).
     pub watch_template: Option<String>,
     /// `viewer.chat.url` when it uses `{{name}}`s.

@@ -126,9 +126,26 @@ pub struct AbortWhenFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ViewerFile {
+    pub data: Option<DataFile>,
     pub join: Option<Vec<JoinStepFile>>,
     pub watch: WatchFile,
     pub chat: Option<ChatFile>,
+}
+
+/// `data: { file: accounts.csv, pick: unique }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataFile {
+    pub file: String,
+    pub pick: Option<PickFile>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PickFile {
+    Sequential,
+    Random,
+    Unique,
 }
 
 #[derive(Debug, Deserialize)]

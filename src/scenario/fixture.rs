@@ -42,6 +42,7 @@ impl Scenario {
                 abort_when: None,
             },
             viewer: Viewer {
+                data: None,
                 join: Vec::new(),
                 watch: Watch {
                     protocol: WatchProtocol::None,

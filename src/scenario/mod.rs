@@ -10,6 +10,7 @@
 //!
 //! This module must not import anything after it in the pipeline (plan, engine, report).
 
+mod data;
 pub mod duration;
 mod error;
 mod extract;

@@ -171,9 +171,47 @@ pub struct AbortWhen {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Viewer {
+    /// `viewer.data`: rows whose columns are `{{column}}` variables.
+    pub data: Option<Data>,
     pub join: Vec<JoinStep>,
     pub watch: Watch,
     pub chat: Option<Chat>,
+}
+
+/// A data feeder. The values are never serialized (they are often credentials).
+#[derive(Clone, Serialize)]
+pub struct Data {
+    /// As written (relative to the scenario file's folder).
+    pub file: String,
+    pub pick: Pick,
+    pub columns: Vec<String>,
+    pub rows: usize,
+    #[serde(skip)]
+    pub values: std::sync::Arc<Vec<Vec<String>>>,
+}
+
+impl std::fmt::Debug for Data {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Data")
+            .field("file", &self.file)
+            .field("pick", &self.pick)
+            .field("columns", &self.columns)
+            .field("rows", &self.rows)
+            .finish()
+    }
+}
+
+/// Which row a viewer takes. Under `--shard I/N` each shard takes only rows ≡ I−1 (mod N), so
+/// shards never share a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pick {
+    /// Viewer k takes row k, wrapping around when the rows run out.
+    Sequential,
+    /// A row drawn from the seed and the viewer id (the same run, the same rows).
+    Random,
+    /// Viewer k takes row k, and a run with fewer rows than planned viewers does not start.
+    Unique,
 }
 
 #[derive(Debug, Clone, Serialize)]

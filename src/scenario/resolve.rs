@@ -10,7 +10,7 @@ use super::file::{self, ScenarioFile, WatchDurationFile};
 use super::locate::{Locator, Pos};
 use super::model::*;
 use super::overrides::{is_under, set_label};
-use super::{extract, slo, target};
+use super::{data, extract, slo, target};
 use crate::metrics::Metric;
 
 /// Where errors accumulate while resolving one file.
@@ -339,6 +339,14 @@ fn round_up_nice(x: f64) -> u64 {
 fn viewer(cx: &mut Ctx, v: file::ViewerFile, t: &Target) -> Viewer {
     let mut join: Vec<JoinStep> = Vec::new();
     let mut known: Vec<String> = extract::BUILTIN.map(String::from).into();
+    let dir = std::path::Path::new(cx.file)
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let data = v.data.and_then(|d| data::data(cx, d, &dir));
+    if let Some(d) = &data {
+        known.extend(d.columns.iter().cloned());
+    }
     for (i, s) in v.join.unwrap_or_default().into_iter().enumerate() {
         let key = format!("viewer.join[{i}]");
         let method = match s.method.as_deref().map(str::to_ascii_uppercase).as_deref() {
@@ -462,6 +470,7 @@ fn viewer(cx: &mut Ctx, v: file::ViewerFile, t: &Target) -> Viewer {
         }
     });
     Viewer {
+        data,
         join,
         watch: Watch {
             protocol,
