@@ -50,6 +50,10 @@ pub fn evaluate(result: &mut RunResult) {
         .chain(std::iter::once(&result.overall))
     {
         for (gate, default) in &gates {
+            // Publishers are their own group: gated overall, never in a viewer region.
+            if gate.metric.is_publisher() && b.name != result.overall.name {
+                continue;
+            }
             let value = measured(b, gate);
             out.push(SloResult {
                 scope: b.name.clone(),

@@ -224,7 +224,7 @@ pub async fn run(
         .viewer
         .chat
         .as_ref()
-        .map(|c| engine::chat::ChatSpec::new(chat_url, c.messages_per_min));
+        .map(|c| engine::chat::ChatSpec::new(chat_url, c.messages_per_min, c.delivery));
     let spec = Arc::new(ViewerSpec {
         clients,
         source_addrs: scenario.target.source_addrs.clone(),

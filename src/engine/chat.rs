@@ -1,6 +1,8 @@
 //! A viewer's chat session: connect (timed as `chat_connect_ms`), send at
 //! `messages_per_min`, and time every message from *another* simulated viewer of the same room
-//! as `chat_delivery_ms` (send → receipt, one process-wide monotonic clock). Closes are
+//! as `chat_delivery_ms` (send → receipt, one process-wide monotonic clock); with
+//! `chat.delivery: echo`, time the viewer's *own* messages coming back instead (an echo server,
+//! e.g. websocketd running `cat`, only ever returns those). Closes are
 //! classified by code (1008/1011/1013/other) and followed by a reconnect with backoff while
 //! the viewer is still watching.
 //!
@@ -31,6 +33,7 @@ use url::Url;
 use crate::metrics::{ErrorKind, Metric, RecorderHandle};
 use crate::protocol::http::ClientConfig;
 use crate::protocol::ws::{self, epoch_us, ChatMessage};
+use crate::scenario::ChatDelivery;
 
 /// Time left for in-flight messages between a session's cut-off and its close.
 pub const GRACE: Duration = Duration::from_secs(1);
@@ -45,10 +48,12 @@ pub struct ChatSpec {
     pub url: Vec<Url>,
     pub interval: Duration,
     pub rooms: Rooms,
+    /// Echo: a viewer's own message coming back is its delivery (any echo WebSocket server).
+    pub echo: bool,
 }
 
 impl ChatSpec {
-    pub fn new(url: Vec<Url>, messages_per_min: f64) -> ChatSpec {
+    pub fn new(url: Vec<Url>, messages_per_min: f64, delivery: ChatDelivery) -> ChatSpec {
         // Validation guarantees a positive rate; the floor keeps a typo from busy-looping.
         let interval = Duration::from_secs_f64(60.0 / messages_per_min.max(1e-3))
             .max(Duration::from_millis(10));
@@ -56,6 +61,7 @@ impl ChatSpec {
             url,
             interval,
             rooms: Rooms::default(),
+            echo: delivery == ChatDelivery::Echo,
         }
     }
 }
@@ -207,7 +213,12 @@ async fn session(
             let now = epoch_us();
             let s1 = sent.load(Ordering::Acquire);
             *cutoff = Some(now);
-            tally.expected += s1.saturating_sub(s0).saturating_sub(own);
+            // Echo: only this viewer's own messages come back; fan-out: everyone else's.
+            tally.expected += if spec.echo {
+                own
+            } else {
+                s1.saturating_sub(s0).saturating_sub(own)
+            };
             tally.received += received;
         }
     };
@@ -235,7 +246,7 @@ async fn session(
             incoming = socket.next() => match incoming {
                 Some(Ok(Message::Text(text))) => {
                     let Some(msg) = ChatMessage::decode(&text) else { continue };
-                    if msg.sender == who.viewer_id {
+                    if (msg.sender == who.viewer_id) != spec.echo {
                         continue;
                     }
                     if !tally.remember(msg.id()) {

@@ -102,6 +102,14 @@ pub fn breakdowns(
         b.departures = state.departures.get(r).copied().unwrap_or(0);
         b.peak_concurrent_viewers = state.peak_active.get(r).copied().unwrap_or(0);
         b.phases = per_phase;
+        // Publishers belong to no viewer region (the engine files them under the first one):
+        // their metrics are reported once, overall.
+        for scope in std::iter::once(&mut b) {
+            scope.metrics.retain(|m, _| !m.is_publisher());
+            for p in &mut scope.phases {
+                p.metrics.retain(|m, _| !m.is_publisher());
+            }
+        }
         out.push(b);
     }
     let mut all = overall.breakdown("overall");

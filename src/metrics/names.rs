@@ -402,6 +402,11 @@ impl Metric {
         self.info().unit
     }
 
+    /// Measured by publishers, which belong to no viewer region: reported overall only.
+    pub fn is_publisher(self) -> bool {
+        matches!(self, Metric::PublishConnectMs | Metric::IngestKbps)
+    }
+
     /// Computed from counters, never recorded into a histogram.
     pub fn is_computed(self) -> bool {
         self.index() >= Self::COUNT

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::metrics::{Breakdown, ErrorKind, Metric, RunResult, RunStatus, METRICS};
+use crate::metrics::{Breakdown, ErrorKind, Metric, RunResult, RunStatus, Stat, METRICS};
 
 use super::table::{Align, Table};
 use crate::format;
@@ -16,6 +16,8 @@ pub fn render(r: &RunResult) -> String {
     write_regions(&mut out, r);
     write_networks(&mut out, r);
     write_latency(&mut out, r);
+    write_chat(&mut out, r);
+    write_publishers(&mut out, r);
     write_errors(&mut out, r);
     write_phases(&mut out, r);
     write_generator(&mut out, r);
@@ -223,6 +225,113 @@ fn write_regions(out: &mut String, r: &RunResult) {
     }
     let _ = writeln!(out, "### Requests\n");
     let _ = writeln!(out, "{}", super::viewers::requests_table(r).markdown());
+}
+
+/// Chat per region and overall: connect time, delivery time and the delivery ratio, with the
+/// delivery mode that defines them.
+fn write_chat(out: &mut String, r: &RunResult) {
+    let chat = &r.scenario.resolved["viewer"]["chat"];
+    if !chat.is_object() {
+        return;
+    }
+    let echo = chat["delivery"].as_str() == Some("echo");
+    let _ = writeln!(out, "## Chat\n");
+    let _ = writeln!(
+        out,
+        "Delivery mode `{}`: {}\n",
+        if echo { "echo" } else { "fan-out" },
+        if echo {
+            "a viewer's own message coming back is its delivery; the ratio is own messages back ÷ own messages sent."
+        } else {
+            "a message is delivered when other viewers of the room receive it; the ratio is messages received from others ÷ messages they sent while the viewer was connected."
+        }
+    );
+    let mut t = Table::new(&[
+        ("region", Align::Left),
+        ("connect p50", Align::Right),
+        ("connect p99", Align::Right),
+        ("delivery p50", Align::Right),
+        ("delivery p99", Align::Right),
+        ("delivery ratio (mean)", Align::Right),
+        ("viewers chatting", Align::Right),
+    ]);
+    let get = |b: &Breakdown, m: Metric, s: Stat| {
+        b.value(m, s)
+            .map(|v| format::value(m, v))
+            .unwrap_or_else(|| "no samples".into())
+    };
+    for b in r.regions.iter().chain(std::iter::once(&r.overall)) {
+        t.row(vec![
+            b.name.clone(),
+            get(b, Metric::ChatConnectMs, Stat::P50),
+            get(b, Metric::ChatConnectMs, Stat::P99),
+            get(b, Metric::ChatDeliveryMs, Stat::P50),
+            get(b, Metric::ChatDeliveryMs, Stat::P99),
+            get(b, Metric::ChatDeliveryRatio, Stat::Mean),
+            format::count(
+                b.metrics
+                    .get(&Metric::ChatReconnects)
+                    .map_or(0, |m| m.count) as f64,
+            ),
+        ]);
+    }
+    let _ = writeln!(out, "{}", t.markdown());
+    let o = &r.overall;
+    let connected = o.metrics.contains_key(&Metric::ChatConnectMs);
+    if connected && !o.metrics.contains_key(&Metric::ChatDeliveryMs) && !echo {
+        let _ = writeln!(
+            out,
+            "**No message from another viewer arrived**, so no delivery was measured. In fan-out mode only other viewers' messages count: against an echo server (one that sends each message back to its sender only) set `viewer.chat.delivery: echo`.\n"
+        );
+    }
+}
+
+/// Publishers are their own group (not a viewer region): connect time and ingest rate.
+fn write_publishers(out: &mut String, r: &RunResult) {
+    let o = &r.overall;
+    let Some(connect) = o.metrics.get(&Metric::PublishConnectMs) else {
+        return;
+    };
+    let _ = writeln!(out, "## Publishers\n");
+    let mut t = Table::new(&[
+        ("reading", Align::Left),
+        ("p50", Align::Right),
+        ("p99", Align::Right),
+        ("min", Align::Right),
+        ("max", Align::Right),
+        ("samples", Align::Right),
+    ]);
+    t.row(vec![
+        "publish connect".into(),
+        format::ms(connect.p50),
+        format::ms(connect.p99),
+        format::ms(connect.min),
+        format::ms(connect.max),
+        format::count(connect.count as f64),
+    ]);
+    if let Some(k) = o.metrics.get(&Metric::IngestKbps) {
+        let kbps = |v: f64| format::value(Metric::IngestKbps, v);
+        t.row(vec![
+            "ingest rate".into(),
+            kbps(k.p50),
+            kbps(k.p99),
+            kbps(k.min),
+            kbps(k.max),
+            format::count(k.count as f64),
+        ]);
+    }
+    let _ = writeln!(out, "{}", t.markdown());
+    let failures: Vec<String> = [ErrorKind::PublishRejected, ErrorKind::PublishDisconnect]
+        .iter()
+        .filter_map(|k| {
+            o.errors
+                .get(k)
+                .map(|n| format!("{} {k}", format::count(*n as f64)))
+        })
+        .collect();
+    if !failures.is_empty() {
+        let _ = writeln!(out, "Publisher failures: {}.\n", failures.join(", "));
+    }
 }
 
 /// The network each region's viewers ran through: findings it explains are attributed to it in

@@ -216,6 +216,14 @@ struct LogNormalFile {
 pub struct ChatFile {
     pub url: String,
     pub messages_per_min: Option<f64>,
+    pub delivery: Option<ChatDeliveryFile>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChatDeliveryFile {
+    FanOut,
+    Echo,
 }
 
 #[derive(Debug, Deserialize)]

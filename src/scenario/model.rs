@@ -346,6 +346,18 @@ pub struct Chat {
     /// Relative (`/chat`, resolved http→ws, https→wss) or absolute ws:// / wss:// URL.
     pub url: String,
     pub messages_per_min: f64,
+    pub delivery: ChatDelivery,
+}
+
+/// What counts as a chat message delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChatDelivery {
+    /// A room server: a viewer's message is delivered when *other* viewers receive it.
+    FanOut,
+    /// An echo server (any WebSocket server that sends each message back to its sender): a
+    /// viewer's own message coming back is its delivery.
+    Echo,
 }
 
 #[derive(Debug, Clone, Serialize)]

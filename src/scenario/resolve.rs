@@ -467,6 +467,10 @@ fn viewer(cx: &mut Ctx, v: file::ViewerFile, t: &Target) -> Viewer {
         Chat {
             url,
             messages_per_min: rate,
+            delivery: match c.delivery {
+                Some(file::ChatDeliveryFile::Echo) => ChatDelivery::Echo,
+                Some(file::ChatDeliveryFile::FanOut) | None => ChatDelivery::FanOut,
+            },
         }
     });
     Viewer {

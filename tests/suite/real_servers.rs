@@ -499,3 +499,156 @@ fn nginx_limit_conn_fails_most_viewers_in_every_output_alike() {
     assert!(terminal.contains("Readiness: NOT READY"), "{terminal}");
     assert!(card.starts_with("OVERALL: NOT READY"), "{card}");
 }
+
+/// websocketd running `cat`: a third-party WebSocket server that echoes each message to its
+/// sender only. With `chat.delivery: echo` deliveries are measured; in the default fan-out mode
+/// none can be, and report.md says why.
+#[test]
+fn chat_against_websocketd_in_echo_mode_measures_deliveries() {
+    let Some(websocketd) = which("websocketd") else {
+        eprintln!(
+            "\n*** SKIP chat_against_websocketd_in_echo_mode_measures_deliveries: needs websocketd (MISSING). \
+             Install with: apt-get install -y websocketd ***\n"
+        );
+        return;
+    };
+    let Some(cat) = which("cat") else {
+        eprintln!(
+            "\n*** SKIP chat_against_websocketd_in_echo_mode_measures_deliveries: no cat ***\n"
+        );
+        return;
+    };
+    let port = free_port();
+    let child = Command::new(websocketd)
+        .arg(format!("--port={port}"))
+        .arg("--address=127.0.0.1")
+        .arg(cat)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start websocketd");
+    let _guard = Guard(child);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "websocketd did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let scenario = |delivery: &str| {
+        format!(
+            r#"name: echo
+target:
+  base_url: embedded
+  allow_hosts: [127.0.0.1, localhost]
+  timeout: 3s
+regions:
+  - {{ name: eu, weight: 1 }}
+load:
+  max_viewers: 100
+  max_joins_per_sec: 50
+  phases:
+    - {{ name: steady, duration: 4s, joins_per_sec: 3 }}
+viewer:
+  watch: {{ protocol: none, duration: 6s }}
+  chat: {{ url: "ws://127.0.0.1:{port}/", messages_per_min: 120{delivery} }}
+"#
+        )
+    };
+    let go = |name: &str, yaml: String| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(dir.path(), &format!("{name}.yaml"), &yaml);
+        let out = bin()
+            .args(["run", "--seed", "1", "--drain", "3s"])
+            .arg(&path)
+            .arg("--out")
+            .arg(dir.path().join("out"))
+            .output()
+            .expect("run");
+        assert!(
+            matches!(out.status.code(), Some(0) | Some(1)),
+            "{}",
+            stderr(&out)
+        );
+        let r = results(&dir.path().join("out"));
+        let md = std::fs::read_to_string(dir.path().join("out/report.md")).expect("report.md");
+        (r, md, dir)
+    };
+    let (r, md, _keep) = go("echo", scenario(", delivery: echo"));
+    let deliveries = count(&r, "chat_delivery_ms");
+    let ratio = metric(&r, "chat_delivery_ratio")["mean"]
+        .as_f64()
+        .unwrap_or(0.0);
+    eprintln!(
+        "real (websocketd echo): {deliveries} deliveries, ratio mean {ratio}, delivery {}",
+        metric(&r, "chat_delivery_ms")
+    );
+    assert!(deliveries >= 20, "{}", r["overall"]["metrics"]);
+    assert!(ratio > 0.9, "own messages come back: {ratio}");
+    assert!(
+        md.contains("## Chat") && md.contains("Delivery mode `echo`"),
+        "{md}"
+    );
+    assert!(
+        !md.contains("No message from another viewer arrived"),
+        "{md}"
+    );
+
+    let (r, md, _keep) = go("fanout", scenario(""));
+    assert_eq!(count(&r, "chat_delivery_ms"), 0);
+    assert!(count(&r, "chat_connect_ms") > 0);
+    assert!(
+        md.contains("No message from another viewer arrived")
+            && md.contains("viewer.chat.delivery: echo"),
+        "{md}"
+    );
+}
+
+/// Publishers belong to no viewer region: with two regions, their gate is judged once (overall)
+/// and passes, no region fails it with "no samples", and report.md shows them as a group.
+#[test]
+fn publishers_across_two_regions_are_one_group_with_their_own_gate() {
+    let Some((nginx, module)) =
+        nginx_tools("publishers_across_two_regions_are_one_group_with_their_own_gate")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ng = start_nginx(&nginx, &module, dir.path());
+    let publishers = format!("publishers:\n  protocol: rtmp\n  url: rtmp://127.0.0.1:{}/live/two\n  streams: 1\n  bitrate_kbps: 500\n  duration: 6s\nslo:\n  publish_connect_ms: {{ p99: 2000 }}\n", ng.rtmp);
+    let text = yaml(
+        &ng,
+        "two",
+        "    - { name: idle, duration: 5s, joins_per_sec: 0 }",
+        "1s",
+        &publishers,
+    )
+    .replace(
+        "  - { name: eu, weight: 1 }",
+        "  - { name: eu, weight: 1 }\n  - { name: sea, weight: 1 }",
+    );
+    let r = finish(run(dir.path(), &text), dir.path());
+    let gates: Vec<&serde_json::Value> = r["slo"]
+        .as_array()
+        .expect("slo")
+        .iter()
+        .filter(|g| g["metric"] == "publish_connect_ms")
+        .collect();
+    assert_eq!(gates.len(), 1, "{}", r["slo"]);
+    assert_eq!(gates[0]["scope"], "overall");
+    assert_eq!(gates[0]["passed"], true, "{}", r["slo"]);
+    for region in r["regions"].as_array().expect("regions") {
+        assert!(
+            region["metrics"]["publish_connect_ms"].is_null(),
+            "{region}"
+        );
+    }
+    let md = std::fs::read_to_string(dir.path().join("out/report.md")).expect("report.md");
+    assert!(
+        md.contains("## Publishers")
+            && md.contains("| publish connect")
+            && md.contains("| ingest rate"),
+        "{md}"
+    );
+    let checklist =
+        std::fs::read_to_string(dir.path().join("out/checklist.md")).expect("checklist");
+    assert!(!checklist.contains("no samples"), "{checklist}");
+}
