@@ -87,6 +87,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
                 embedded,
                 shard: None,
                 start: crate::collector::StartGate::Now,
+                region: None,
             };
             // The demo shows the tool; its verdict is in the report, not the exit code.
             run_and_print(scenario, opts).await.map(|_| Exit::Success)
@@ -101,6 +102,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             shard_base,
             collector,
             start_at,
+            region,
+            region_shards,
             ll_hls,
             config,
         } => {
@@ -114,6 +117,18 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
                 .map(|s| crate::plan::Shard::parse(&s, shard_base))
                 .transpose()
                 .map_err(|e| anyhow::anyhow!("--shard: {e}"))?;
+            let region = match (region, region_shards, shard) {
+                (Some(name), Some(layout), Some(local)) => Some(crate::cmd::run::RegionRun {
+                    name,
+                    local,
+                    layout: parse_layout(&layout)?,
+                }),
+                _ => None,
+            };
+            let shard = match &region {
+                Some(rr) => Some(rr.global(&scenario)?),
+                None => shard,
+            };
             if shard.is_some() && seed.is_none() {
                 anyhow::bail!("--shard needs --seed: every shard must draw the same plan");
             }
@@ -125,6 +140,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
                 embedded,
                 shard,
                 start: crate::collector::StartGate::of(collector, start_at),
+                region,
             };
             run_and_print(scenario, opts).await
         }
@@ -399,4 +415,19 @@ async fn run_and_print(scenario: Scenario, opts: RunOptions) -> anyhow::Result<E
         Outcome::SloFailed | Outcome::Aborted => Exit::Failed,
         Outcome::Unrecorded => Exit::Unrecorded,
     })
+}
+
+/// `--region-shards eu=4,sea=2`.
+fn parse_layout(text: &str) -> anyhow::Result<Vec<(String, u64)>> {
+    text.split(',')
+        .map(|part| {
+            let (name, n) = part.split_once('=').with_context(|| {
+                format!("--region-shards: `{part}` is not REGION=N (e.g. eu=4,sea=2)")
+            })?;
+            let n: u64 = n.trim().parse().with_context(|| {
+                format!("--region-shards: `{n}` in `{part}` is not a count (e.g. eu=4,sea=2)")
+            })?;
+            Ok((name.trim().to_string(), n))
+        })
+        .collect()
 }

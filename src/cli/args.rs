@@ -68,6 +68,14 @@ pub enum Command {
         /// once: shards started on several machines then share time zero.
         #[arg(long, value_name = "RFC3339", value_parser = parse_instant)]
         start_at: Option<chrono::DateTime<chrono::Utc>>,
+        /// Run only this region's viewers (generators placed in the region, `k8s render
+        /// --per-region`); `--shard I/N` then slices that region among its own N shards.
+        #[arg(long, value_name = "NAME", requires_all = ["shard", "region_shards"])]
+        region: Option<String>,
+        /// Every region's shard count (`eu=4,sea=2`), so this process knows its place among
+        /// all shards of the run.
+        #[arg(long, value_name = "REGION=N,…", requires = "region")]
+        region_shards: Option<String>,
         /// When the scenario targets `embedded`: serve Low-Latency HLS.
         #[arg(long)]
         ll_hls: bool,
@@ -259,6 +267,11 @@ pub enum K8sAction {
         /// URL pods reach the collector at (default: its Service in the cluster).
         #[arg(long, value_name = "URL")]
         collector_url: Option<String>,
+        /// One Indexed Job per region, its pods placed by `regions[].placement` and running only
+        /// that region's viewers (`run --region NAME`); pods per region from
+        /// `placement.shards`, else `--shards` split by weight.
+        #[arg(long)]
+        per_region: bool,
     },
 }
 

@@ -21,6 +21,8 @@ pub struct RenderOptions {
     pub seed: Option<u64>,
     /// Where pods reach the collector; the Service's DNS name unless given.
     pub collector_url: Option<String>,
+    /// One Job per region (`regions[].placement`, `run --region`).
+    pub per_region: bool,
 }
 
 /// What was written, for the terminal.
@@ -58,18 +60,23 @@ pub fn render(opts: &RenderOptions) -> anyhow::Result<(Rendered, String)> {
             format!("http://{prefix}-collector{ns}:{COLLECTOR_PORT}")
         }
     };
-    let plan = Plan::build(&scenario, seed).with_shard(Shard {
-        index: 1,
-        count: opts.shards,
-    });
-    let jobs = vec![JobSpec {
-        name: prefix.clone(),
-        region: None,
-        shards: opts.shards,
-        sizing: Sizing::of(&scenario, &plan),
-        node_selector: None,
-        tolerations: None,
-    }];
+    let jobs = if opts.per_region {
+        region_jobs(&scenario, seed, opts.shards, &prefix)?
+    } else {
+        let plan = Plan::build(&scenario, seed).with_shard(Shard {
+            index: 1,
+            count: opts.shards,
+        });
+        vec![JobSpec {
+            name: prefix.clone(),
+            region: None,
+            shards: opts.shards,
+            sizing: Sizing::of(&scenario, &plan),
+            node_selector: None,
+            tolerations: None,
+            context: None,
+        }]
+    };
     let render = Render {
         prefix,
         namespace: opts.namespace.clone(),
@@ -113,6 +120,80 @@ pub struct Vars {
     /// Set in this environment and used outside headers: configuration, written into the Job
     /// as plain values so every pod draws the plan this render sized.
     pub config: Vec<(String, String)>,
+}
+
+/// One Job per region: `placement.shards` pods, else `--shards` split by weight (at least one).
+fn region_jobs(
+    scenario: &Scenario,
+    seed: u64,
+    shards: u64,
+    prefix: &str,
+) -> anyhow::Result<Vec<JobSpec>> {
+    let counts: Vec<u64> = scenario
+        .regions
+        .iter()
+        .map(|r| {
+            r.placement
+                .as_ref()
+                .and_then(|p| p.shards)
+                .unwrap_or_else(|| ((shards as f64 * r.share).round() as u64).max(1))
+        })
+        .collect();
+    let total: u64 = counts.iter().sum();
+    let mut jobs = Vec::new();
+    for (i, (r, n)) in scenario.regions.iter().zip(&counts).enumerate() {
+        let plan = Plan::build(scenario, seed)
+            .with_shard(Shard {
+                index: 1,
+                count: total,
+            })
+            .with_region_slice(
+                scenario.load.max_viewers,
+                crate::plan::RegionSlice {
+                    region: i as u16,
+                    index: 1,
+                    count: *n,
+                },
+            );
+        let placement = r.placement.as_ref();
+        jobs.push(JobSpec {
+            name: format!("{prefix}-{}", dns_label(&r.name, 20)),
+            region: Some(r.name.clone()),
+            shards: *n,
+            sizing: Sizing::of(scenario, &plan),
+            node_selector: placement
+                .filter(|p| !p.node_selector.is_empty())
+                .map(|p| serde_json::json!(p.node_selector)),
+            tolerations: placement.filter(|p| !p.tolerations.is_empty()).map(|p| {
+                serde_json::Value::Array(
+                    p.tolerations
+                        .iter()
+                        .map(|t| {
+                            let mut o = serde_json::json!({"operator": t.operator});
+                            for (k, v) in
+                                [("key", &t.key), ("value", &t.value), ("effect", &t.effect)]
+                            {
+                                if let Some(v) = v {
+                                    o[k] = serde_json::json!(v);
+                                }
+                            }
+                            if let Some(s) = t.toleration_seconds {
+                                o["tolerationSeconds"] = serde_json::json!(s);
+                            }
+                            o
+                        })
+                        .collect(),
+                )
+            }),
+            context: placement.and_then(|p| p.context.clone()),
+        });
+    }
+    if scenario.regions.iter().all(|r| r.placement.is_none()) {
+        eprintln!(
+            "peakready: warning: --per-region but no region has `placement`: every region's pods may land on any node"
+        );
+    }
+    Ok(jobs)
 }
 
 /// Parse the scenario as `run` will. Values come from this environment (to size the same plan
@@ -204,7 +285,7 @@ pub fn summary(r: &Rendered) -> String {
     for job in &r.render.jobs {
         let z = &job.sizing;
         s.push_str(&format!(
-            "Job {}: {} pods, each ~{} viewers at peak, {:.0} joins/s: requests {}m CPU / {} MiB, limits {}m / {} MiB\n",
+            "Job {}: {} pod(s), each ~{} viewers at peak, {:.0} joins/s: requests {}m CPU / {} MiB, limits {}m / {} MiB\n",
             job.name, job.shards, z.viewers, z.joins_per_sec, z.cpu_request_millis, z.memory_request_mib,
             z.cpu_limit_millis, z.memory_limit_mib
         ));
@@ -215,6 +296,20 @@ pub fn summary(r: &Rendered) -> String {
             r.render.secret_vars.join(", "),
             r.render.secret_name()
         ));
+    }
+    for (job, file) in r
+        .render
+        .jobs
+        .iter()
+        .zip(r.files.iter().rev().take(r.render.jobs.len()).rev())
+    {
+        if let Some(ctx) = &job.context {
+            s.push_str(&format!(
+                "Region {}: apply {} with --context {ctx}; the collector must be reachable from there (--collector-url)\n",
+                job.region.as_deref().unwrap_or("-"),
+                file.display()
+            ));
+        }
     }
     if let Some(dir) = r.files.first().and_then(|f| f.parent()) {
         s.push_str(&format!(
@@ -235,6 +330,7 @@ pub fn dispatch(action: crate::cli::K8sAction) -> anyhow::Result<crate::cli::Exi
             out,
             seed,
             collector_url,
+            per_region,
         } => {
             let opts = RenderOptions {
                 scenario,
@@ -244,6 +340,7 @@ pub fn dispatch(action: crate::cli::K8sAction) -> anyhow::Result<crate::cli::Exi
                 out,
                 seed,
                 collector_url,
+                per_region,
             };
             let (rendered, stdout) = render(&opts)?;
             if opts.out.is_some() {

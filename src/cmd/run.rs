@@ -37,6 +37,72 @@ pub struct RunOptions {
     pub shard: Option<crate::plan::Shard>,
     /// When time zero is: now, `--start-at`, or the collector's start barrier.
     pub start: crate::collector::StartGate,
+    /// `--region NAME`: run only that region's slice (its own `--shard I/N` among
+    /// `--region-shards`); `shard` is then this process's place among all shards.
+    pub region: Option<RegionRun>,
+}
+
+/// `run --region NAME --shard I/N --region-shards A=n,B=m`.
+#[derive(Debug, Clone)]
+pub struct RegionRun {
+    pub name: String,
+    /// I/N among this region's shards.
+    pub local: crate::plan::Shard,
+    /// Every region's shard count, in the order given.
+    pub layout: Vec<(String, u64)>,
+}
+
+impl RegionRun {
+    /// This process's index among all shards of all regions (regions in scenario order).
+    pub fn global(&self, scenario: &Scenario) -> anyhow::Result<crate::plan::Shard> {
+        let source = &scenario.source;
+        let names: Vec<&str> = scenario.regions.iter().map(|r| r.name.as_str()).collect();
+        for (name, n) in &self.layout {
+            if !names.contains(&name.as_str()) {
+                bail!(
+                    "--region-shards names `{name}`, which is not a region of {source} ({})",
+                    names.join(", ")
+                );
+            }
+            if *n == 0 {
+                bail!("--region-shards {name}=0: every region needs at least one shard");
+            }
+        }
+        let mut offset = 0;
+        let mut total = 0;
+        let mut mine = None;
+        for name in &names {
+            let n = self
+                .layout
+                .iter()
+                .find(|(r, _)| r == name)
+                .map(|(_, n)| *n)
+                .with_context(|| format!("--region-shards does not give region `{name}` of {source} a shard count; give every region, e.g. {}", names.iter().map(|r| format!("{r}=1")).collect::<Vec<_>>().join(",")))?;
+            if *name == self.name {
+                if n != self.local.count {
+                    bail!(
+                        "--shard {}/{} but --region-shards gives {name} {n} shards",
+                        self.local.index,
+                        self.local.count
+                    );
+                }
+                mine = Some(offset);
+            }
+            offset += n;
+            total += n;
+        }
+        let offset = mine.with_context(|| {
+            format!(
+                "--region {}: not a region of {source} ({})",
+                self.name,
+                names.join(", ")
+            )
+        })?;
+        Ok(crate::plan::Shard {
+            index: offset + self.local.index,
+            count: total,
+        })
+    }
 }
 
 /// How a finished run maps onto exit codes.
@@ -139,6 +205,27 @@ pub async fn run(
     if let Some(shard) = opts.shard {
         plan = plan.with_shard(shard);
     }
+    let placed = match &opts.region {
+        Some(rr) => {
+            let region = scenario
+                .regions
+                .iter()
+                .position(|r| r.name == rr.name)
+                .with_context(|| {
+                    format!("--region {}: not a region of {}", rr.name, scenario.source)
+                })?;
+            plan = plan.with_region_slice(
+                scenario.load.max_viewers,
+                crate::plan::RegionSlice {
+                    region: region as u16,
+                    index: rr.local.index,
+                    count: rr.local.count,
+                },
+            );
+            Some(region)
+        }
+        None => None,
+    };
     if let Some(d) = &scenario.viewer.data {
         engine::data::check_unique(d, &plan, &scenario.source).map_err(anyhow::Error::msg)?;
     }
@@ -218,7 +305,18 @@ pub async fn run(
         .regions
         .iter()
         .enumerate()
-        .map(|(i, r)| client.with_network(r.network.clone(), seed ^ (i as u64 + 1)))
+        .map(|(i, r)| {
+            // A placed region's pods run in that region's real network: emulating it on top
+            // would count its latency twice, unless the scenario asks for both.
+            let real_network =
+                placed == Some(i) && r.placement.as_ref().is_some_and(|p| !p.emulate_network);
+            let network = if real_network {
+                None
+            } else {
+                r.network.clone()
+            };
+            client.with_network(network, seed ^ (i as u64 + 1))
+        })
         .collect();
     let chat = scenario
         .viewer
@@ -322,7 +420,21 @@ pub async fn run(
     notices.extend(tls_notice(client.handshakes(), scenario.target.tls_resume));
     notices.extend(crate::metrics::details::redirect_notice());
     notices.extend(engine::join::failure_notices(&spec.join));
-    if let Some(shard) = opts.shard {
+    if let (Some(rr), Some(shard)) = (&opts.region, opts.shard) {
+        notices.push(format!(
+            "shard {} of {}: this process ran region {}'s slice {} of {} (--region)",
+            shard.index, shard.count, rr.name, rr.local.index, rr.local.count
+        ));
+        if let Some(r) = placed.and_then(|i| scenario.regions.get(i)) {
+            if r.network.is_some() && r.placement.as_ref().is_some_and(|p| !p.emulate_network) {
+                notices.push(format!(
+                    "regions[{}]: network emulation off: this region's viewers ran on its placed generators' real network \
+                     (placement.emulate_network: true adds the profile on top)",
+                    r.name
+                ));
+            }
+        }
+    } else if let Some(shard) = opts.shard {
         notices.push(format!(
             "shard {} of {}: this process ran 1/{} of the plan's arrivals (viewer id ≡ {} mod {}); \
              results cover this shard only",
@@ -455,12 +567,11 @@ pub struct PlannedLoad {
 }
 
 pub fn planned_load(scenario: &Scenario, plan: &Plan) -> PlannedLoad {
-    let shards = plan.shard.map_or(1, |s| s.count) as f64;
     let expected_peak = plan
         .expected_concurrency()
         .into_iter()
         .fold(0.0f64, f64::max)
-        / shards;
+        * plan.fraction();
     // The plan's peak is an expectation; leave 10% for the draw, never more than the cap.
     let viewers = (expected_peak * 1.1).ceil().min(plan.max_viewers as f64) as u64;
     let per_viewer = 1 + u64::from(scenario.viewer.chat.is_some());

@@ -42,6 +42,8 @@ pub struct JobSpec {
     /// `regions[].placement`: node selector and tolerations (already JSON).
     pub node_selector: Option<Value>,
     pub tolerations: Option<Value>,
+    /// `placement.context`: the kubectl context this Job is applied with.
+    pub context: Option<String>,
 }
 
 /// Everything needed to write the manifests.
@@ -171,8 +173,15 @@ impl Render {
     }
 
     fn job_comment(&self, job: &JobSpec) -> String {
+        let what = match &job.region {
+            Some(r) => format!(
+                "only region {r}'s viewers: pod I runs slice I+1 of {} of that region",
+                job.shards
+            ),
+            None => "pod I runs shard I+1 of the plan".to_string(),
+        };
         let mut c = format!(
-            "# Indexed Job: {} generator pods, pod I runs shard I+1 of the plan (seed {}).\n\
+            "# Indexed Job: {} generator pods, {what} (seed {}).\n\
              # Exit 1 (an SLO failed or the run aborted), 2 (bad input) and 3 (results incomplete) are\n\
              # verdicts, not accidents: the index fails without a retry. Anything else (OOM kill, node\n\
              # lost, eviction) is retried up to {BACKOFF_LIMIT_PER_INDEX} times; a retry after the start barrier\n\
@@ -219,7 +228,17 @@ impl Render {
         .map(|s| s.to_string())
         .collect();
         if let Some(region) = &job.region {
-            args.extend(["--region".into(), region.clone()]);
+            let layout: Vec<String> = self
+                .jobs
+                .iter()
+                .filter_map(|j| Some(format!("{}={}", j.region.as_ref()?, j.shards)))
+                .collect();
+            args.extend([
+                "--region".into(),
+                region.clone(),
+                "--region-shards".into(),
+                layout.join(","),
+            ]);
         }
         args
     }

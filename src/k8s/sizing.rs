@@ -41,13 +41,12 @@ impl Sizing {
     /// `plan` is already sliced to one shard (and region, with `--per-region`).
     pub fn of(scenario: &Scenario, plan: &Plan) -> Sizing {
         let load = crate::cmd::run::planned_load(scenario, plan);
-        let shards = plan.shard.map_or(1, |s| s.count) as f64;
         let joins_per_sec = plan
             .segments
             .iter()
             .map(|s| s.from_rate.max(s.to_rate))
             .fold(0.0f64, f64::max)
-            / shards;
+            * plan.fraction();
         let viewers = load.viewers as f64;
         let memory_request = BASE_MIB + viewers * KIB_PER_VIEWER_HELD / 1024.0;
         let memory_limit = BASE_MIB + viewers * KIB_PER_VIEWER_LOADED / 1024.0 * 1.5;

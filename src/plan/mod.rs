@@ -89,6 +89,8 @@ pub struct Plan {
     pub seed: u64,
     /// This process's slice of the plan (`--shard I/N`); `None` = the whole plan.
     pub shard: Option<Shard>,
+    /// `run --region NAME`: only that region's arrivals, sliced among its own shards.
+    pub region_slice: Option<RegionSlice>,
     pub max_viewers: u64,
     pub max_joins_per_sec: f64,
     watch: WatchTime,
@@ -130,6 +132,44 @@ impl Shard {
             index: index + 1 - base,
             count,
         })
+    }
+}
+
+/// One region's slice of the plan, cut among that region's own shards: the k-th arrival of
+/// the region goes to slice k mod `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegionSlice {
+    pub region: u16,
+    /// 1-based, among the region's shards.
+    pub index: u64,
+    pub count: u64,
+}
+
+impl Plan {
+    /// Keep only `slice`'s arrivals (`shard` stays the run's identity among all shards); the
+    /// concurrency cap follows the region's share.
+    pub fn with_region_slice(mut self, original_max_viewers: u64, slice: RegionSlice) -> Plan {
+        let share = self
+            .shares
+            .get(slice.region as usize)
+            .copied()
+            .unwrap_or(0.0);
+        self.max_viewers = ((original_max_viewers as f64 * share) / slice.count as f64)
+            .ceil()
+            .max(1.0) as u64;
+        self.region_slice = Some(slice);
+        self
+    }
+
+    /// The fraction of the whole plan's arrivals this process runs.
+    pub fn fraction(&self) -> f64 {
+        match (self.region_slice, self.shard) {
+            (Some(r), _) => {
+                self.shares.get(r.region as usize).copied().unwrap_or(0.0) / r.count as f64
+            }
+            (None, Some(s)) => 1.0 / s.count as f64,
+            (None, None) => 1.0,
+        }
     }
 }
 
@@ -201,6 +241,7 @@ impl Plan {
             total: Duration::from_secs_f64(start),
             seed,
             shard: None,
+            region_slice: None,
             max_viewers: scenario.load.max_viewers,
             max_joins_per_sec: cap,
             watch: scenario.viewer.watch.duration,
@@ -418,6 +459,8 @@ pub struct Arrivals<'a> {
     next_index: u64,
     /// Smooth weighted round-robin state, one per region.
     credit: Vec<f64>,
+    /// Arrivals of the sliced region seen so far (`Plan::region_slice`).
+    region_seen: u64,
     watch: WatchSampler,
 }
 
@@ -445,6 +488,7 @@ impl<'a> Arrivals<'a> {
             counted_before: 0.0,
             next_index: 0,
             credit: vec![0.0; plan.shares.len()],
+            region_seen: 0,
             watch,
         }
     }
@@ -470,6 +514,17 @@ impl Iterator for Arrivals<'_> {
         // N shards together run exactly the plan one process would.
         loop {
             let arrival = self.next_unsharded()?;
+            if let Some(slice) = self.plan.region_slice {
+                if arrival.region != slice.region {
+                    continue;
+                }
+                let k = self.region_seen;
+                self.region_seen += 1;
+                if k % slice.count == slice.index - 1 {
+                    return Some(arrival);
+                }
+                continue;
+            }
             match self.plan.shard {
                 Some(shard) if arrival.viewer_id % shard.count != shard.index - 1 => continue,
                 _ => return Some(arrival),

@@ -144,3 +144,36 @@ fn a_kubernetes_completion_index_counts_from_zero() {
     let e = Shard::parse("3/3", 0).expect_err("index 3 of 3 from 0");
     assert!(e.contains("between 0 and 2"), "{e}");
 }
+
+#[test]
+fn region_slices_together_are_exactly_that_regions_arrivals() {
+    let scenario = demo_like();
+    let whole: Vec<Arrival> = Plan::build(&scenario, 9).arrivals().collect();
+    let regions = Plan::build(&scenario, 9).regions.len();
+    assert!(regions > 1, "the fixture needs several regions");
+    for region in 0..regions as u16 {
+        let mine: Vec<Arrival> = whole
+            .iter()
+            .filter(|a| a.region == region)
+            .copied()
+            .collect();
+        let mut joined: Vec<Arrival> = (1..=3)
+            .flat_map(|index| {
+                let plan = Plan::build(&scenario, 9).with_region_slice(
+                    1000,
+                    crate::plan::RegionSlice {
+                        region,
+                        index,
+                        count: 3,
+                    },
+                );
+                let slice: Vec<Arrival> = plan.arrivals().collect();
+                // Slices of one region differ by at most one arrival.
+                assert!(slice.len().abs_diff(mine.len() / 3) <= 1);
+                slice
+            })
+            .collect();
+        joined.sort_by_key(|a| a.viewer_id);
+        assert_eq!(joined, mine);
+    }
+}

@@ -76,6 +76,28 @@ pub struct RegionFile {
     pub network: Option<NetworkFile>,
     pub origin_rtt_ms: Option<f64>,
     pub base_url: Option<String>,
+    pub placement: Option<PlacementFile>,
+}
+
+/// `regions[].placement`: where this region's load comes from on Kubernetes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlacementFile {
+    pub node_selector: Option<std::collections::BTreeMap<String, String>>,
+    pub tolerations: Option<Vec<TolerationFile>>,
+    pub shards: Option<u64>,
+    pub context: Option<String>,
+    pub emulate_network: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TolerationFile {
+    pub key: Option<String>,
+    pub operator: Option<String>,
+    pub value: Option<String>,
+    pub effect: Option<String>,
+    pub toleration_seconds: Option<i64>,
 }
 
 /// `network: 3g` or `network: { rtt_ms: 90, … }`.

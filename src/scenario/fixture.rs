@@ -28,6 +28,7 @@ impl Scenario {
                 weight: 1.0,
                 network: None,
                 base_url: None,
+                placement: None,
             }],
             load: Load {
                 scale: 1.0,
@@ -71,6 +72,7 @@ impl Scenario {
                 weight: *weight,
                 network: None,
                 base_url: None,
+                placement: None,
             })
             .collect();
         self

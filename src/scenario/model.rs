@@ -122,6 +122,31 @@ pub struct Region {
     pub network: Option<NetworkProfile>,
     /// Regional edge; `None` = target.base_url.
     pub base_url: Option<BaseUrl>,
+    /// Kubernetes placement of this region's generators (`k8s render --per-region`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
+}
+
+/// Where a region's load comes from: its own generator pods on nodes in that region.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Placement {
+    pub node_selector: std::collections::BTreeMap<String, String>,
+    pub tolerations: Vec<Toleration>,
+    /// Generator pods for this region; `None`: `--shards` split by weight.
+    pub shards: Option<u64>,
+    /// kubectl context of the cluster in that region (the Job is applied there).
+    pub context: Option<String>,
+    /// Keep the region's `network` profile on top of the real regional network.
+    pub emulate_network: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Toleration {
+    pub key: Option<String>,
+    pub operator: String,
+    pub value: Option<String>,
+    pub effect: Option<String>,
+    pub toleration_seconds: Option<i64>,
 }
 
 /// A network profile: explicit values, or a named preset expanded to its values.

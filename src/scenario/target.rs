@@ -210,6 +210,7 @@ pub(crate) fn regions(cx: &mut Ctx, raw: Option<Vec<RegionFile>>, t: &Target) ->
             weight: 1.0,
             network: None,
             base_url: None,
+            placement: None,
         }];
     };
     if raw.is_empty() {
@@ -283,12 +284,14 @@ pub(crate) fn regions(cx: &mut Ctx, raw: Option<Vec<RegionFile>>, t: &Target) ->
             }
             Some(u)
         });
+        let placement = r.placement.map(|p| placement(cx, &key, p));
         out.push(Region {
             name,
             share: 0.0,
             weight,
             network,
             base_url,
+            placement,
         });
     }
     let total: f64 = out
@@ -409,6 +412,56 @@ fn expand(v4: bool, lo: u128, hi: u128) -> Result<Vec<IpAddr>, String> {
             }
         })
         .collect())
+}
+
+fn placement(cx: &mut Ctx, key: &str, p: super::file::PlacementFile) -> super::model::Placement {
+    if p.shards == Some(0) {
+        cx.expected(
+            &format!("{key}.placement.shards"),
+            "at least 1 generator pod",
+            "0",
+        );
+    }
+    let tolerations = p
+        .tolerations
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let k = format!("{key}.placement.tolerations[{i}]");
+            let operator = t.operator.unwrap_or_else(|| "Equal".into());
+            if operator != "Equal" && operator != "Exists" {
+                cx.expected(
+                    &format!("{k}.operator"),
+                    "Equal or Exists",
+                    format!("{operator:?}"),
+                );
+            }
+            if let Some(e) = &t.effect {
+                if !matches!(e.as_str(), "NoSchedule" | "PreferNoSchedule" | "NoExecute") {
+                    cx.expected(
+                        &format!("{k}.effect"),
+                        "NoSchedule, PreferNoSchedule or NoExecute",
+                        format!("{e:?}"),
+                    );
+                }
+            }
+            super::model::Toleration {
+                key: t.key,
+                operator,
+                value: t.value,
+                effect: t.effect,
+                toleration_seconds: t.toleration_seconds,
+            }
+        })
+        .collect();
+    super::model::Placement {
+        node_selector: p.node_selector.unwrap_or_default(),
+        tolerations,
+        shards: p.shards,
+        context: p.context,
+        emulate_network: p.emulate_network.unwrap_or(false),
+    }
 }
 
 #[cfg(test)]

@@ -200,11 +200,38 @@ fn expand(text: &str, env: &BTreeMap<String, String>) -> String {
 /// The pods of the rendered Job, started as local processes exactly as the Job says.
 fn start_pods(manifests: &Path, root: &Path, secret: &BTreeMap<&str, &str>) -> Vec<Proc> {
     let all = docs(manifests);
-    let cm = kind(&all, "ConfigMap")[0];
+    let jobs = kind(&all, "Job");
+    let many = jobs.len() > 1;
+    jobs.into_iter()
+        .flat_map(|job| {
+            let name = job["metadata"]["name"]
+                .as_str()
+                .expect("job name")
+                .to_string();
+            let pod_name = move |i: u64| {
+                if many {
+                    format!("pod-{name}-{i}")
+                } else {
+                    format!("pod-{i}")
+                }
+            };
+            start_job_pods(&all, job, root, secret, pod_name)
+        })
+        .collect()
+}
+
+/// One Job's pods; `pod_name` names each pod's working directory under `root`.
+fn start_job_pods(
+    all: &[(String, serde_yaml::Value)],
+    job: &serde_yaml::Value,
+    root: &Path,
+    secret: &BTreeMap<&str, &str>,
+    pod_name: impl Fn(u64) -> String,
+) -> Vec<Proc> {
+    let cm = kind(all, "ConfigMap")[0];
     let scenario = cm["data"]["scenario.yaml"]
         .as_str()
         .expect("scenario in the ConfigMap");
-    let job = kind(&all, "Job")[0];
     let n = job["spec"]["completions"].as_u64().expect("completions");
     let c = &job["spec"]["template"]["spec"]["containers"][0];
     let workdir = c["workingDir"].as_str().expect("workingDir");
@@ -231,7 +258,7 @@ fn start_pods(manifests: &Path, root: &Path, secret: &BTreeMap<&str, &str>) -> V
         .to_path_buf();
     (0..n)
         .map(|index| {
-            let pod = root.join(format!("pod-{index}"));
+            let pod = root.join(pod_name(index));
             std::fs::create_dir_all(pod.join(rel_mount)).expect("pod dir");
             std::fs::write(pod.join(rel_mount).join("scenario.yaml"), scenario).expect("scenario");
             let mut env = BTreeMap::new();
@@ -538,4 +565,114 @@ fn start_at_makes_the_plans_time_zero_a_given_instant() {
         .expect("run");
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--start-at"), "{}", stderr(&o));
+}
+
+#[test]
+fn per_region_jobs_run_only_their_region_on_its_real_network_and_merge_into_one_run() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let server = Server::start(&[]);
+    // eu has an emulated 40 ms network: its placed pods must not apply it.
+    let regions = "  - name: eu
+    weight: 60
+    network: { rtt_ms: 40 }
+    placement:
+      node_selector: { topology.kubernetes.io/region: eu-west-1 }
+      tolerations: [ { key: dedicated, operator: Equal, value: loadgen, effect: NoSchedule } ]
+      shards: 2
+  - name: sea
+    weight: 40
+    placement: { node_selector: { topology.kubernetes.io/region: ap-southeast-3 } }";
+    let yaml = scenario_yaml(&server.url, 3, 20, "").replace(
+        "  - { name: eu, weight: 60 }\n  - { name: sea, weight: 40 }",
+        regions,
+    );
+    assert!(yaml.contains("placement"), "fixture changed: {yaml}");
+    let scenario = write(tmp.path(), "regions.yaml", &yaml);
+    let merged = tmp.path().join("merged");
+    let (collector, url) = start_collector(&merged, 3, &[]);
+    let manifests = render(
+        tmp.path(),
+        &scenario,
+        3,
+        &["--per-region", "--collector-url", &url],
+    );
+    let all = docs(&manifests);
+    let jobs = kind(&all, "Job");
+    assert_eq!(jobs.len(), 2, "one Job per region");
+    let job_named = |suffix: &str| {
+        jobs.iter()
+            .copied()
+            .find(|j| {
+                j["metadata"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.ends_with(suffix))
+            })
+            .expect("region job")
+    };
+    let eu = job_named("-eu");
+    assert_eq!(eu["spec"]["completions"].as_u64(), Some(2));
+    let pod = &eu["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["nodeSelector"]["topology.kubernetes.io/region"].as_str(),
+        Some("eu-west-1")
+    );
+    assert_eq!(pod["tolerations"][0]["key"].as_str(), Some("dedicated"));
+    if let Some(tool) = validator() {
+        let files: Vec<PathBuf> = std::fs::read_dir(&manifests)
+            .expect("dir")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        let o = Command::new(&tool)
+            .args(["--strict", "-k", "1.35.0"])
+            .args(&files)
+            .output()
+            .expect("kubernetes-validate");
+        assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    }
+    let sea_job = job_named("-sea")["metadata"]["name"]
+        .as_str()
+        .expect("name")
+        .to_string();
+    let pods = start_pods(&manifests, tmp.path(), &BTreeMap::new());
+    let (code, out, err) = finish_collector(collector, Duration::from_secs(90));
+    drop(pods);
+    assert!(code.is_some(), "{out}\n{err}");
+    let r = results(&merged);
+    assert_eq!(r["merge"]["missing"], serde_json::json!([]), "{out}\n{err}");
+    let joins = |v: &Value, region: &str| {
+        v["regions"]
+            .as_array()
+            .expect("regions")
+            .iter()
+            .find(|b| b["name"] == region)
+            .and_then(|b| b["joins"]["attempted"].as_u64())
+            .expect("joins")
+    };
+    // 3 s at 20 joins/s: 36 eu, 24 sea, every one run by its own region's pods.
+    assert!(
+        (33..=39).contains(&joins(&r, "eu")),
+        "eu {}",
+        joins(&r, "eu")
+    );
+    assert!(
+        (21..=27).contains(&joins(&r, "sea")),
+        "sea {}",
+        joins(&r, "sea")
+    );
+    let sea_pod = results(&tmp.path().join(format!("pod-{sea_job}-0/results/shard-0")));
+    assert_eq!(joins(&sea_pod, "eu"), 0, "the sea pod ran eu viewers");
+    assert!(joins(&sea_pod, "sea") > 0);
+    // eu's pods measured the real (loopback) network: no emulated 40 ms on connect.
+    let eu_connect = r["regions"][0]["metrics"]["connect_ms"]["p99"]
+        .as_f64()
+        .expect("eu connect p99");
+    assert!(
+        eu_connect < 40.0,
+        "eu connect p99 {eu_connect} ms: emulation was on"
+    );
+    assert!(
+        r["notices"].to_string().contains("network emulation off"),
+        "{}",
+        r["notices"]
+    );
 }
