@@ -18,7 +18,7 @@
 #   SEED          [1]
 #   viewers       N [18000]  RATE joins/s of the ramp [1000]  HOLD s held at the plateau [30]
 #                 NGINX_WORKERS [2]  NGINX_CONNS worker_connections [18000]  SOURCE_ADDRS [none]
-#   shards        N [100000]  S processes [6]  RATE [1000]  HOLD [30]
+#   shards        N [100000]  S processes [6]  RATE [1000]  HOLD [30]  COLLECT [1: through `peakready collect`]
 #                 NGINX_WORKERS [8]  NGINX_CONNS [16000]  SOURCE_ADDRS [127.0.0.2-127.0.0.9]
 #   joins         RATE [10000]  SECS [60]  WATCH s each viewer stays [1]  S processes [1]
 #                 JOIN [hls: connect + playlist + first 44 KiB segment | api: connect + one
@@ -105,6 +105,8 @@ say "results: $OUT (kept)"
 NGINX_PID=""
 FFMPEG_PID=""
 GEN_PIDS=()
+COLLECTOR_PID=""
+COLLECTOR_URL=""
 stop() { # pid: SIGTERM, then wait for it (it is our child)
   kill "$1" 2>/dev/null || true
   wait "$1" 2>/dev/null || true
@@ -118,6 +120,10 @@ cleanup() {
       stop "$p"
     fi
   done
+  if [ -n "$COLLECTOR_PID" ] && kill -0 "$COLLECTOR_PID" 2>/dev/null; then
+    for c in $(ps -o pid= --ppid "$COLLECTOR_PID" 2>/dev/null); do kill "$c" 2>/dev/null || true; done
+    stop "$COLLECTOR_PID"
+  fi
   [ -n "$FFMPEG_PID" ] && stop "$FFMPEG_PID"
   [ -n "$NGINX_PID" ] && stop "$NGINX_PID"
   return 0
@@ -308,6 +314,7 @@ run_generators() {
   GEN_PIDS=()
   for i in $(seq "$shards"); do
     if [ "$shards" = 1 ]; then label=run; args=(); else label=shard-$i; args=(--shard "$i/$shards"); fi
+    if [ -n "$COLLECTOR_URL" ]; then args+=(--collector "$COLLECTOR_URL"); fi
     local cmd=(/usr/bin/time -f "%U %S %M %e" -o "$OUT/$label.time"
       "$BIN" run "$scen" --seed "$SEED" --quiet --out "$OUT/$label" "${args[@]}")
     show "${cmd[@]}"
@@ -327,6 +334,44 @@ run_generators() {
   done
   GEN_PIDS=()
   [ "$failed" = 0 ] || die "a generator failed; logs in $OUT"
+}
+
+# start_collector SHARDS: `peakready collect` on loopback for the shards mode (start barrier, live
+# merge, one merged directory in $OUT/collected); sets COLLECTOR_URL and COLLECTOR_PID.
+start_collector() {
+  local cmd=(/usr/bin/time -f "%U %S %M %e" -o "$OUT/collector.time"
+    "$BIN" collect --listen 127.0.0.1:0 --shards "$1" --out "$OUT/collected")
+  show "${cmd[@]}"
+  CI=1 "${cmd[@]}" > "$OUT/collector.out" 2> "$OUT/collector.log" &
+  COLLECTOR_PID=$!
+  for _ in $(seq 100); do
+    COLLECTOR_URL=$(grep -o 'http://[0-9.:]*[0-9]' "$OUT/collector.out" 2>/dev/null | head -1 || true)
+    [ -n "$COLLECTOR_URL" ] && return 0
+    sleep 0.1
+  done
+  die "the collector did not start: $(cat "$OUT/collector.log")"
+}
+
+# finish_collector: wait for it, show its merged line, start skew and cost, and check its
+# summaries against `peakready merge` of the shards' own directories (MERGED).
+finish_collector() {
+  local rc=0
+  wait "$COLLECTOR_PID" || rc=$?
+  COLLECTOR_PID=""
+  say "collector exited $rc (0: complete and every SLO passed; 1: an SLO failed, partial or aborted)"
+  grep -E "start skew|merged live figures|missing|lost" "$OUT/collector.log" | sed 's/^/  | /' || true
+  read -r u s rss wall < <(tail -n 1 "$OUT/collector.time")
+  say "  collector CPU user+sys $(python3 -c "print(f'{$u + $s:.2f}')") s, peak RSS $((rss / 1024)) MiB over ${wall} s"
+  [ -f "$OUT/collected/results.json" ] || { say "collector wrote no results; see $OUT/collector.log"; return 0; }
+  python3 - "$OUT/collected/results.json" "$1/results.json" <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+keys = ["regions", "overall", "slo", "slo_passed", "status"]
+same = all(a[k] == b[k] for k in keys)
+o = a["overall"]
+print(f"collected: peak concurrent viewers {o['peak_concurrent_viewers']:,}, joins failed {o['joins']['failed']:,}, "
+      f"missing shards {a['merge']['missing']}; summaries {'IDENTICAL to' if same else 'DIFFERENT from'} offline merge")
+PY
 }
 
 # summarize KIND PLANNED DIR...: per process and totals, from results.json and /usr/bin/time.
@@ -435,6 +480,8 @@ case $MODE in
     NGINX_WORKERS_USED=${NGINX_WORKERS:-8}
     say "shards: $N concurrent HLS viewers as $S peakready processes (--shard I/$S, seed $SEED), ramp $RATE joins/s, held ${HOLD}s, against nginx"
     start_stream "$NGINX_WORKERS_USED" "${NGINX_CONNS:-16000}"
+    # The collector path by default (COLLECT=0 runs the shards alone, merged offline only).
+    if [ "${COLLECT:-1}" = 1 ]; then start_collector "$S"; fi
     scale_run "$N" "$S" "$RATE" "$HOLD" "${SOURCE_ADDRS-127.0.0.2-127.0.0.9}" "${MAX_VIEWERS:-$(( N + 500 * S ))}"
     if "$BIN" merge --help > /dev/null 2>&1; then
       show "$BIN" merge "${DIRS[@]}" --out "$OUT/merged"
@@ -443,6 +490,7 @@ case $MODE in
       else
         say "merge failed; see $OUT/merge.log"
       fi
+      if [ -n "$COLLECTOR_PID" ]; then finish_collector "$OUT/merged"; fi
     else
       say "merge: skipped ($BIN has no 'merge' verb yet); the totals above are sums of per-process figures"
     fi
