@@ -57,3 +57,6 @@ mod journey;
 
 #[path = "suite/feeders.rs"]
 mod feeders;
+
+#[path = "suite/library.rs"]
+mod library;

@@ -52,8 +52,13 @@ pub fn start(config: &Publishers, rec: RecorderHandle, limit: Duration) -> Resul
     let base = Target::parse(&url, "peakready")?;
     let (stop, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
-    let until = Instant::now() + config.duration;
+    let started = Instant::now();
     for i in 0..config.streams {
+        // A dying publisher's encoder stops at `after`: the connection drops, no reconnect.
+        let until = match &config.dying {
+            Some(d) if i < d.streams => started + d.after,
+            _ => started + config.duration,
+        };
         let mut target = base.clone();
         if config.streams > 1 {
             target.key = format!("{}-{i}", base.key);

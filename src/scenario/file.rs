@@ -256,6 +256,15 @@ pub struct PublishersFile {
     pub streams: Option<u32>,
     pub bitrate_kbps: Option<u32>,
     pub duration: Dur,
+    pub dying: Option<DyingFile>,
+}
+
+/// `dying: { streams: 1, after: 90s }`: publishers whose encoder dies mid-show.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DyingFile {
+    pub streams: Option<u32>,
+    pub after: Dur,
 }
 
 /// `stall_ratio: 0.02` or `connect_ms: { p99: 600 }` (stat → threshold, in file order).

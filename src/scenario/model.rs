@@ -393,6 +393,16 @@ pub struct Publishers {
     pub bitrate_kbps: u32,
     #[serde(with = "crate::scenario::duration::serde_secs")]
     pub duration: Duration,
+    /// Publishers that stop for good mid-show (an encoder that dies).
+    pub dying: Option<Dying>,
+}
+
+/// The first `streams` publishers drop their connection at `after` and do not come back.
+#[derive(Debug, Clone, Serialize)]
+pub struct Dying {
+    pub streams: u32,
+    #[serde(with = "crate::scenario::duration::serde_secs")]
+    pub after: Duration,
 }
 
 /// Pass/fail gates. Each applies per region and overall.

@@ -512,7 +512,28 @@ fn publishers(cx: &mut Ctx, p: file::PublishersFile, t: &Target) -> Publishers {
         cx.expected("publishers.bitrate_kbps", "at least 1", "0");
     }
     cx.nonzero_duration("publishers.duration", p.duration.0);
+    let dying = p.dying.map(|d| {
+        let n = d.streams.unwrap_or(1);
+        if n == 0 || n > streams {
+            cx.expected(
+                "publishers.dying.streams",
+                format!("between 1 and publishers.streams ({streams})"),
+                n.to_string(),
+            );
+        }
+        if d.after.0 >= p.duration.0 {
+            cx.err(
+                "publishers.dying.after",
+                "must be shorter than publishers.duration, or the publisher never dies",
+            );
+        }
+        Dying {
+            streams: n,
+            after: d.after.0,
+        }
+    });
     Publishers {
+        dying,
         protocol,
         url,
         streams,

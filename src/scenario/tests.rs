@@ -600,3 +600,23 @@ fn urls_that_do_not_parse_are_echoed_without_their_credentials() {
     assert_eq!(redact_userinfo("http://host/a@b"), "http://host/a@b");
     assert_eq!(redact_userinfo("no scheme"), "no scheme");
 }
+
+#[test]
+fn a_dying_publisher_must_die_within_the_publishers_run() {
+    let text = |dying: &str| {
+        MINIMAL.replace(
+            "viewer:",
+            &format!("publishers:\n  url: rtmp://127.0.0.1:1935/live\n  streams: 2\n  duration: 1m\n  dying: {dying}\nviewer:"),
+        )
+    };
+    let ok = parse(&text("{ streams: 1, after: 20s }")).unwrap_or_else(|e| panic!("{e}"));
+    let dying = ok.publishers.and_then(|p| p.dying).expect("dying");
+    assert_eq!((dying.streams, dying.after.as_secs()), (1, 20));
+    let msg = errors(&text("{ streams: 3, after: 2m }")).to_string();
+    assert!(
+        msg.contains(
+            "publishers.dying.streams: expected between 1 and publishers.streams (2), got 3"
+        ) && msg.contains("publishers.dying.after: must be shorter than publishers.duration"),
+        "{msg}"
+    );
+}
