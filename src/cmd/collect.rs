@@ -187,7 +187,12 @@ pub async fn collect(
         });
         let final_line = last_closed.map(|c| {
             let s = st.live.stats(c);
-            progress::status_line(&s, &identity.phases)
+            let peak = st
+                .live
+                .peak()
+                .map(|(second, n)| format!("  (peak {n} viewers live at second {second})"))
+                .unwrap_or_default();
+            format!("{}{peak}", progress::status_line(&s, &identity.phases))
         });
         (done, lost, skew, st.stop.clone(), final_line)
     };

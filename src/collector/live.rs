@@ -114,6 +114,14 @@ impl LiveMerge {
             .min()
     }
 
+    /// The second with the most viewers live across every shard, and that count.
+    pub fn peak(&self) -> Option<(u64, u64)> {
+        self.seconds
+            .iter()
+            .max_by_key(|(s, v)| (v.active, std::cmp::Reverse(**s)))
+            .map(|(s, v)| (*s, v.active))
+    }
+
     /// The merged figures up to and including second `upto`.
     pub fn stats(&self, upto: u64) -> LiveStats {
         let q99 = |h: &Option<Histogram<u64>>| {

@@ -427,6 +427,15 @@ fn the_rendered_job_run_locally_merges_live_exactly_as_offline_merge() {
         live.contains("join p99") && !live.contains("join p99        –"),
         "{live}"
     );
+    // The fleet's peak: 3 s at 20 joins/s, each watching 3 s, so all 60 were live together
+    // only across shards (each shard held about 20).
+    let peak: u64 = live
+        .split("(peak ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no merged peak in {live}"));
+    assert!(peak > 30, "merged peak {peak}: {live}");
     // One results directory, every report in it.
     for f in [
         "results.json",
