@@ -50,13 +50,25 @@ fn interrupts() -> watch::Receiver<u32> {
                     "SIGTERM"
                 }
             };
-            eprintln!("\npeakready: stopping ({name}): no new work starts; in-flight work drains (Ctrl-C again skips the drain, a third time exits at once)");
-            tx.send_modify(|n| *n += 1);
-            if *tx.borrow() >= 3 {
-                // Whatever is stuck (a publisher, a server shutdown, a chart), the user asked
-                // three times: results written so far stay on disk.
-                eprintln!("peakready: stopping now (third Ctrl-C)");
-                std::process::exit(130);
+            let presses = {
+                tx.send_modify(|n| *n += 1);
+                *tx.borrow()
+            };
+            match presses {
+                1 => eprintln!("\npeakready: stopping ({name}): no new work starts; in-flight work drains (Ctrl-C again skips the drain, a third time writes results.json only and exits)"),
+                2 => eprintln!("\npeakready: skipping the drain ({name}); a third Ctrl-C writes results.json only and exits"),
+                _ => {
+                    // The user asked three times: results.json is written (it takes
+                    // milliseconds), the reports are left to `peakready report DIR`. Whatever
+                    // is stuck (a publisher, a server shutdown) gets 3 s before the exit.
+                    crate::engine::HURRY.store(true, std::sync::atomic::Ordering::Relaxed);
+                    eprintln!("\npeakready: stopping now ({name}, third time): writing results.json only; `peakready report DIR` renders the reports");
+                    std::thread::spawn(|| {
+                        std::thread::sleep(std::time::Duration::from_secs(3));
+                        eprintln!("peakready: still not stopped after 3 s: exiting");
+                        std::process::exit(130);
+                    });
+                }
             }
         }
     });
@@ -390,7 +402,8 @@ async fn run_and_print(scenario: Scenario, opts: RunOptions) -> anyhow::Result<E
     }
     // Only files that exist are announced.
     let missing = |file: &str| finished.not_written.iter().any(|(f, _)| f == file);
-    if !missing("report.md") && !missing("results.json") {
+    let hurried = crate::engine::HURRY.load(std::sync::atomic::Ordering::Relaxed);
+    if !missing("report.md") && !missing("results.json") && !hurried {
         println!("  Report: {}", finished.dir.join("report.md").display());
     }
     if let Some(why) = &r.incomplete {

@@ -545,7 +545,15 @@ pub async fn run(
 /// Writes results.json and every report file; returns the files that could not be written
 /// (each with why), after saying so on stderr. Nothing that failed is left half-written.
 pub fn record(dir: &std::path::Path, result: &RunResult) -> Vec<(String, String)> {
+    let hurry = crate::engine::HURRY.load(std::sync::atomic::Ordering::Relaxed);
     let not_written = match crate::report::write_results(dir, result) {
+        Ok(()) if hurry => {
+            eprintln!(
+                "peakready: reports not rendered (third Ctrl-C): `peakready report {}` renders them",
+                dir.display()
+            );
+            Vec::new()
+        }
         Ok(()) => crate::report::render_files(dir, result),
         // Without results.json no report is rendered: `report DIR` could not reproduce it.
         Err(e) => vec![("results.json".to_string(), format!("{e:#}"))],

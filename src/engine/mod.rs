@@ -36,6 +36,9 @@ pub const LATE_START: Duration = Duration::from_millis(50);
 /// the results name what stopped the run.
 pub static TERMINATED: AtomicBool = AtomicBool::new(false);
 
+/// Set by a third Ctrl-C: write results.json and nothing else, then exit.
+pub static HURRY: AtomicBool = AtomicBool::new(false);
+
 /// "interrupted (Ctrl-C)" or "terminated (SIGTERM)": what stopped a run, for its status reason.
 pub fn stop_reason() -> &'static str {
     if TERMINATED.load(Ordering::Relaxed) {

@@ -149,8 +149,10 @@ pub fn load_any(path: &Path) -> anyhow::Result<RunResult> {
     }
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a peakready results file", path.display()))
+    let result: RunResult = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a peakready results file", path.display()))?;
+    super::verify::histograms(path, &result)?;
+    Ok(result)
 }
 
 pub fn compare_paths(base: &Path, candidate: &Path, tol: Tolerance) -> anyhow::Result<Comparison> {

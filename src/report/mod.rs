@@ -10,6 +10,7 @@ pub mod html;
 pub mod markdown;
 pub mod summary;
 pub mod table;
+pub mod verify;
 pub mod viewers;
 
 use std::fs;
@@ -124,6 +125,11 @@ pub fn load(dir: &Path) -> anyhow::Result<RunResult> {
             result.schema,
             crate::metrics::result::SCHEMA_VERSION
         );
+    }
+    verify::histograms(&path, &result)?;
+    let csv = dir.join("timeseries.csv");
+    if csv.exists() {
+        verify::series(&csv, result.incomplete.is_some())?;
     }
     Ok(result)
 }

@@ -342,3 +342,67 @@ fn hostile_redirect_loop_is_bounded() {
 fn hostile_websocket_that_never_upgrades() {
     hostile_run(Behaviour::NeverUpgrades, true, "ws_upgrade");
 }
+
+#[test]
+fn a_third_ctrl_c_still_leaves_a_valid_results_json_and_sigterm_is_named() {
+    let server = Hostile::start(Behaviour::Stall);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = hls_scenario(dir.path(), &server.url(""), 30, "/live.m3u8", "");
+    for (signals, name) in [
+        (vec![1000u64, 1150, 1300], "interrupted (Ctrl-C)"),
+        (vec![1000], "terminated (SIGTERM)"),
+    ] {
+        let out = dir.path().join(format!("out{}", signals.len()));
+        let mut cmd = bin();
+        cmd.args(["run", "--quiet", "--drain", "5s", "--out"])
+            .arg(&out)
+            .arg(&path);
+        let signal = if signals.len() == 1 {
+            libc::SIGTERM
+        } else {
+            libc::SIGINT
+        };
+        let sends: Vec<(Duration, i32)> = signals
+            .iter()
+            .map(|ms| (Duration::from_millis(*ms), signal))
+            .collect();
+        let m = measured(cmd, &sends);
+        assert!(m.wall < Duration::from_secs(8), "{name}: {:?}", m.wall);
+        let r = results(&out);
+        assert_eq!(r["status"], "interrupted", "{name}");
+        assert!(
+            r["status_reason"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with(name),
+            "{}",
+            r["status_reason"]
+        );
+        for entry in std::fs::read_dir(&out).expect("out") {
+            let p = entry.expect("entry").path();
+            let name = p
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            assert!(!name.ends_with(".tmp"), "temp file {name}");
+            if p.is_file() {
+                assert!(
+                    std::fs::metadata(&p).expect("meta").len() > 0,
+                    "0-byte {name}"
+                );
+            }
+        }
+        if signals.len() == 3 {
+            assert!(
+                !m.stdout.contains("Report:"),
+                "no report announced: {}",
+                m.stdout
+            );
+            assert!(m.stderr.contains("peakready report"), "{}", m.stderr);
+            let rerender = bin().arg("report").arg(&out).output().expect("report");
+            assert_eq!(rerender.status.code(), Some(0), "{}", stderr(&rerender));
+            assert_complete_results(&out);
+        }
+    }
+}

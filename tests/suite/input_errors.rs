@@ -139,3 +139,119 @@ fn set_and_env_file_configure_a_scenario_and_validate_says_from_where() {
         stderr(&bad)
     );
 }
+
+/// A real results directory (quick --out, 1 s against a server that answers half the time).
+fn quick_results(into: &std::path::Path) -> std::path::PathBuf {
+    let server =
+        crate::hostile_server::Hostile::start(crate::hostile_server::Behaviour::HalfFailing);
+    let dir = into.join("good");
+    let out = bin()
+        .args(["quick", &server.url("/"), "-c", "2", "-z", "1s", "--out"])
+        .arg(&dir)
+        .output()
+        .expect("quick");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    dir
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for f in ["results.json", "timeseries.csv", "histograms.hlog"] {
+        std::fs::copy(from.join(f), to.join(f)).expect("copy");
+    }
+}
+
+#[test]
+fn corrupt_results_inputs_are_refused_with_exit_2() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let good = quick_results(tmp.path());
+    let ok = bin().arg("report").arg(&good).output().expect("report");
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "the untouched directory renders: {}",
+        stderr(&ok)
+    );
+
+    let csv = std::fs::read_to_string(good.join("timeseries.csv")).expect("csv");
+    let json = std::fs::read_to_string(good.join("results.json")).expect("json");
+    let hdr_start = json.find("\"hdr\": \"").expect("an hdr field") + "\"hdr\": \"".len();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines.len() >= 3, "{csv}");
+    let swapped = {
+        let mut l = lines.clone();
+        let last = l.len() - 1;
+        l.swap(1, last);
+        l.join("\n") + "\n"
+    };
+    type Damage = Box<dyn Fn(&std::path::Path)>;
+    let cases: Vec<(&str, Damage, &str)> = vec![
+        (
+            "garbage hdr",
+            Box::new(move |d| {
+                let mut j = json.clone();
+                j.replace_range(hdr_start..hdr_start + 8, "garbage!");
+                std::fs::write(d.join("results.json"), j).expect("write");
+            }),
+            "not a valid HdrHistogram",
+        ),
+        (
+            "truncated CSV",
+            Box::new({
+                let csv = csv.clone();
+                move |d| {
+                    let cut = &csv[..csv.len() - 10];
+                    std::fs::write(d.join("timeseries.csv"), cut).expect("write");
+                }
+            }),
+            "truncated or was edited",
+        ),
+        (
+            "negative second",
+            Box::new({
+                let csv = csv.clone();
+                move |d| {
+                    let text = csv.replacen("\n0,", "\n-1,", 1);
+                    assert_ne!(text, csv, "a second-0 row exists");
+                    std::fs::write(d.join("timeseries.csv"), text).expect("write");
+                }
+            }),
+            "is not a whole number of seconds",
+        ),
+        (
+            "out of order",
+            Box::new(move |d| std::fs::write(d.join("timeseries.csv"), &swapped).expect("write")),
+            "out of order",
+        ),
+    ];
+    for (name, damage, says) in cases {
+        let bad = tmp.path().join(name.replace(' ', "-"));
+        copy_dir(&good, &bad);
+        damage(&bad);
+        let report = bin().arg("report").arg(&bad).output().expect("report");
+        assert_eq!(report.status.code(), Some(2), "{name}: {}", stdout(&report));
+        assert!(
+            stderr(&report).contains(says),
+            "{name}: {}",
+            stderr(&report)
+        );
+        assert!(!bad.join("report.md").exists(), "{name}: nothing rendered");
+        let compare = bin()
+            .arg("compare")
+            .arg(&good)
+            .arg(&bad)
+            .output()
+            .expect("compare");
+        assert_eq!(
+            compare.status.code(),
+            Some(2),
+            "{name}: {}",
+            stderr(&compare)
+        );
+        assert!(
+            stderr(&compare).contains(says),
+            "{name}: {}",
+            stderr(&compare)
+        );
+    }
+}
