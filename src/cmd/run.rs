@@ -385,6 +385,7 @@ pub async fn run(
         spec: spec.clone(),
         drain: opts.drain,
         abort_when: scenario.load.abort_when.clone(),
+        end: scenario.load.end,
     };
     // Publishers stream alongside the viewers and stop with them.
     let publishers = match &scenario.publishers {
@@ -456,6 +457,9 @@ pub async fn run(
             "load.max_joins_per_sec ({}) lowered the planned arrival rate",
             scenario.load.max_joins_per_sec
         ));
+    }
+    if let Some(words) = &outcome.end_words {
+        notices.push(words.clone());
     }
     let generator = generator_health(
         &overall,

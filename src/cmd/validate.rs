@@ -104,6 +104,7 @@ pub fn render(s: &Scenario, seed: u64) -> String {
         );
     }
     target_lines(&mut out, s, &plan, peak);
+    end_line(&mut out, s, &conc);
     for phase in plan.phases.iter().filter(|p| p.capped) {
         let _ = writeln!(
             out,
@@ -182,4 +183,25 @@ fn target_lines(out: &mut String, s: &Scenario, plan: &Plan, planned_peak: f64) 
             num(t.joins_per_sec)
         );
     }
+}
+
+/// What happens to the viewers the plan expects to be watching when its last phase ends.
+fn end_line(out: &mut String, s: &Scenario, concurrency: &[f64]) {
+    let watching = concurrency
+        .last()
+        .copied()
+        .unwrap_or(0.0)
+        .min(s.load.max_viewers as f64);
+    let what = match s.load.end {
+        crate::scenario::End::Cut => "are stopped then (load.end: cut)".to_string(),
+        crate::scenario::End::FinishWatching { within } => format!(
+            "watch to their own leave time, for at most {} (load.end: finish-watching)",
+            crate::scenario::duration::format_duration(within)
+        ),
+    };
+    let _ = writeln!(
+        out,
+        "  end of run: about {} planned viewers are still watching when the last phase ends; they {what}",
+        crate::format::num(watching)
+    );
 }

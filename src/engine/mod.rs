@@ -25,7 +25,7 @@ use tokio::time::Instant;
 
 use crate::metrics::{Event, LiveStats, RecorderHandle, RunStatus};
 use crate::plan::Plan;
-use crate::scenario::AbortWhen;
+use crate::scenario::{AbortWhen, End};
 use viewer::{run_viewer, ViewerSpec};
 
 /// A viewer started this much after its intended instant counts as late in generator health,
@@ -64,11 +64,15 @@ pub struct EngineConfig {
     /// How long in-flight viewers may finish after the plan ends or a stop.
     pub drain: Duration,
     pub abort_when: Option<AbortWhen>,
+    /// What happens to viewers still watching when the last phase ends.
+    pub end: End,
 }
 
 pub struct EngineOutcome {
     pub status: RunStatus,
     pub reason: Option<String>,
+    /// How the run ended for viewers still watching after the last phase, in words.
+    pub end_words: Option<String>,
     /// Wall time from time zero to the end of the drain.
     pub elapsed: Duration,
 }
@@ -162,6 +166,36 @@ pub async fn run(
         }
     }
 
+    let mut end_words = None;
+    if status == RunStatus::Completed {
+        let watching = in_flight.0.load(Ordering::Acquire);
+        end_words = Some(match config.end {
+            End::Cut => format!(
+                "load.end: cut — {watching} viewers still watching when the last phase ended were stopped then"
+            ),
+            End::FinishWatching { within } => {
+                // Each viewer leaves at its own watch time; wait for them, bounded.
+                let deadline = tokio::time::Instant::now() + within;
+                loop {
+                    let notified = in_flight.1.notified();
+                    if in_flight.0.load(Ordering::Acquire) == 0 {
+                        break;
+                    }
+                    tokio::select! {
+                        _ = notified => {}
+                        _ = tokio::time::sleep_until(deadline) => break,
+                        Ok(_) = interrupts.wait_for(|n| *n >= 1) => break,
+                    }
+                }
+                let left = in_flight.0.load(Ordering::Acquire);
+                format!(
+                    "load.end: finish-watching — {watching} viewers were still watching when the last phase ended; {} finished on their own within {}, {left} were stopped at that bound",
+                    watching.saturating_sub(left),
+                    crate::scenario::duration::format_duration(within)
+                )
+            }
+        });
+    }
     let _ = ending_tx.send(true);
     let drained = async {
         loop {
@@ -182,6 +216,7 @@ pub async fn run(
     EngineOutcome {
         status,
         reason,
+        end_words,
         elapsed: start.elapsed(),
     }
 }

@@ -132,6 +132,7 @@ pub async fn run(
     Ok(EngineOutcome {
         status,
         reason,
+        end_words: None,
         elapsed: start.elapsed(),
     })
 }

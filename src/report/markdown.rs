@@ -57,6 +57,9 @@ fn write_header(out: &mut String, r: &RunResult) {
         let _ = writeln!(out, "- **Stopped early:** {reason}");
     }
     let _ = writeln!(out, "- **Target:** {}", s.target);
+    if let Some(end) = r.notices.iter().find(|n| n.starts_with("load.end: ")) {
+        let _ = writeln!(out, "- **End of run:** {}", &end["load.end: ".len()..]);
+    }
     let _ = writeln!(
         out,
         "- **Scale:** {} of the planned event{}",

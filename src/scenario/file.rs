@@ -127,6 +127,15 @@ pub struct LoadFile {
     pub max_joins_per_sec: Option<f64>,
     pub phases: Vec<PhaseFile>,
     pub abort_when: Option<AbortWhenFile>,
+    pub end: Option<EndFile>,
+    pub end_within: Option<Dur>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndFile {
+    Cut,
+    FinishWatching,
 }
 
 #[derive(Debug, Deserialize)]

@@ -41,6 +41,7 @@ impl Scenario {
                     ramp_to: None,
                 }],
                 abort_when: None,
+                end: End::Cut,
             },
             viewer: Viewer {
                 data: None,

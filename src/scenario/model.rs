@@ -172,6 +172,20 @@ pub struct Load {
     pub max_joins_per_sec: f64,
     pub phases: Vec<Phase>,
     pub abort_when: Option<AbortWhen>,
+    /// What happens to viewers still watching when the last phase ends.
+    pub end: End,
+}
+
+/// The end of a run: viewers still watching when the last phase ends are cut then, or watch
+/// to their own leave time for at most `within` (then they are cut).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "mode")]
+pub enum End {
+    Cut,
+    FinishWatching {
+        #[serde(with = "crate::scenario::duration::serde_secs")]
+        within: Duration,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -313,12 +313,27 @@ fn load(cx: &mut Ctx, l: file::LoadFile) -> Load {
                 .unwrap_or(std::time::Duration::from_secs(10)),
         }
     });
+    let within = l
+        .end_within
+        .map(|d| d.0)
+        .unwrap_or(std::time::Duration::from_secs(60));
+    let end = match l.end {
+        Some(file::EndFile::FinishWatching) => End::FinishWatching { within },
+        Some(file::EndFile::Cut) | None => {
+            if l.end_within.is_some() {
+                cx.err("load.end_within", "only applies to `end: finish-watching`")
+                    .hint("add `end: finish-watching`, or remove end_within");
+            }
+            End::Cut
+        }
+    };
     Load {
         scale,
         max_viewers,
         max_joins_per_sec,
         phases,
         abort_when,
+        end,
     }
 }
 

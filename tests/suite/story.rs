@@ -260,3 +260,83 @@ slo:
     );
     assert!(!reasons(1).contains("retransmission"), "{}", reasons(1));
 }
+
+/// The end of a run is explicit: 3 s of joins and a 6 s watch. `validate` says how many planned
+/// viewers are still watching when the last phase ends; with `end: cut` the report says they
+/// were stopped then, with `end: finish-watching` the run waits for them (bounded) and says so.
+#[test]
+fn the_end_of_a_run_is_explicit_in_validate_and_the_report() {
+    let yaml = |end: &str| {
+        format!(
+            r#"name: ending
+target:
+  base_url: embedded
+  allow_hosts: [127.0.0.1, localhost]
+  timeout: 3s
+regions:
+  - {{ name: eu, weight: 1 }}
+load:
+  max_viewers: 100
+  max_joins_per_sec: 50
+  phases:
+    - {{ name: joins, duration: 3s, joins_per_sec: 5 }}
+{end}viewer:
+  watch: {{ protocol: none, duration: 6s }}
+"#
+        )
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let go = |name: &str, text: String| {
+        let path = write(dir.path(), &format!("{name}.yaml"), &text);
+        let v = bin().arg("validate").arg(&path).output().expect("validate");
+        assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
+        let out_dir = dir.path().join(name);
+        let run = bin()
+            .args(["run", "--seed", "1", "--drain", "2s"])
+            .arg(&path)
+            .arg("--out")
+            .arg(&out_dir)
+            .output()
+            .expect("run");
+        assert_eq!(run.status.code(), Some(0), "{}", stdout(&run));
+        let md = std::fs::read_to_string(out_dir.join("report.md")).expect("report.md");
+        (stdout(&v), results(&out_dir), md)
+    };
+    let (validate, r, md) = go("cut", yaml(""));
+    assert!(
+        validate.contains("end of run: about 15 planned viewers are still watching when the last phase ends; they are stopped then (load.end: cut)"),
+        "{validate}"
+    );
+    assert!(
+        r["duration_s"].as_f64().unwrap_or(99.0) < 5.0,
+        "{}",
+        r["duration_s"]
+    );
+    assert!(
+        md.contains("- **End of run:** cut — ")
+            && md.contains("viewers still watching when the last phase ended were stopped then"),
+        "{md}"
+    );
+
+    let (validate, r, md) = go(
+        "finish",
+        yaml("  end: finish-watching\n  end_within: 20s\n"),
+    );
+    assert!(
+        validate.contains(
+            "they watch to their own leave time, for at most 20s (load.end: finish-watching)"
+        ),
+        "{validate}"
+    );
+    let took = r["duration_s"].as_f64().unwrap_or(0.0);
+    assert!((8.0..15.0).contains(&took), "watched to the end: {took} s");
+    assert!(
+        md.contains("- **End of run:** finish-watching — ")
+            && md.contains("finished on their own within 20s, 0 were stopped at that bound"),
+        "{md}"
+    );
+    assert_eq!(
+        r["overall"]["viewers"]["outcomes"]["joined"],
+        r["overall"]["viewers"]["started"]
+    );
+}
