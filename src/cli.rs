@@ -100,6 +100,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
                 shard: None,
                 start: crate::collector::StartGate::Now,
                 region: None,
+                live: Default::default(),
             };
             // The demo shows the tool; its verdict is in the report, not the exit code.
             run_and_print(scenario, opts).await.map(|_| Exit::Success)
@@ -118,6 +119,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             region_shards,
             ll_hls,
             config,
+            live,
         } => {
             let scenario = scenario::load_with(&path, &config.overrides())?;
             let embedded = StagingConfig {
@@ -153,6 +155,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
                 shard,
                 start: crate::collector::StartGate::of(collector, start_at),
                 region,
+                live: crate::cmd::live::LiveOptions {
+                    metrics_listen: live.metrics_listen,
+                    json_lines: live.json_lines,
+                },
             };
             run_and_print(scenario, opts).await
         }

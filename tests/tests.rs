@@ -60,3 +60,6 @@ mod feeders;
 
 #[path = "suite/library.rs"]
 mod library;
+
+#[path = "suite/prometheus.rs"]
+mod prometheus;

@@ -81,6 +81,8 @@ pub enum Command {
         ll_hls: bool,
         #[command(flatten)]
         config: ConfigArgs,
+        #[command(flatten)]
+        live: LiveArgs,
     },
     /// Parse and check a scenario and print the resolved plan: exit 0 when valid, 2 when not.
     Validate {
@@ -288,6 +290,20 @@ fn parse_fraction(s: &str) -> Result<f64, String> {
             "expected a fraction between 0 and 1 (e.g. 0.99), got `{s}`"
         )),
     }
+}
+
+/// Watching a run while it happens.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct LiveArgs {
+    /// Serve Prometheus/OpenMetrics exposition at http://ADDR/metrics during the run (and 3 s
+    /// after): viewers in flight, joins, failures by class, requests, latency histograms and
+    /// the last second's HDR p50/p95/p99, per region and phase.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Append one JSON object per closed second to FILE (per region: viewers in flight,
+    /// arrivals, joins, failures by class, requests, latency percentiles).
+    #[arg(long, value_name = "FILE")]
+    pub json_lines: Option<PathBuf>,
 }
 
 /// Configuration from outside the scenario file (`run` and `validate`).

@@ -4,6 +4,7 @@
 
 pub mod collect;
 pub mod k8s;
+pub mod live;
 pub mod merge;
 pub mod quick;
 pub mod run;

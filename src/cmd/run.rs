@@ -40,6 +40,8 @@ pub struct RunOptions {
     /// `--region NAME`: run only that region's slice (its own `--shard I/N` among
     /// `--region-shards`); `shard` is then this process's place among all shards.
     pub region: Option<RegionRun>,
+    /// `--metrics-listen`, `--json-lines`.
+    pub live: super::live::LiveOptions,
 }
 
 /// `run --region NAME --shard I/N --region-shards A=n,B=m`.
@@ -356,11 +358,13 @@ pub async fn run(
     )
     .await?;
     let started_at = gate.at;
-    let phase_bounds = plan
+    let phase_bounds: Vec<(String, f64, f64)> = plan
         .phases
         .iter()
         .map(|p| (p.name.clone(), p.start_s, p.start_s + p.duration_s))
         .collect();
+    let live_export =
+        super::live::start(&opts.live, plan.regions.clone(), phase_bounds.clone()).await?;
     let series = SeriesWriter::create(
         &dir,
         plan.regions.clone(),
@@ -368,8 +372,13 @@ pub async fn run(
         started_at.timestamp_millis() as f64 / 1000.0,
     )
     .with_context(|| format!("creating timeseries files in {}", dir.display()))?;
-    let (recorder, handle, live) =
+    let (mut recorder, handle, live) =
         Recorder::new(plan.regions.len(), plan.phases.len(), Some(series));
+    let mut live_server = None;
+    if let Some((export, server)) = live_export {
+        recorder = recorder.with_export(export);
+        live_server = Some(server);
+    }
     let (cpu_before, _) = sysinfo::cpu_and_peak_rss();
     let start = tokio::time::Instant::from_std(gate.zero.unwrap_or_else(std::time::Instant::now));
     let stream = gate.link.as_ref().map(|l| l.stream(&dir));
@@ -408,6 +417,9 @@ pub async fn run(
         .await
         .context("the recorder stopped unexpectedly")?;
     let _ = recorder_task.await;
+    if let Some(server) = live_server {
+        server.finish().await;
+    }
     let _ = display.await;
     if let Some(server) = server {
         server.shutdown().await;

@@ -6,6 +6,7 @@
 
 mod build;
 pub mod details;
+pub mod live;
 pub mod merge;
 mod names;
 pub mod outcome;

@@ -217,6 +217,8 @@ pub struct Recorder {
     peak_active_overall: u64,
     peak_open_files: u64,
     series: Option<SeriesWriter>,
+    /// `--metrics-listen` / `--json-lines`: fed each closed second.
+    export: Option<std::sync::Arc<super::live::LiveExport>>,
     live: watch::Sender<LiveStats>,
     totals: LiveStats,
     recent: std::collections::VecDeque<(u64, u64)>,
@@ -244,6 +246,7 @@ impl Recorder {
             peak_active_overall: 0,
             peak_open_files: 0,
             series,
+            export: None,
             live,
             totals: LiveStats::default(),
             recent: Default::default(),
@@ -251,6 +254,12 @@ impl Recorder {
             all_lag: super::result::new_histogram().ok(),
         };
         (recorder, RecorderHandle { tx }, live_rx)
+    }
+
+    /// Also feed each closed second to a live export.
+    pub fn with_export(mut self, export: std::sync::Arc<super::live::LiveExport>) -> Recorder {
+        self.export = Some(export);
+        self
     }
 
     /// Runs until a `Finish` event arrives. `start` is the run's time zero.
@@ -451,6 +460,9 @@ impl Recorder {
         self.peak_open_files = self.peak_open_files.max(open_files);
         if let Some(series) = self.series.as_mut() {
             series.write_second(second, &self.interval, &self.active);
+        }
+        if let Some(export) = &self.export {
+            export.second_closed(second, &self.interval, &self.active);
         }
         let joins: u64 = self.interval.iter().map(|c| c.counters.joins_ok).sum();
         let requests: u64 = self.interval.iter().map(|c| c.counters.requests).sum();
