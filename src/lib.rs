@@ -20,3 +20,4 @@ pub mod protocol;
 pub mod report;
 pub mod scenario;
 pub mod staging;
+pub mod sysinfo;

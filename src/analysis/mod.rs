@@ -15,6 +15,21 @@ use std::path::Path;
 
 use crate::metrics::RunResult;
 
+/// The judgement every verb applies to a fresh RunResult (and `report DIR` to a loaded one):
+/// SLO gates per scope, "nobody joined" called out, and, when the run has a results directory,
+/// readiness from its `timeseries.csv` read back exactly as a re-render will.
+pub fn judge(result: &mut RunResult, dir: Option<&Path>) {
+    slo::evaluate(result);
+    let nobody_joined = result.overall.joins.attempted > 0 && result.overall.joins.succeeded == 0;
+    let notice = "no viewer could join: the run fails whatever the SLOs say";
+    if nobody_joined && !result.notices.iter().any(|n| n == notice) {
+        result.notices.push(notice.into());
+    }
+    if let Some(dir) = dir {
+        assess_dir(dir, result);
+    }
+}
+
 /// Assess a run whose results directory is `dir` (reads `dir/timeseries.csv`) and store the
 /// readiness in the result. A missing or unreadable series still yields a verdict (AT RISK at
 /// best, since capacity could not be measured) and a notice saying why.

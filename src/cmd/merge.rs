@@ -217,13 +217,7 @@ fn write_merged(
     result.notices.extend(warnings.iter().cloned());
 
     // From here on, the same judgement as a single run's (`run::run`) and `report DIR`.
-    crate::analysis::slo::evaluate(&mut result);
-    if result.overall.joins.attempted > 0 && result.overall.joins.succeeded == 0 {
-        result
-            .notices
-            .push("no viewer could join: the run fails whatever the SLOs say".into());
-    }
-    crate::analysis::assess_dir(out, &mut result);
+    crate::analysis::judge(&mut result, Some(out));
     crate::report::write_results(out, &result)?;
     Ok(result)
 }

@@ -4,16 +4,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
 use chrono::Utc;
 use tokio::sync::watch;
 use url::Url;
 
 use crate::engine::quick::{self, QuickConfig};
-use crate::engine::sysinfo;
-use crate::metrics::result::{ScenarioInfo, SCHEMA_VERSION};
-use crate::metrics::series::SeriesWriter;
-use crate::metrics::{breakdowns, Recorder, RunResult};
+use crate::metrics::result::ScenarioInfo;
+use crate::metrics::{Recording, RunHead, RunResult};
 use crate::plan::PlannedPhase;
 use crate::protocol::http::ClientConfig;
 
@@ -37,7 +34,56 @@ pub async fn run(
     opts: QuickOptions,
     interrupts: watch::Receiver<u32>,
 ) -> anyhow::Result<(RunResult, Vec<(String, String)>)> {
-    let host = opts.url.host_str().unwrap_or_default().to_string();
+    let config = workload(&opts)?;
+    let phase = PlannedPhase {
+        name: "steady".into(),
+        start_s: 0.0,
+        duration_s: opts.duration.as_secs_f64(),
+        joins_per_sec: 0.0,
+        ramp_to: None,
+        capped: false,
+    };
+    let open_files_limit = crate::sysinfo::raise_open_files_limit();
+    let recording = Recording::start(
+        opts.out.as_deref(),
+        vec!["quick".to_string()],
+        std::slice::from_ref(&phase),
+        open_files_limit,
+        Utc::now(),
+        None,
+        None,
+    )?;
+    let (start, started_at) = (recording.start, recording.started_at);
+    let handshakes = config.client.clone();
+    let outcome = quick::run(config, start, recording.handle.clone(), interrupts).await?;
+    let measured = recording.finish(outcome.elapsed).await?;
+    let head = RunHead {
+        scenario: scenario_info(&opts),
+        seed: 0,
+        started_at,
+        ended_at: Utc::now(),
+        duration_s: outcome.elapsed.as_secs_f64(),
+        planned_duration_s: opts.duration.as_secs_f64(),
+        status: outcome.status,
+        status_reason: outcome.reason,
+        phases: vec![phase],
+        notices: crate::cmd::run::tls_notice(handshakes.handshakes(), opts.tls_resume)
+            .into_iter()
+            .chain(notices(&opts))
+            .collect(),
+        shard: None,
+        merge: None,
+    };
+    let mut result = RunResult::new(head, measured);
+    crate::analysis::judge(&mut result, None);
+    let not_written = match &opts.out {
+        Some(dir) => crate::cmd::run::record(dir, &result),
+        None => Vec::new(),
+    };
+    Ok((result, not_written))
+}
+
+fn workload(opts: &QuickOptions) -> anyhow::Result<QuickConfig> {
     // A few connections each sending back to back: keeping their read buffers saves an
     // allocation per request.
     let mut client = ClientConfig::new(opts.timeout, opts.insecure_tls, &opts.headers)
@@ -51,59 +97,45 @@ pub async fn run(
             .resuming_tls_sessions()
             .map_err(|e| anyhow::anyhow!("--tls-resume: {e}"))?;
     }
-    let phase = PlannedPhase {
-        name: "steady".into(),
-        start_s: 0.0,
-        duration_s: opts.duration.as_secs_f64(),
-        joins_per_sec: 0.0,
-        ramp_to: None,
-        capped: false,
-    };
-    let region = "quick".to_string();
-    let started_at = Utc::now();
-    let series = match &opts.out {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating results directory {}", dir.display()))?;
-            let bounds = vec![(phase.name.clone(), 0.0, phase.duration_s)];
-            let epoch = started_at.timestamp_millis() as f64 / 1000.0;
-            Some(
-                SeriesWriter::create(dir, vec![region.clone()], bounds, epoch)
-                    .with_context(|| format!("creating timeseries files in {}", dir.display()))?,
-            )
-        }
-        None => None,
-    };
-    let open_files_limit = sysinfo::raise_open_files_limit();
-    let (recorder, handle, _live) = Recorder::new(1, 1, series);
-    let (cpu_before, _) = sysinfo::cpu_and_peak_rss();
-    let start = tokio::time::Instant::now();
-    let recorder_task = tokio::spawn(recorder.run(start.into_std()));
-    let handshakes = client.clone();
-    let config = QuickConfig {
+    Ok(QuickConfig {
         url: opts.url.clone(),
         client,
         connections: opts.connections,
         duration: opts.duration,
         rate: opts.rate,
-    };
-    let outcome = quick::run(config, start, handle.clone(), interrupts).await?;
-    let state = handle
-        .finish()
-        .await
-        .context("the recorder stopped unexpectedly")?;
-    let _ = recorder_task.await;
-    let (cpu_after, peak_rss) = sysinfo::cpu_and_peak_rss();
-    let (regions, overall) = breakdowns(
-        &state,
-        std::slice::from_ref(&region),
-        std::slice::from_ref(&phase.name),
-    );
-    let elapsed = outcome.elapsed.as_secs_f64();
-    let mut notices: Vec<String> =
-        crate::cmd::run::tls_notice(handshakes.handshakes(), opts.tls_resume)
-            .into_iter()
-            .collect();
+    })
+}
+
+fn scenario_info(opts: &QuickOptions) -> ScenarioInfo {
+    let host = opts.url.host_str().unwrap_or_default();
+    ScenarioInfo {
+        name: format!("quick {host}"),
+        description: Some(format!(
+            "GET {} with {} {} for {:.0} s{}",
+            opts.url,
+            opts.connections,
+            if opts.keep_alive {
+                "keep-alive connections"
+            } else {
+                "concurrent connections, a new one per request,"
+            },
+            opts.duration.as_secs_f64(),
+            opts.rate
+                .map(|r| format!(" at {r} req/s"))
+                .unwrap_or_default()
+        )),
+        source: "quick".into(),
+        scale: 1.0,
+        max_viewers: opts.connections as u64,
+        max_joins_per_sec: 0.0,
+        target: opts.url.to_string(),
+        slo: Vec::new(),
+        resolved: serde_json::Value::Null,
+    }
+}
+
+fn notices(opts: &QuickOptions) -> Vec<String> {
+    let mut notices = Vec::new();
     if opts.rate.is_none() {
         notices.push(
             "closed model: each connection waits for its previous response, so latency excludes \
@@ -111,68 +143,7 @@ pub async fn run(
                 .to_string(),
         );
     }
-    let generator = crate::cmd::run::generator_health(
-        &overall,
-        cpu_after - cpu_before,
-        elapsed,
-        peak_rss,
-        open_files_limit,
-        state.peak_open_files,
-    );
-    let mut result = RunResult {
-        schema: SCHEMA_VERSION,
-        tool: format!("peakready {}", env!("CARGO_PKG_VERSION")),
-        scenario: ScenarioInfo {
-            name: format!("quick {host}"),
-            description: Some(format!(
-                "GET {} with {} {} for {:.0} s{}",
-                opts.url,
-                opts.connections,
-                if opts.keep_alive {
-                    "keep-alive connections"
-                } else {
-                    "concurrent connections, a new one per request,"
-                },
-                opts.duration.as_secs_f64(),
-                opts.rate
-                    .map(|r| format!(" at {r} req/s"))
-                    .unwrap_or_default()
-            )),
-            source: "quick".into(),
-            scale: 1.0,
-            max_viewers: opts.connections as u64,
-            max_joins_per_sec: 0.0,
-            target: opts.url.to_string(),
-            slo: Vec::new(),
-            resolved: serde_json::Value::Null,
-        },
-        seed: 0,
-        started_at,
-        ended_at: Utc::now(),
-        duration_s: elapsed,
-        planned_duration_s: opts.duration.as_secs_f64(),
-        status: outcome.status,
-        status_reason: outcome.reason,
-        phases: vec![phase],
-        regions,
-        overall,
-        slo: Vec::new(),
-        slo_passed: true,
-        generator,
-        notices,
-        readiness: None,
-        shard: None,
-        merge: None,
-        incomplete: state.write_failure.clone(),
-        error_details: Default::default(),
-    };
-    result.error_details = crate::metrics::details::for_classes(result.overall.errors.keys());
-    crate::analysis::slo::evaluate(&mut result);
-    let not_written = match &opts.out {
-        Some(dir) => crate::cmd::run::record(dir, &result),
-        None => Vec::new(),
-    };
-    Ok((result, not_written))
+    notices
 }
 
 /// Completed requests that succeeded, and those completed (cut requests never completed).

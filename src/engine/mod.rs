@@ -12,7 +12,6 @@ pub mod join;
 pub mod progress;
 pub mod publisher;
 pub mod quick;
-pub mod sysinfo;
 pub mod viewer;
 mod watch;
 
@@ -28,9 +27,7 @@ use crate::plan::Plan;
 use crate::scenario::{AbortWhen, End};
 use viewer::{run_viewer, ViewerSpec};
 
-/// A viewer started this much after its intended instant counts as late in generator health,
-/// and lag beyond it at p99 makes the run "limited by the load generator".
-pub const LATE_START: Duration = Duration::from_millis(50);
+pub use crate::metrics::generator::LATE_START;
 
 /// Set when the stop came from SIGTERM (a service manager, `kill PID`) rather than Ctrl-C, so
 /// the results name what stopped the run.

@@ -10,14 +10,14 @@ use std::collections::BTreeMap;
 use anyhow::{anyhow, bail, Context};
 use hdrhistogram::Histogram;
 
+use super::generator::{self, ShardHealth};
 use super::names::{ErrorKind, Metric};
 use super::outcome::{ViewerCounts, ViewerOutcome};
 use super::result::{
-    decode_histogram, new_histogram, summarize, Breakdown, GeneratorHealth, JoinCounts, MergeInfo,
-    ShardSource,
+    decode_histogram, new_histogram, summarize, Breakdown, JoinCounts, MergeInfo, ShardSource,
 };
 use super::series_merge::SeriesPeaks;
-use super::{RunResult, RunStatus};
+use super::{Measured, RunHead, RunResult, RunStatus};
 
 /// One shard's result, where it came from and how its clock lines up with the earliest shard.
 pub struct ShardInput<'a> {
@@ -141,10 +141,16 @@ pub fn merge_results(
         .iter()
         .map(|s| s.offset_exact_s + s.result.duration_s)
         .fold(0.0, f64::max);
-    let generator = merged_generator(shards, &overall);
-    Ok(RunResult {
-        schema: base.schema,
-        tool: base.tool.clone(),
+    let health: Vec<ShardHealth> = shards
+        .iter()
+        .map(|s| ShardHealth {
+            index: s.index,
+            dir: &s.dir,
+            health: &s.result.generator,
+        })
+        .collect();
+    let generator = generator::merged(&health, &overall);
+    let head = RunHead {
         scenario: base.scenario.clone(),
         seed: base.seed,
         started_at: shards
@@ -162,22 +168,8 @@ pub fn merge_results(
         status,
         status_reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
         phases: base.phases.clone(),
-        regions,
-        overall,
-        slo: Vec::new(),
-        slo_passed: true,
-        generator,
         notices,
-        readiness: None,
         shard: None,
-        error_details: shards
-            .iter()
-            .flat_map(|s| s.result.error_details.clone())
-            .collect(),
-        incomplete: shards.iter().find_map(|s| {
-            let why = s.result.incomplete.as_ref()?;
-            Some(format!("shard {}: {why}", s.index))
-        }),
         merge: Some(MergeInfo {
             shard_count: plan.shard_count,
             shards: shards
@@ -197,53 +189,21 @@ pub fn merge_results(
             alignment: "wall_clock".into(),
             start_skew_s: plan.start_skew_s,
         }),
-    })
-}
-
-/// Generator health of the whole fleet: lag percentiles from the merged lag histogram, and
-/// "limited" when any shard was (a mixture's p99 never exceeds its worst part's, so the worst
-/// shard decides). Per-process readings (CPU use, memory, files) are the busiest process's:
-/// shards may share a machine or not, so adding them up would mean nothing.
-fn merged_generator(shards: &[ShardInput], overall: &Breakdown) -> GeneratorHealth {
-    let lag = overall.metrics.get(&Metric::GeneratorLagMs);
-    let gens = || shards.iter().map(|s| &s.result.generator);
-    let busiest = gens().max_by(|a, b| a.cpu_utilisation.total_cmp(&b.cpu_utilisation));
-    let limited: Vec<&ShardInput> = shards
-        .iter()
-        .filter(|s| s.result.generator.limited)
-        .collect();
-    let threshold = gens().map(|g| g.late_threshold_ms).fold(0.0, f64::max);
-    let message = (!limited.is_empty()).then(|| {
-        let which: Vec<String> = limited
+    };
+    let measured = Measured {
+        regions,
+        overall,
+        generator,
+        incomplete: shards.iter().find_map(|s| {
+            let why = s.result.incomplete.as_ref()?;
+            Some(format!("shard {}: {why}", s.index))
+        }),
+        error_details: shards
             .iter()
-            .map(|s| {
-                format!(
-                    "shard {} ({}: start lag p99 {:.0} ms)",
-                    s.index, s.dir, s.result.generator.lag_p99_ms
-                )
-            })
-            .collect();
-        format!(
-            "the load generator, not the target, limited this run: {} started viewers late (threshold {threshold:.0} ms). \
-             Give that shard more cores, split the plan over more shards, or lower the load.",
-            which.join(", ")
-        )
-    });
-    GeneratorHealth {
-        lag_p50_ms: lag.map_or(0.0, |m| m.p50),
-        lag_p99_ms: lag.map_or(0.0, |m| m.p99),
-        lag_max_ms: lag.map_or(0.0, |m| m.max),
-        late_arrivals: gens().map(|g| g.late_arrivals).sum(),
-        late_threshold_ms: threshold,
-        cpu_seconds: gens().map(|g| g.cpu_seconds).sum(),
-        cpu_utilisation: busiest.map_or(0.0, |g| g.cpu_utilisation),
-        cores: busiest.map_or(0, |g| g.cores),
-        peak_rss_bytes: gens().map(|g| g.peak_rss_bytes).max().unwrap_or(0),
-        open_files_limit: gens().map(|g| g.open_files_limit).min().unwrap_or(0),
-        peak_open_files: gens().map(|g| g.peak_open_files).max().unwrap_or(0),
-        limited: !limited.is_empty(),
-        message,
-    }
+            .flat_map(|s| s.result.error_details.clone())
+            .collect(),
+    };
+    Ok(RunResult::new(head, measured))
 }
 
 /// A breakdown being summed over shards.

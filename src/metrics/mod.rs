@@ -2,15 +2,17 @@
 //! the per-second series writers, the serializable [`RunResult`] and the merging of shard
 //! results into one (`merge`, `series_merge`).
 //!
-//! Must not import `engine` internals beyond system readings, nor `report`.
+//! Must not import `engine` or `report`.
 
 mod build;
 pub mod details;
+pub mod generator;
 pub mod live;
 pub mod merge;
 mod names;
 pub mod outcome;
 pub mod recorder;
+mod recording;
 pub mod result;
 pub mod series;
 pub mod series_merge;
@@ -19,7 +21,10 @@ pub use build::breakdowns;
 pub use names::{ErrorKind, Metric, MetricInfo, Stat, Unit, METRICS};
 pub use outcome::{ViewerCounts, ViewerOutcome};
 pub use recorder::{Event, LiveStats, Recorder, RecorderHandle, RecorderState};
-pub use result::{Breakdown, GeneratorHealth, MetricSummary, RunResult, RunStatus, SloResult};
+pub use recording::{Measured, Recording};
+pub use result::{
+    Breakdown, GeneratorHealth, MetricSummary, RunHead, RunResult, RunStatus, SloResult,
+};
 
 #[cfg(test)]
 mod tests;

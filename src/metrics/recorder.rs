@@ -456,7 +456,7 @@ impl Recorder {
     }
 
     fn close_interval(&mut self, second: u64, elapsed: Duration) {
-        let open_files = crate::engine::sysinfo::open_files().unwrap_or(0);
+        let open_files = crate::sysinfo::open_files().unwrap_or(0);
         self.peak_open_files = self.peak_open_files.max(open_files);
         if let Some(series) = self.series.as_mut() {
             series.write_second(second, &self.interval, &self.active);

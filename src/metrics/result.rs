@@ -71,6 +71,53 @@ pub struct RunResult {
     pub error_details: BTreeMap<ErrorKind, String>,
 }
 
+/// What a verb knows about its run besides the measurements, for [`RunResult::new`].
+pub struct RunHead {
+    pub scenario: ScenarioInfo,
+    pub seed: u64,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: DateTime<Utc>,
+    pub duration_s: f64,
+    pub planned_duration_s: f64,
+    pub status: RunStatus,
+    pub status_reason: Option<String>,
+    pub phases: Vec<PlannedPhase>,
+    pub notices: Vec<String>,
+    pub shard: Option<Shard>,
+    pub merge: Option<MergeInfo>,
+}
+
+impl RunResult {
+    /// The one way a RunResult is made (`run`, `quick`, `merge`): the current schema and tool,
+    /// SLOs not yet judged and no readiness (see `analysis::judge`).
+    pub fn new(head: RunHead, measured: super::Measured) -> RunResult {
+        RunResult {
+            schema: SCHEMA_VERSION,
+            tool: format!("peakready {}", env!("CARGO_PKG_VERSION")),
+            scenario: head.scenario,
+            seed: head.seed,
+            started_at: head.started_at,
+            ended_at: head.ended_at,
+            duration_s: head.duration_s,
+            planned_duration_s: head.planned_duration_s,
+            status: head.status,
+            status_reason: head.status_reason,
+            phases: head.phases,
+            regions: measured.regions,
+            overall: measured.overall,
+            slo: Vec::new(),
+            slo_passed: true,
+            generator: measured.generator,
+            notices: head.notices,
+            readiness: None,
+            shard: head.shard,
+            merge: head.merge,
+            incomplete: measured.incomplete,
+            error_details: measured.error_details,
+        }
+    }
+}
+
 /// Where a merged result came from (`peakready merge`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MergeInfo {
