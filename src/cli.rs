@@ -101,6 +101,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
                 start: crate::collector::StartGate::Now,
                 region: None,
                 live: Default::default(),
+                render: true,
             };
             // The demo shows the tool; its verdict is in the report, not the exit code.
             run_and_print(scenario, opts).await.map(|_| Exit::Success)
@@ -159,6 +160,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
                     metrics_listen: live.metrics_listen,
                     json_lines: live.json_lines,
                 },
+                render: true,
             };
             run_and_print(scenario, opts).await
         }
@@ -183,6 +185,30 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
                 progress,
             };
             crate::cmd::collect::collect(opts, interrupts()).await
+        }
+        Command::Capacity {
+            scenario: path,
+            out,
+            seed,
+            capacity,
+            drain,
+        } => {
+            let scenario = scenario::load(&path)?;
+            let opts = crate::cmd::capacity::CapacityOptions {
+                out,
+                seed,
+                quiet: progress == ProgressMode::Quiet,
+                drain,
+                embedded: StagingConfig {
+                    capacity,
+                    ..StagingConfig::default()
+                },
+            };
+            let finished = crate::cmd::capacity::capacity(scenario, opts, interrupts()).await?;
+            if let Some(steps) = crate::report::capacity::plain(&finished.result) {
+                println!("{steps}");
+            }
+            print_finished(&finished)
         }
         Command::Validate {
             scenario: path,
@@ -401,6 +427,10 @@ async fn run_and_print(scenario: Scenario, opts: RunOptions) -> anyhow::Result<E
         eprintln!("notice: {notice}");
     }
     let finished = crate::cmd::run::run(scenario, opts, interrupts()).await?;
+    print_finished(&finished)
+}
+
+fn print_finished(finished: &crate::cmd::run::Finished) -> anyhow::Result<Exit> {
     let r = &finished.result;
     println!("\n{}", crate::report::summary::render(r));
     if let Some(reason) = &r.status_reason {

@@ -63,3 +63,6 @@ mod library;
 
 #[path = "suite/prometheus.rs"]
 mod prometheus;
+
+#[path = "suite/capacity.rs"]
+mod capacity;

@@ -84,6 +84,25 @@ pub enum Command {
         #[command(flatten)]
         live: LiveArgs,
     },
+    /// Search for the knee: steps of rising load (the scenario's `search:` block) until one fails,
+    /// bisection to the block's precision, then a hold at the highest pass. Exit 0 when a
+    /// capacity was found and the event is not NOT READY, 1 otherwise, 2 on bad input.
+    Capacity {
+        #[arg(value_name = "SCENARIO")]
+        scenario: PathBuf,
+        /// Results directory (default: reports/<scenario name>-<utc time>/); steps go in steps/.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Seed for every random draw (step N uses seed + N).
+        #[arg(long, value_name = "S")]
+        seed: Option<u64>,
+        /// When the scenario targets `embedded`: concurrent viewers the server holds before 503.
+        #[arg(long, value_name = "N")]
+        capacity: Option<u64>,
+        /// How long a step's in-flight viewers may finish after its window.
+        #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration_arg)]
+        drain: Duration,
+    },
     /// Parse and check a scenario and print the resolved plan: exit 0 when valid, 2 when not.
     Validate {
         #[arg(value_name = "SCENARIO")]

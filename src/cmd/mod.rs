@@ -2,6 +2,7 @@
 //! them). Stages live in their own modules (`scenario`, `plan`, `engine`, `metrics`,
 //! `analysis`, `report`); a verb only sequences them.
 
+pub mod capacity;
 pub mod collect;
 pub mod k8s;
 pub mod live;

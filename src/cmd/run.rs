@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use url::Url;
 
+pub(crate) use checks::preflight;
 pub use checks::{check_hosts, planned_load, PlannedLoad};
 pub use region::RegionRun;
 use target::Target;
@@ -42,6 +43,8 @@ pub struct RunOptions {
     pub shard: Option<Shard>,
     /// When time zero is: now, `--start-at`, or the collector's start barrier.
     pub start: crate::collector::StartGate,
+    /// Render report.md, charts, card and HTML (a capacity step writes only its data files).
+    pub render: bool,
     /// `--region NAME`: run only that region's slice (its own `--shard I/N` among
     /// `--region-shards`); `shard` is then this process's place among all shards.
     pub region: Option<RegionRun>,
@@ -198,7 +201,15 @@ pub async fn run(
     crate::analysis::judge(&mut result, Some(&dir));
     // Load was sent: from here a failure is a failed run (exit 1) or an unrecorded one (exit
     // 3), never "bad input" (exit 2), and the terminal summary still shows what was measured.
-    let not_written = record(&dir, &result);
+    let not_written = if opts.render {
+        record(&dir, &result)
+    } else {
+        // A capacity step: its data files only; the search renders the reports once.
+        match crate::report::write_results(&dir, &result) {
+            Ok(()) => Vec::new(),
+            Err(e) => vec![("results.json".to_string(), format!("{e:#}"))],
+        }
+    };
     if let Some(stream) = stream {
         let results = match not_written.iter().find(|(f, _)| f == "results.json") {
             Some((_, why)) => Err(format!("results.json could not be written: {why}")),

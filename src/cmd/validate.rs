@@ -57,9 +57,17 @@ pub fn render(s: &Scenario, seed: u64) -> String {
     }
     let _ = writeln!(
         out,
-        "  watch      mean {:.0} s per viewer\n",
+        "  watch      mean {:.0} s per viewer",
         plan.mean_watch_secs()
     );
+    if let Some(search) = &s.search {
+        let _ = writeln!(
+            out,
+            "  search     {} (`peakready capacity`; `run` ignores it)",
+            super::capacity::describe(search)
+        );
+    }
+    out.push('\n');
 
     let mut t = Table::new(&[
         ("region", Align::Left),

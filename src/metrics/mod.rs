@@ -14,6 +14,7 @@ pub mod outcome;
 pub mod recorder;
 mod recording;
 pub mod result;
+pub mod search;
 pub mod series;
 pub mod series_merge;
 

@@ -69,6 +69,10 @@ pub struct RunResult {
     /// answer that was not HTTP), so a report says what a class was, not only how often.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub error_details: BTreeMap<ErrorKind, String>,
+    /// `peakready capacity`: the search's steps and answer; this directory's own data is the
+    /// hold (or the last step when there was no hold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<super::search::CapacitySearch>,
 }
 
 /// What a verb knows about its run besides the measurements, for [`RunResult::new`].
@@ -114,6 +118,7 @@ impl RunResult {
             merge: head.merge,
             incomplete: measured.incomplete,
             error_details: measured.error_details,
+            capacity: None,
         }
     }
 }

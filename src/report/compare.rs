@@ -118,6 +118,8 @@ pub struct Comparison {
     pub scopes: Vec<ScopeChange>,
     /// Differences that make the comparison less like-for-like.
     pub warnings: Vec<String>,
+    /// Both runs are capacity searches: their capacities compared.
+    pub capacity: Option<super::compare_capacity::CapacityComparison>,
 }
 
 /// One scope's verdict and peak concurrency in each run.
@@ -138,7 +140,9 @@ impl ScopeChange {
 
 impl Comparison {
     pub fn regressed(&self) -> bool {
-        self.rows.iter().any(|r| r.regression) || self.scopes.iter().any(ScopeChange::worse)
+        self.rows.iter().any(|r| r.regression)
+            || self.scopes.iter().any(ScopeChange::worse)
+            || self.capacity.as_ref().is_some_and(|c| c.regression)
     }
 }
 
@@ -302,6 +306,17 @@ pub fn compare(
         r.regions.iter().find(|b| b.name == name).cloned()
     };
     scopes.push("overall".into());
+    let capacity =
+        match super::compare_capacity::compare(base.capacity.as_ref(), cand.capacity.as_ref()) {
+            Ok(c) => c,
+            Err(w) => {
+                warnings.push(w);
+                None
+            }
+        };
+    if capacity.is_some() {
+        warnings.push("capacity searches: the latency rows compare each search's hold (or last step), which ran at that search's own level".into());
+    }
     let mut rows = Vec::new();
     for scope in &scopes {
         let (b, c) = (find(base, scope), find(cand, scope));
@@ -352,6 +367,7 @@ pub fn compare(
         rows,
         scopes,
         warnings,
+        capacity,
     }
 }
 
@@ -454,6 +470,9 @@ impl Comparison {
                 .filter(|r| r.regression)
                 .map(|r| format!("{} {} {}", r.scope, r.metric, r.stat)),
         );
+        if let Some(c) = self.capacity.as_ref().filter(|c| c.regression) {
+            which.insert(0, format!("capacity {} → {}", c.base, c.candidate));
+        }
         if which.is_empty() {
             format!(
                 "No regression ({} values and {} verdicts compared).",
@@ -485,6 +504,9 @@ impl Comparison {
             "  base:      {}\n  candidate: {}\n\n",
             self.base, self.candidate
         );
+        if let Some(c) = &self.capacity {
+            out.push_str(&format!("  {}\n\n", c.words));
+        }
         out.push_str(&self.scope_table().plain());
         out.push('\n');
         out.push_str(&self.table().plain());
@@ -509,6 +531,9 @@ impl Comparison {
             self.verdict_line(),
             self.tolerance_line()
         ));
+        if let Some(c) = &self.capacity {
+            out.push_str(&format!("- **{}**\n", c.words));
+        }
         for w in &self.warnings {
             out.push_str(&format!("- **Warning:** {w}\n"));
         }
@@ -567,6 +592,7 @@ mod tests {
             rows,
             scopes,
             warnings: vec![],
+            capacity: None,
         }
     }
 

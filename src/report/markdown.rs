@@ -12,6 +12,7 @@ pub fn render(r: &RunResult) -> String {
     let mut out = String::new();
     write_header(&mut out, r);
     write_readiness(&mut out, r);
+    super::capacity::write_markdown(&mut out, r);
     write_slo(&mut out, r);
     write_regions(&mut out, r);
     write_networks(&mut out, r);

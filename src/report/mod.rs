@@ -2,10 +2,12 @@
 //! via [`load`]), never from live engine state, so `peakready report DIR` reproduces them.
 //! Never imports `engine`.
 
+pub mod capacity;
 pub mod card;
 pub mod charts;
 pub mod checklist;
 pub mod compare;
+pub mod compare_capacity;
 pub mod html;
 pub mod markdown;
 pub mod summary;

@@ -28,6 +28,7 @@ pub struct ScenarioFile {
     pub publishers: Option<PublishersFile>,
     pub slo: Option<OrderedMap<SloValue>>,
     pub alerts: Option<AlertsFile>,
+    pub search: Option<SearchFile>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -288,6 +289,24 @@ pub enum SloValue {
 pub struct AlertsFile {
     pub latency_ms: Option<f64>,
     pub loss_pct: Option<f64>,
+}
+
+/// `search:`, read by `peakready capacity` (see `scenario/search.rs`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchFile {
+    pub quantity: Option<String>,
+    pub start: f64,
+    pub max: f64,
+    pub ramp: Option<Dur>,
+    pub settle: Option<Dur>,
+    pub step: Option<Dur>,
+    pub cooldown: Option<Dur>,
+    /// `5%` or a fraction like 0.05; checked in resolve.
+    pub precision: Option<serde_yaml::Value>,
+    pub hold: Option<Dur>,
+    pub slo: Option<Vec<String>>,
+    pub max_steps: Option<u32>,
 }
 
 /// A duration string, parsed while deserializing so a bad one carries serde_yaml's location.

@@ -60,6 +60,7 @@ impl Scenario {
             slo: Slo::default(),
             alerts: None,
             overrides: Vec::new(),
+            search: None,
         }
     }
 

@@ -21,10 +21,13 @@ mod model;
 mod overrides;
 mod presets;
 mod resolve;
+pub mod search;
 mod secrets;
 mod slo;
 pub(crate) mod target;
 
+#[cfg(test)]
+mod search_tests;
 #[cfg(test)]
 mod tests;
 
@@ -205,6 +208,11 @@ impl Scenario {
                     self.load.max_joins_per_sec
                 ));
             }
+        }
+        if self.search.is_some() {
+            out.push(
+                "search: read by `peakready capacity` only; this run follows load.phases".into(),
+            );
         }
         out
     }

@@ -29,6 +29,8 @@ pub struct Scenario {
     /// Values that came from `${VAR}`s, env files or `--set`, with where each came from.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<Override>,
+    /// `peakready capacity`'s search; ignored by `run`.
+    pub search: Option<Search>,
 }
 
 /// A value the file did not hold as written: `${VAR}` (environment, env file or default) or
@@ -440,4 +442,62 @@ pub struct SloGate {
 pub struct Alerts {
     pub latency_ms: Option<f64>,
     pub loss_pct: Option<f64>,
+}
+
+/// What a capacity search varies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchQuantity {
+    /// Viewers join during `ramp` and stay until the step ends.
+    ConcurrentViewers,
+    /// Viewers arrive at this rate for the whole step and watch as `viewer.watch` says.
+    JoinsPerSec,
+}
+
+impl SearchQuantity {
+    pub fn name(self) -> &'static str {
+        match self {
+            SearchQuantity::ConcurrentViewers => "concurrent_viewers",
+            SearchQuantity::JoinsPerSec => "joins_per_sec",
+        }
+    }
+
+    /// The unit after a level: "20 concurrent viewers", "150 joins/s".
+    pub fn unit(self) -> &'static str {
+        match self {
+            SearchQuantity::ConcurrentViewers => "concurrent viewers",
+            SearchQuantity::JoinsPerSec => "joins/s",
+        }
+    }
+}
+
+/// `search:`: levels from `start` doubling up to `max` until a step fails, then halving the
+/// bracket to `precision`, then a `hold` at the highest passing level.
+#[derive(Debug, Clone, Serialize)]
+pub struct Search {
+    pub quantity: SearchQuantity,
+    pub start: f64,
+    pub max: f64,
+    /// Concurrent viewers: how long the level's viewers take to join (longer when
+    /// `load.max_joins_per_sec` would be exceeded).
+    #[serde(with = "crate::scenario::duration::serde_secs")]
+    pub ramp: Duration,
+    /// Time at the level before its window is judged.
+    #[serde(with = "crate::scenario::duration::serde_secs")]
+    pub settle: Duration,
+    /// The judged window of each step.
+    #[serde(with = "crate::scenario::duration::serde_secs")]
+    pub step: Duration,
+    /// Pause between steps, with no viewers, so a lower level starts from an idle target.
+    #[serde(with = "crate::scenario::duration::serde_secs")]
+    pub cooldown: Duration,
+    /// Stop when (lowest fail − highest pass) ≤ precision × highest pass (a fraction).
+    pub precision: f64,
+    /// Judged window of the final run at the answer; zero = no hold.
+    #[serde(with = "crate::scenario::duration::serde_secs")]
+    pub hold: Duration,
+    /// The gates that judge a step (default: every `slo` gate).
+    pub gates: Vec<SloGate>,
+    /// Hard bound on the number of steps (the hold not included).
+    pub max_steps: u32,
 }

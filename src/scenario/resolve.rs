@@ -115,6 +115,9 @@ pub(crate) fn resolve(raw: ScenarioFile, mut cx: Ctx) -> Result<Scenario, Scenar
             .map(|v| cx.number("alerts.latency_ms", v, false)),
         loss_pct: a.loss_pct.map(|v| cx.number("alerts.loss_pct", v, false)),
     });
+    let search = raw
+        .search
+        .map(|s| super::search::search(&mut cx, s, &load, &slo));
     if !cx.errors.is_empty() {
         let mut errors = cx.errors;
         errors.sort_by_key(|e| (e.line == 0, e.file != cx.file, e.line, e.col));
@@ -133,6 +136,7 @@ pub(crate) fn resolve(raw: ScenarioFile, mut cx: Ctx) -> Result<Scenario, Scenar
         slo,
         alerts,
         overrides: Vec::new(),
+        search,
     })
 }
 

@@ -652,3 +652,131 @@ fn publishers_across_two_regions_are_one_group_with_their_own_gate() {
         std::fs::read_to_string(dir.path().join("out/checklist.md")).expect("checklist");
     assert!(!checklist.contains("no samples"), "{checklist}");
 }
+
+/// nginx alone (no RTMP module, no ffmpeg) — or a loud skip.
+fn nginx_only(test: &str) -> Option<PathBuf> {
+    let nginx = which("nginx");
+    if nginx.is_none() {
+        eprintln!("\n*** SKIP {test}: needs nginx (MISSING). Install with: apt-get install -y nginx ***\n");
+    }
+    nginx
+}
+
+/// nginx with `limit_conn perip 20` in front of `peakready serve`: a viewer holds one chat
+/// WebSocket through it (a request nginx counts for the socket's whole life), so the 21st
+/// concurrent viewer is refused with 503. The capacity search must find 20 ± 2.
+#[test]
+fn capacity_search_finds_nginx_limit_conn_20() {
+    let Some(nginx) = nginx_only("capacity_search_finds_nginx_limit_conn_20") else {
+        return;
+    };
+    let _serial = crate::capacity::one_at_a_time();
+    let upstream = Server::start(&[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().display();
+    std::fs::create_dir_all(dir.path().join("tmp")).expect("mkdir");
+    let http = free_port();
+    let conf = format!(
+        r#"daemon off;
+master_process off;
+pid {d}/nginx.pid;
+error_log {d}/error.log info;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/tmp/body; proxy_temp_path {d}/tmp/proxy; fastcgi_temp_path {d}/tmp/fcgi;
+  uwsgi_temp_path {d}/tmp/uwsgi; scgi_temp_path {d}/tmp/scgi;
+  limit_conn_zone $binary_remote_addr zone=perip:1m;
+  map $http_upgrade $connection_upgrade {{ default upgrade; '' ''; }}
+  server {{
+    listen 127.0.0.1:{http};
+    limit_conn perip 20;
+    location / {{
+      proxy_pass {upstream};
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
+      proxy_read_timeout 120s;
+    }}
+  }}
+}}
+"#,
+        upstream = upstream.url.trim_end_matches('/')
+    );
+    let conf_path = write(dir.path(), "nginx.conf", &conf);
+    let _nginx = Guard(
+        Command::new(nginx)
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-e")
+            .arg(dir.path().join("error.log"))
+            .arg("-c")
+            .arg(&conf_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nginx"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(("127.0.0.1", http)).is_err() {
+        assert!(Instant::now() < deadline, "nginx did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let yaml = format!(
+        r#"name: limit-conn
+target:
+  base_url: http://127.0.0.1:{http}
+  allow_hosts: [127.0.0.1]
+  timeout: 3s
+regions:
+  - {{ name: eu, weight: 1 }}
+load:
+  max_viewers: 200
+  max_joins_per_sec: 100
+  phases:
+    - {{ name: steady, duration: 10s, joins_per_sec: 2 }}
+viewer:
+  join:
+    - {{ name: token, method: POST, path: /api/v1/token, body: '{{"uid":"{{{{viewer_id}}}}"}}', expect_status: 200 }}
+  watch:
+    protocol: none
+    duration: 30s
+  chat:
+    url: /chat?room=gala
+    messages_per_min: 0
+slo:
+  error_rate: 0.01
+search:
+  start: 5
+  max: 80
+  ramp: 2s
+  settle: 1s
+  step: 2s
+  cooldown: 1s
+  precision: 5%
+  hold: 3s
+  max_steps: 10
+"#
+    );
+    let path = write(dir.path(), "limit.yaml", &yaml);
+    let out = bin()
+        .args(["capacity", "--seed", "4"])
+        .arg(&path)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .output()
+        .expect("run capacity");
+    let r = results(&dir.path().join("out"));
+    let c = &r["capacity"];
+    let (p, f) = (
+        c["highest_pass"].as_f64().unwrap_or(0.0),
+        c["lowest_fail"].as_f64().unwrap_or(0.0),
+    );
+    eprintln!("real (limit_conn 20): {}", c["sentence"]);
+    assert_eq!(c["outcome"], "bracket", "{}", stderr(&out));
+    assert!(
+        (18.0..=22.0).contains(&p) && (18.0..=22.0).contains(&f),
+        "{p}–{f}"
+    );
+    assert_eq!(c["hold"]["verdict"], "pass");
+}

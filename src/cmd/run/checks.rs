@@ -90,7 +90,7 @@ pub fn planned_load(scenario: &Scenario, plan: &Plan) -> PlannedLoad {
 /// Descriptors and ephemeral ports a plan needs, checked before any packet: a run that would
 /// hit `ulimit -n` or run out of ports half-way measures the generator's limits, not the
 /// target's, so it is refused with what to change.
-pub(super) fn preflight(
+pub(crate) fn preflight(
     scenario: &Scenario,
     plan: &Plan,
     open_files_limit: u64,

@@ -15,6 +15,7 @@ pub mod load;
 pub mod regions;
 pub mod series;
 pub mod stall;
+pub mod steps;
 pub mod style;
 pub mod viewers;
 
@@ -43,7 +44,7 @@ type Renderer = fn(&Path, &RunResult, &Series, &ChartExtras) -> anyhow::Result<b
 
 /// The charts, in the order the HTML report shows them. A renderer returns `Ok(false)` when the
 /// chart does not apply to this run (no stall metric), so no empty chart is written.
-pub const CHARTS: [(&str, &str, Renderer); 7] = [
+pub const CHARTS: [(&str, &str, Renderer); 8] = [
     ("latency.png", "Latency over time", |p, r, s, _| {
         latency::render(p, r, s).map(|_| true)
     }),
@@ -67,6 +68,11 @@ pub const CHARTS: [(&str, &str, Renderer); 7] = [
     ("stall-ratio.png", "Stall ratio by region", |p, r, _, _| {
         stall::render(p, r)
     }),
+    (
+        "capacity-steps.png",
+        "Capacity search steps",
+        |p, r, _, _| steps::render(p, r),
+    ),
 ];
 
 /// Render every chart into `dir/charts/`. `timeseries.csv` missing or unreadable is itself a
