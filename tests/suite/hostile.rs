@@ -348,8 +348,11 @@ fn a_third_ctrl_c_still_leaves_a_valid_results_json_and_sigterm_is_named() {
     let server = Hostile::start(Behaviour::Stall);
     let dir = tempfile::tempdir().expect("tempdir");
     let path = hls_scenario(dir.path(), &server.url(""), 30, "/live.m3u8", "");
+    // The third Ctrl-C follows the second by 15 ms, while the run is still cancelling and
+    // writing: 150 ms later a quiet machine had already written every report, so the third
+    // signal tested nothing (and the test failed on a correct "Report:" line).
     for (signals, name) in [
-        (vec![1000u64, 1150, 1300], "interrupted (Ctrl-C)"),
+        (vec![1000u64, 1100, 1115], "interrupted (Ctrl-C)"),
         (vec![1000], "terminated (SIGTERM)"),
     ] {
         let out = dir.path().join(format!("out{}", signals.len()));
