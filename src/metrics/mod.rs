@@ -6,6 +6,7 @@
 
 mod build;
 pub mod details;
+mod errors;
 pub mod generator;
 pub mod live;
 pub mod merge;
