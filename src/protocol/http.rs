@@ -27,6 +27,7 @@ mod error;
 #[cfg(test)]
 mod framing_tests;
 mod h1;
+mod ports;
 mod request;
 mod session;
 mod stream;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::{timeout, Instant};
 
-use super::{Origin, RequestError};
+use super::{ports, Origin, RequestError};
 use crate::metrics::ErrorKind;
 
 pub(super) async fn resolve(
@@ -53,6 +53,51 @@ pub(super) async fn connect_tcp(
     limit: Duration,
     emulated_handshake: Duration,
 ) -> Result<(TcpStream, Duration), RequestError> {
+    if let Some(src) = source {
+        if src.is_ipv4() != addr.is_ipv4() {
+            return Err(RequestError::new(
+                ErrorKind::Other,
+                format!("source address {src} cannot reach {addr} (address family differs)"),
+            ));
+        }
+    }
+    let start = Instant::now();
+    let connect = async {
+        let stream = connect_in_a_port_window(addr, source).await?;
+        if !emulated_handshake.is_zero() {
+            tokio::time::sleep(emulated_handshake).await;
+        }
+        Ok::<_, RequestError>(stream)
+    };
+    let stream = timeout(limit, connect)
+        .await
+        .map_err(|_| RequestError::timed_out("TCP connect"))??;
+    Ok((stream, start.elapsed()))
+}
+
+/// Connects from the next window of source ports ([`ports`]); a window with no free port for
+/// this destination is refused at once (`EADDRNOTAVAIL`), so the next one is tried, and after
+/// [`ports::ATTEMPTS`] the kernel searches the whole range as it would without windows.
+async fn connect_in_a_port_window(
+    addr: SocketAddr,
+    source: Option<IpAddr>,
+) -> Result<TcpStream, RequestError> {
+    let mut attempt = 0;
+    loop {
+        let windowed = attempt < ports::ATTEMPTS;
+        let socket = new_socket(addr, source, windowed)?;
+        match socket.connect(addr).await {
+            Err(e) if windowed && e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => attempt += 1,
+            result => return result.map_err(|e| RequestError::from_io(&e, "TCP connect")),
+        }
+    }
+}
+
+fn new_socket(
+    addr: SocketAddr,
+    source: Option<IpAddr>,
+    port_window: bool,
+) -> Result<TcpSocket, RequestError> {
     let socket = match addr {
         SocketAddr::V4(_) => TcpSocket::new_v4(),
         SocketAddr::V6(_) => TcpSocket::new_v6(),
@@ -62,31 +107,16 @@ pub(super) async fn connect_tcp(
     socket
         .set_nodelay(true)
         .map_err(|e| RequestError::from_io(&e, "setting TCP_NODELAY"))?;
+    if port_window && addr.is_ipv4() {
+        ports::narrow(&socket);
+    }
     if let Some(src) = source {
-        if src.is_ipv4() != addr.is_ipv4() {
-            return Err(RequestError::new(
-                ErrorKind::Other,
-                format!("source address {src} cannot reach {addr} (address family differs)"),
-            ));
-        }
         defer_port_choice(&socket);
         socket
             .bind(SocketAddr::new(src, 0))
             .map_err(|e| RequestError::from_io(&e, "binding source address"))?;
     }
-    let start = Instant::now();
-    let connect = async {
-        let stream = socket.connect(addr).await?;
-        if !emulated_handshake.is_zero() {
-            tokio::time::sleep(emulated_handshake).await;
-        }
-        Ok::<_, std::io::Error>(stream)
-    };
-    let stream = timeout(limit, connect)
-        .await
-        .map_err(|_| RequestError::timed_out("TCP connect"))?
-        .map_err(|e| RequestError::from_io(&e, "TCP connect"))?;
-    Ok((stream, start.elapsed()))
+    Ok(socket)
 }
 
 /// Lets the kernel pick the source port at `connect`, not at `bind`. A port chosen at `bind`
