@@ -359,7 +359,7 @@ finish_collector() {
   wait "$COLLECTOR_PID" || rc=$?
   COLLECTOR_PID=""
   say "collector exited $rc (0: complete and every SLO passed; 1: an SLO failed, partial or aborted)"
-  grep -E "start skew|merged live figures|missing|lost" "$OUT/collector.log" | sed 's/^/  | /' || true
+  grep -E "start skew|merged live figures|SLO failing|missing|lost" "$OUT/collector.log" | sed 's/^/  | /' || true
   read -r u s rss wall < <(tail -n 1 "$OUT/collector.time")
   say "  collector CPU user+sys $(python3 -c "print(f'{$u + $s:.2f}')") s, peak RSS $((rss / 1024)) MiB over ${wall} s"
   [ -f "$OUT/collected/results.json" ] || { say "collector wrote no results; see $OUT/collector.log"; return 0; }
@@ -368,9 +368,15 @@ import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
 keys = ["regions", "overall", "slo", "slo_passed", "status"]
 same = all(a[k] == b[k] for k in keys)
-o = a["overall"]
+o, g = a["overall"], a["generator"]
 print(f"collected: peak concurrent viewers {o['peak_concurrent_viewers']:,}, joins failed {o['joins']['failed']:,}, "
       f"missing shards {a['merge']['missing']}; summaries {'IDENTICAL to' if same else 'DIFFERENT from'} offline merge")
+# The fleet's lag: percentiles of the merged generator_lag_ms histogram (every shard's viewers).
+print(f"  merged generator lag p50 / p99 / max  {g['lag_p50_ms']:.2f} / {g['lag_p99_ms']:.2f} / {g['lag_max_ms']:.2f} ms"
+      f"   late (> {g['late_threshold_ms']:.0f} ms) {g['late_arrivals']:,}")
+print(f"  generator-limited (merged)     {'YES: ' + g['message'] if g['limited'] else 'no'}")
+rd = a.get("readiness") or {}
+print(f"  verdict {rd.get('overall', {}).get('verdict', 'n/a')}, status {a['status']}, SLOs {'passed' if a['slo_passed'] else 'FAILED'}")
 PY
 }
 

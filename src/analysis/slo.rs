@@ -18,16 +18,16 @@ pub fn measured(b: &Breakdown, gate: &SloGate) -> Option<f64> {
 
 /// The scenario's gates, then the default viewer gate when it applies (flagged `true`).
 pub fn gates(result: &RunResult) -> Vec<(SloGate, bool)> {
-    let mut gates: Vec<(SloGate, bool)> = result
-        .scenario
-        .slo
-        .iter()
-        .map(|g| (g.clone(), false))
-        .collect();
+    gates_of(&result.scenario.slo, result.overall.viewers.started)
+}
+
+/// `slo` and, when it has no `viewer_failure_rate` gate and viewers started, the default one.
+pub fn gates_of(slo: &[SloGate], viewers_started: u64) -> Vec<(SloGate, bool)> {
+    let mut gates: Vec<(SloGate, bool)> = slo.iter().map(|g| (g.clone(), false)).collect();
     let set = gates
         .iter()
         .any(|(g, _)| g.metric == Metric::ViewerFailureRate);
-    if !set && result.overall.viewers.started > 0 {
+    if !set && viewers_started > 0 {
         gates.push((default_viewer_gate(), true));
     }
     gates
@@ -42,16 +42,27 @@ pub fn default_viewer_gate() -> SloGate {
 }
 
 pub fn evaluate(result: &mut RunResult) {
-    let gates = gates(result);
+    let out = judge(&gates(result), &result.regions, &result.overall);
+    result.slo_passed = out.iter().all(|r| r.passed);
+    result.slo = out;
+}
+
+/// Every gate in every region, then overall: the rule of a run, of `merge`, and of the
+/// collector's live view of the merged seconds.
+pub fn judge(
+    gates: &[(SloGate, bool)],
+    regions: &[Breakdown],
+    overall: &Breakdown,
+) -> Vec<SloResult> {
     let mut out = Vec::new();
-    for b in result
-        .regions
+    for (b, is_overall) in regions
         .iter()
-        .chain(std::iter::once(&result.overall))
+        .map(|b| (b, false))
+        .chain(std::iter::once((overall, true)))
     {
-        for (gate, default) in &gates {
+        for (gate, default) in gates {
             // Publishers are their own group: gated overall, never in a viewer region.
-            if gate.metric.is_publisher() && b.name != result.overall.name {
+            if gate.metric.is_publisher() && !is_overall {
                 continue;
             }
             let value = measured(b, gate);
@@ -66,6 +77,5 @@ pub fn evaluate(result: &mut RunResult) {
             });
         }
     }
-    result.slo_passed = out.iter().all(|r| r.passed);
-    result.slo = out;
+    out
 }

@@ -207,7 +207,8 @@ pub enum Command {
         #[command(subcommand)]
         action: K8sAction,
     },
-    /// Collect a sharded run: start barrier, live merged progress, one merged results directory.
+    /// Collect a sharded run: start barrier, live merged progress (SLO gates so far, `abort_when`),
+    /// one merged results directory.
     /// Exit 0 when every shard finished and every SLO passed, 1 otherwise (a missing shard
     /// included), 2 on bad input.
     Collect {

@@ -1,6 +1,7 @@
 //! `collect` as a list of stages: refuse an `--out` that holds anything → serve the collector
 //! → hold the start barrier (everyone registered, or the deadline) → while the shards run:
-//! one merged progress line, `abort_when` on the merged seconds, lost shards noticed → merge
+//! one merged progress line with the SLO gates so far (a gate that starts failing is said, with
+//! its value), `abort_when` on the merged seconds, lost shards noticed → merge
 //! the shards' streamed directories with `peakready merge`'s own code → say what is missing.
 //!
 //! The shards' files arrive byte for byte in `OUT/shards/I/`, so the merged directory is what
@@ -13,8 +14,10 @@ use anyhow::{bail, Context};
 use tokio::sync::watch;
 
 use crate::cli::Exit;
+use crate::collector::live;
 use crate::collector::server::{self, Fate, Shared};
 use crate::engine::progress::{self, ProgressMode};
+use crate::format;
 use crate::metrics::{LiveStats, RunStatus};
 use crate::scenario::AbortWhen;
 
@@ -91,6 +94,7 @@ pub async fn collect(
         after: Duration::from_secs_f64(after),
     });
     let mut last_closed = None;
+    let mut failing: Vec<String> = Vec::new();
     let mut stopped_at_collector = false;
     loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -134,7 +138,11 @@ pub async fn collect(
         if let Some(closed) = st.live.closed_by_all(&streaming) {
             if last_closed != Some(closed) {
                 last_closed = Some(closed);
-                let stats = st.live.stats(closed);
+                st.live.fold(Some(closed));
+                let mut stats = st.live.stats(closed);
+                let gates = st.live.slo(&identity.regions, &identity.slo);
+                announce_changes(&gates, &mut failing, closed + 1);
+                stats.slo_words = Some(live::slo_words(&gates));
                 if st.stop.is_none() {
                     if let Some(why) = crate::engine::should_abort(&stats, abort.as_ref()) {
                         eprintln!(
@@ -155,7 +163,11 @@ pub async fn collect(
 
     // Stage: merge what arrived.
     let (done, lost, skew_ms, stop, final_line) = {
-        let st = shared.lock();
+        let mut st = shared.lock();
+        // Every second that arrived, closed by all or not (a shard lost mid-second included:
+        // this is the live view; the merge below counts finished shards only).
+        st.live.fold(None);
+        let final_slo = live::slo_words(&st.live.slo(&identity.regions, &identity.slo));
         let done: Vec<u64> = st
             .shards
             .values()
@@ -186,7 +198,8 @@ pub async fn collect(
                 - wakes.iter().copied().fold(f64::MAX, f64::min)
         });
         let final_line = last_closed.map(|c| {
-            let s = st.live.stats(c);
+            let mut s = st.live.stats(c);
+            s.slo_words = Some(final_slo);
             let peak = st
                 .live
                 .peak()
@@ -273,6 +286,32 @@ pub async fn collect(
     }
     server.abort();
     Ok(if passed { Exit::Success } else { Exit::Failed })
+}
+
+/// Say on stderr which gates started failing (or hold again) on the merged seconds, with the
+/// value, at `at_s` seconds into the run; `failing` holds the names from the last call.
+fn announce_changes(gates: &[crate::metrics::SloResult], failing: &mut Vec<String>, at_s: u64) {
+    let now: Vec<(String, &crate::metrics::SloResult)> = gates
+        .iter()
+        .filter(|g| g.measured.is_some() && !g.passed)
+        .map(|g| (live::gate_name(g), g))
+        .collect();
+    for (name, g) in &now {
+        if !failing.contains(name) {
+            eprintln!(
+                "collector: SLO failing on the merged data at {at_s} s: {}: {} (measured {})",
+                g.scope,
+                format::gate(g.metric, g.stat, g.threshold),
+                format::value(g.metric, g.measured.unwrap_or_default())
+            );
+        }
+    }
+    for name in failing.iter() {
+        if !now.iter().any(|(n, _)| n == name) {
+            eprintln!("collector: SLO holds again on the merged data at {at_s} s: {name}");
+        }
+    }
+    *failing = now.into_iter().map(|(n, _)| n).collect();
 }
 
 /// Merge into `out` (which holds `shards/`): the merge writes a fresh directory beside it,

@@ -286,6 +286,7 @@ fn collector_identity(
             .abort_when
             .as_ref()
             .map(|a| (a.error_rate, a.after.as_secs_f64())),
+        slo: scenario.slo.gates.clone(),
     }
 }
 

@@ -8,8 +8,9 @@
 //! end its `results.json`. The collector appends those bytes to a copy of each shard's files, so
 //! at the end it holds the shard directories exactly as the shards wrote them and merges them
 //! with the same code as `peakready merge`. While the run goes, it keeps a merged view of the
-//! closed seconds (`live.rs`) for one progress line and for `abort_when` on the whole fleet's
-//! numbers, and answers a shard's next message with "stop" when the fleet must stop.
+//! closed seconds (`live.rs`) for one progress line, the SLO gates so far and `abort_when` on
+//! the whole fleet's numbers, and answers a shard's next message with "stop" when the fleet
+//! must stop.
 
 pub mod client;
 pub mod live;

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::plan::PlannedPhase;
+use crate::scenario::SloGate;
 
 /// What makes shards slices of one run: the collector refuses a shard whose identity differs
 /// from the first one's.
@@ -20,6 +21,9 @@ pub struct Identity {
     pub planned_s: f64,
     /// `load.abort_when`: (error rate, not before this many seconds).
     pub abort_when: Option<(f64, f64)>,
+    /// `slo:` gates, judged live on the merged seconds.
+    #[serde(default)]
+    pub slo: Vec<SloGate>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -406,3 +406,62 @@ pub fn mark_silent(st: &mut Collector, timeout: Duration) -> Vec<u64> {
     }
     lost
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity() -> Identity {
+        Identity {
+            scenario: "s".into(),
+            seed: 1,
+            shard_count: 2,
+            resolved: serde_json::Value::Null,
+            regions: vec!["eu".into()],
+            phases: Vec::new(),
+            planned_s: 1.0,
+            abort_when: None,
+            slo: Vec::new(),
+        }
+    }
+
+    async fn reg(s: &Shared, index: u64, attempt: &str) -> StatusCode {
+        let r = Register {
+            index,
+            attempt: attempt.into(),
+            identity: identity(),
+        };
+        register(Ext(s.clone()), Json(r)).await.status()
+    }
+
+    async fn send(s: &Shared, index: u64, attempt: &str) -> StatusCode {
+        let d = Data {
+            attempt: attempt.into(),
+            ..Data::default()
+        };
+        data(Ext(s.clone()), UrlPath(index), Json(d)).await.status()
+    }
+
+    /// Kubernetes retries a pod with the same index: before the start the new attempt takes
+    /// the slot; after it the attempt is refused and counted, and the first one runs on.
+    #[tokio::test]
+    async fn a_restart_before_the_start_replaces_the_attempt_and_one_after_is_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let s = Shared::new(2, dir.path().to_path_buf());
+        assert_eq!(reg(&s, 1, "first").await, StatusCode::OK);
+        assert_eq!(reg(&s, 1, "retry").await, StatusCode::OK);
+        assert_eq!(reg(&s, 2, "only").await, StatusCode::OK);
+        let (_, missing) = maybe_release(&mut s.lock(), Duration::ZERO, Duration::from_secs(60))
+            .expect("everyone registered: released");
+        assert!(missing.is_empty());
+        assert_eq!(send(&s, 1, "first").await, StatusCode::CONFLICT);
+        assert_eq!(send(&s, 1, "retry").await, StatusCode::OK);
+        assert_eq!(reg(&s, 2, "restarted").await, StatusCode::CONFLICT);
+        assert_eq!(send(&s, 2, "restarted").await, StatusCode::CONFLICT);
+        assert_eq!(send(&s, 2, "only").await, StatusCode::OK);
+        let st = s.lock();
+        assert_eq!(st.shards[&1].refused_restarts, 0);
+        assert_eq!(st.shards[&2].refused_restarts, 1);
+        assert_eq!(st.shards[&2].fate, Fate::Running);
+    }
+}

@@ -43,14 +43,19 @@ pub fn status_line(s: &LiveStats, phases: &[PlannedPhase]) -> String {
         .join_p99_ms
         .map(|v| format!("{v:.0} ms"))
         .unwrap_or_else(|| "–".into());
-    format!(
+    let mut line = format!(
         "{:<14} viewers {:>6}  joins/s {:>5}  errors {:>6}  join p99 {:>8}",
         phase_at(phases, s.elapsed.as_secs_f64()),
         s.active_viewers,
         s.joins_last_second,
         s.errors_total,
         p99
-    )
+    );
+    if let Some(words) = &s.slo_words {
+        line.push_str("  ");
+        line.push_str(words);
+    }
+    line
 }
 
 /// Spawns the display; abort the handle (or let the `live` sender drop) to stop it.

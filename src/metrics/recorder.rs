@@ -136,6 +136,8 @@ pub struct LiveStats {
     pub recent_error_rate: f64,
     pub join_p99_ms: Option<f64>,
     pub lag_p99_ms: Option<f64>,
+    /// The collector's SLO gates on the merged seconds, in words (`run` leaves it empty).
+    pub slo_words: Option<String>,
 }
 
 /// Histograms and counters for one (region, phase).

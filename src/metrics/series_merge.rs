@@ -131,108 +131,152 @@ fn read_csv(
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut lines = text.lines();
-    let header: Vec<&str> = lines
+    let header = lines
         .next()
-        .ok_or_else(|| anyhow!("{} is empty: it has no header row", path.display()))?
-        .split(',')
-        .collect();
-    let col = |name: &str| {
-        header.iter().position(|h| *h == name).ok_or_else(|| {
-            anyhow!(
-                "{}: no `{name}` column; this is not a peakready timeseries.csv (or it was edited)",
-                path.display()
-            )
-        })
-    };
-    let (second_col, region_col) = (col("second")?, col("region")?);
-    let fields = [
-        col("arrivals")?,
-        col("capped")?,
-        col("joins_ok")?,
-        col("joins_failed")?,
-        col("departures")?,
-        col("requests")?,
-        col("active_viewers")?,
-    ];
-    // A CSV from a peakready that knew fewer error classes simply has fewer `err_*` columns
-    // (those classes were never counted); a class this build does not know would be lost, so
-    // it is refused.
-    let mut error_cols = Vec::new();
-    for (i, h) in header.iter().enumerate() {
-        if let Some(name) = h.strip_prefix("err_") {
-            let kind = ErrorKind::from_name(name).ok_or_else(|| {
-                anyhow!(
-                    "{}: column `{h}` is an error class this peakready does not know; merge with the peakready that ran the shards",
-                    path.display()
-                )
-            })?;
-            error_cols.push((i, kind));
-        }
-    }
-    // `viewers_<outcome>` columns; `viewers_failed` is derived from them when written.
-    let outcome_cols: Vec<(usize, ViewerOutcome)> = header
-        .iter()
-        .enumerate()
-        .filter_map(|(i, h)| {
-            let name = h.strip_prefix("viewers_")?;
-            ViewerOutcome::from_name(name).map(|o| (i, o))
-        })
-        .collect();
+        .ok_or_else(|| anyhow!("{} is empty: it has no header row", path.display()))?;
+    let columns = CsvColumns::of(header).map_err(|e| anyhow!("{}: {e}", path.display()))?;
     for (n, line) in lines.enumerate() {
-        let cells: Vec<&str> = line.split(',').collect();
-        // The recorder flushes whole lines; a short one is a crash's torn last line.
-        if line.trim().is_empty() || cells.len() < header.len() {
-            continue;
-        }
-        let region_name = cells[region_col];
-        if region_name == "all" {
-            continue;
-        }
         let line_no = n + 2;
+        let row = match columns.row(line) {
+            Ok(Some(row)) => row,
+            Ok(None) => continue,
+            Err(e) => bail!("{} line {line_no}: {e}", path.display()),
+        };
+        if row.region == "all" {
+            continue;
+        }
         let region = regions
             .iter()
-            .position(|r| r == region_name)
+            .position(|r| r == row.region)
             .ok_or_else(|| {
                 anyhow!(
-                    "{} line {line_no}: region `{region_name}` is not one of the scenario's regions ({})",
+                    "{} line {line_no}: region `{}` is not one of the scenario's regions ({})",
                     path.display(),
+                    row.region,
                     regions.join(", ")
                 )
             })?;
-        let int = |i: usize| -> anyhow::Result<u64> {
-            cells[i].parse::<u64>().map_err(|_| {
-                anyhow!(
-                    "{} line {line_no}: `{}` in column `{}` is not a count",
-                    path.display(),
-                    cells[i],
-                    header[i]
+        let entry = into
+            .entry(row.second + offset)
+            .or_insert_with(|| vec![(Counters::default(), 0); regions.len()]);
+        entry[region].0.add(&row.counters);
+        entry[region].1 += row.active;
+    }
+    Ok(())
+}
+
+/// Where a `timeseries.csv`'s columns are, read from its header: the one reading of a row's
+/// counters, for `merge` (whole files) and the collector's live view (lines as they arrive).
+pub struct CsvColumns {
+    header: Vec<String>,
+    second: usize,
+    region: usize,
+    /// arrivals, capped, joins_ok, joins_failed, departures, requests, active_viewers
+    fields: [usize; 7],
+    errors: Vec<(usize, ErrorKind)>,
+    outcomes: Vec<(usize, ViewerOutcome)>,
+}
+
+/// One region's (or `all`'s) row.
+pub struct CsvRow<'a> {
+    pub second: u64,
+    pub region: &'a str,
+    pub counters: Counters,
+    pub active: u64,
+}
+
+impl CsvColumns {
+    /// Column positions from the header line; an error in words when it is not peakready's.
+    pub fn of(header: &str) -> Result<CsvColumns, String> {
+        let header: Vec<String> = header.split(',').map(String::from).collect();
+        let col = |name: &str| {
+            header.iter().position(|h| h == name).ok_or_else(|| {
+                format!(
+                    "no `{name}` column; this is not a peakready timeseries.csv (or it was edited)"
                 )
             })
         };
-        let mut c = Counters {
-            arrivals: int(fields[0])?,
-            capped: int(fields[1])?,
-            joins_ok: int(fields[2])?,
-            joins_failed: int(fields[3])?,
-            departures: int(fields[4])?,
-            requests: int(fields[5])?,
+        let (second, region) = (col("second")?, col("region")?);
+        let fields = [
+            col("arrivals")?,
+            col("capped")?,
+            col("joins_ok")?,
+            col("joins_failed")?,
+            col("departures")?,
+            col("requests")?,
+            col("active_viewers")?,
+        ];
+        // A CSV from a peakready that knew fewer error classes simply has fewer `err_*` columns
+        // (those classes were never counted); a class this build does not know would be lost, so
+        // it is refused.
+        let mut errors = Vec::new();
+        for (i, h) in header.iter().enumerate() {
+            if let Some(name) = h.strip_prefix("err_") {
+                let kind = ErrorKind::from_name(name).ok_or_else(|| {
+                    format!(
+                        "column `{h}` is an error class this peakready does not know; merge with the peakready that ran the shards"
+                    )
+                })?;
+                errors.push((i, kind));
+            }
+        }
+        // `viewers_<outcome>` columns; `viewers_failed` is derived from them when written.
+        let outcomes = header
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| {
+                let name = h.strip_prefix("viewers_")?;
+                ViewerOutcome::from_name(name).map(|o| (i, o))
+            })
+            .collect();
+        Ok(CsvColumns {
+            header,
+            second,
+            region,
+            fields,
+            errors,
+            outcomes,
+        })
+    }
+
+    /// One data line. `None` for a line that is not a whole row: blank, or shorter than the
+    /// header (the recorder flushes whole lines; a short one is a crash's torn last line).
+    pub fn row<'a>(&self, line: &'a str) -> Result<Option<CsvRow<'a>>, String> {
+        let cells: Vec<&str> = line.split(',').collect();
+        if line.trim().is_empty() || cells.len() < self.header.len() {
+            return Ok(None);
+        }
+        let int = |i: usize| -> Result<u64, String> {
+            cells[i].parse::<u64>().map_err(|_| {
+                format!(
+                    "`{}` in column `{}` is not a count",
+                    cells[i], self.header[i]
+                )
+            })
+        };
+        let f = &self.fields;
+        let mut counters = Counters {
+            arrivals: int(f[0])?,
+            capped: int(f[1])?,
+            joins_ok: int(f[2])?,
+            joins_failed: int(f[3])?,
+            departures: int(f[4])?,
+            requests: int(f[5])?,
             ..Counters::default()
         };
-        for (i, kind) in &error_cols {
-            c.errors[kind.index()] = int(*i)?;
+        for (i, kind) in &self.errors {
+            counters.errors[kind.index()] = int(*i)?;
         }
-        for (i, outcome) in &outcome_cols {
-            c.outcomes[outcome.index()] = int(*i)?;
+        for (i, outcome) in &self.outcomes {
+            counters.outcomes[outcome.index()] = int(*i)?;
         }
-        let active = int(fields[6])?;
-        let second = int(second_col)? + offset;
-        let row = into
-            .entry(second)
-            .or_insert_with(|| vec![(Counters::default(), 0); regions.len()]);
-        row[region].0.add(&c);
-        row[region].1 += active;
+        Ok(Some(CsvRow {
+            second: int(self.second)?,
+            region: cells[self.region],
+            counters,
+            active: int(f[6])?,
+        }))
     }
-    Ok(())
 }
 
 /// Index one shard's interval log by merged second, without decoding the histograms.

@@ -199,6 +199,18 @@ fn expand(text: &str, env: &BTreeMap<String, String>) -> String {
 
 /// The pods of the rendered Job, started as local processes exactly as the Job says.
 fn start_pods(manifests: &Path, root: &Path, secret: &BTreeMap<&str, &str>) -> Vec<Proc> {
+    start_pods_of(manifests, root, secret, None, "pod")
+}
+
+/// `only`: one completion index (Kubernetes' retry of that index, in a fresh pod);
+/// `prefix` names the pods' working directories under `root`.
+fn start_pods_of(
+    manifests: &Path,
+    root: &Path,
+    secret: &BTreeMap<&str, &str>,
+    only: Option<u64>,
+    prefix: &str,
+) -> Vec<Proc> {
     let all = docs(manifests);
     let jobs = kind(&all, "Job");
     let many = jobs.len() > 1;
@@ -210,12 +222,12 @@ fn start_pods(manifests: &Path, root: &Path, secret: &BTreeMap<&str, &str>) -> V
                 .to_string();
             let pod_name = move |i: u64| {
                 if many {
-                    format!("pod-{name}-{i}")
+                    format!("{prefix}-{name}-{i}")
                 } else {
-                    format!("pod-{i}")
+                    format!("{prefix}-{i}")
                 }
             };
-            start_job_pods(&all, job, root, secret, pod_name)
+            start_job_pods(&all, job, root, secret, only, pod_name)
         })
         .collect()
 }
@@ -226,6 +238,7 @@ fn start_job_pods(
     job: &serde_yaml::Value,
     root: &Path,
     secret: &BTreeMap<&str, &str>,
+    only: Option<u64>,
     pod_name: impl Fn(u64) -> String,
 ) -> Vec<Proc> {
     let cm = kind(all, "ConfigMap")[0];
@@ -257,6 +270,7 @@ fn start_job_pods(
         .expect("bin dir")
         .to_path_buf();
     (0..n)
+        .filter(|i| only.map_or(true, |o| o == *i))
         .map(|index| {
             let pod = root.join(pod_name(index));
             std::fs::create_dir_all(pod.join(rel_mount)).expect("pod dir");
@@ -486,8 +500,99 @@ fn the_rendered_job_run_locally_merges_live_exactly_as_offline_merge() {
     );
 }
 
+/// "eu join_ms p95", "overall error_rate": how the collector names a gate in its live line.
+fn gate_name(g: &Value) -> String {
+    let (scope, metric, stat) = (
+        g["scope"].as_str().expect("scope"),
+        g["metric"].as_str().expect("metric"),
+        g["stat"].as_str().expect("stat"),
+    );
+    if stat == "value" {
+        format!("{scope} {metric}")
+    } else {
+        format!("{scope} {metric} {stat}")
+    }
+}
+
 #[test]
-fn a_shard_killed_mid_run_leaves_a_partial_run_that_names_it() {
+fn the_collector_judges_slos_live_on_the_merged_seconds_and_ends_on_merges_verdict() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let server = Server::start(&[]);
+    // A join in under 10 µs: a gate that breaks in every region from the first join.
+    let yaml = scenario_yaml(&server.url, 3, 20, "")
+        .replace("join_ms: { p95: 3000 }", "join_ms: { p95: 0.01 }");
+    assert!(yaml.contains("p95: 0.01"), "fixture changed: {yaml}");
+    let scenario = write(tmp.path(), "slo.yaml", &yaml);
+    let merged = tmp.path().join("merged");
+    let (collector, url) = start_collector(&merged, 2, &[]);
+    let manifests = render(tmp.path(), &scenario, 2, &["--collector-url", &url]);
+    let pods = start_pods(&manifests, tmp.path(), &BTreeMap::new());
+    let (code, out, err) = finish_collector(collector, Duration::from_secs(90));
+    drop(pods);
+    assert_eq!(code, Some(1), "an SLO failed:\n{out}\n{err}");
+    // Said while the run went, with the value, for the fleet as a whole.
+    assert!(
+        err.contains("collector: SLO failing on the merged data at")
+            && err.contains("overall: join_ms p95 ≤"),
+        "{err}"
+    );
+    // The live line at the end names exactly the gates merge's verdict failed, and the count
+    // of those that held.
+    let r = results(&merged);
+    let slo = r["slo"].as_array().expect("slo");
+    let failed: Vec<String> = slo
+        .iter()
+        .filter(|g| g["passed"] == false)
+        .map(gate_name)
+        .collect();
+    for scope in ["eu", "sea", "overall"] {
+        assert!(
+            failed.contains(&format!("{scope} join_ms p95")),
+            "{scope}: {failed:?}"
+        );
+    }
+    assert!(
+        slo.iter().all(|g| !g["measured"].is_null()),
+        "every gate measured: {slo:?}"
+    );
+    let held = slo.len() - failed.len();
+    let words = format!(
+        "SLO {held} hold, {} fail: {}",
+        failed.len(),
+        failed.join(", ")
+    );
+    let live = err
+        .lines()
+        .find(|l| l.contains("merged live figures"))
+        .unwrap_or_else(|| panic!("no live line:\n{err}"));
+    assert!(
+        live.contains(&format!("{words}  (peak")),
+        "live: {live}\nmerge: {words}"
+    );
+    // And that verdict is offline merge's of the pods' own directories.
+    let offline = tmp.path().join("offline");
+    let o = bin()
+        .arg("merge")
+        .args((0..2).map(|i| tmp.path().join(format!("pod-{i}/results/shard-{i}"))))
+        .arg("--out")
+        .arg(&offline)
+        .output()
+        .expect("merge");
+    // `merge` exits 0 whatever the verdict (it reports; the verdict is in the results).
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for ((key, live), (_, off)) in metric_summaries(&merged)
+        .into_iter()
+        .zip(metric_summaries(&offline))
+    {
+        assert!(
+            live == off,
+            "{key} differs:\ncollector: {live}\noffline:   {off}"
+        );
+    }
+}
+
+#[test]
+fn a_shard_killed_mid_run_and_retried_leaves_a_partial_run_that_names_it() {
     let tmp = tempfile::tempdir().expect("tmp");
     let server = Server::start(&[]);
     let scenario = scenario_with_secret(tmp.path(), &server.url, 5, 20);
@@ -508,14 +613,30 @@ fn a_shard_killed_mid_run_leaves_a_partial_run_that_names_it() {
         std::thread::sleep(Duration::from_millis(100));
     }
     pods[1].0.kill().expect("kill pod 1");
+    // Kubernetes retries the index (a new pod, the same command): the run has started, so the
+    // collector refuses it (exit 2, which the Job's podFailurePolicy does not retry again).
+    let mut retry = start_pods_of(&manifests, tmp.path(), &secret, Some(1), "retry").remove(0);
+    let status = retry.0.wait().expect("retry");
+    let mut retry_err = String::new();
+    if let Some(mut e) = retry.0.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut retry_err);
+    }
+    assert_eq!(status.code(), Some(2), "{retry_err}");
+    assert!(
+        retry_err.contains("refused shard 2")
+            && retry_err.contains("cannot join a run in progress"),
+        "{retry_err}"
+    );
     let (code, out, err) = finish_collector(collector, Duration::from_secs(90));
     assert_eq!(code, Some(1), "a partial run is not a pass:\n{out}\n{err}");
     assert!(out.contains("shard 2 missing"), "{out}");
+    assert!(out.contains("1 restarted attempt(s) refused"), "{out}");
     assert!(out.contains("INCOMPLETE"), "{out}");
     let r = results(&merged);
     assert_eq!(r["merge"]["missing"], serde_json::json!([2]));
     let notices = r["notices"].to_string();
     assert!(notices.contains("shard 2 of 3 is missing"), "{notices}");
+    assert!(notices.contains("restarted attempt"), "{notices}");
     let report = std::fs::read_to_string(merged.join("report.md")).expect("report.md");
     assert!(
         report.contains("INCOMPLETE"),
