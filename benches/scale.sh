@@ -376,7 +376,8 @@ print(f"  merged generator lag p50 / p99 / max  {g['lag_p50_ms']:.2f} / {g['lag_
       f"   late (> {g['late_threshold_ms']:.0f} ms) {g['late_arrivals']:,}")
 print(f"  generator-limited (merged)     {'YES: ' + g['message'] if g['limited'] else 'no'}")
 rd = a.get("readiness") or {}
-print(f"  verdict {rd.get('overall', {}).get('verdict', 'n/a')}, status {a['status']}, SLOs {'passed' if a['slo_passed'] else 'FAILED'}")
+verdict = rd.get("overall", {}).get("verdict", "n/a").replace("_", " ").upper()
+print(f"  verdict {verdict}, status {a['status']}, SLOs {'passed' if a['slo_passed'] else 'FAILED'}")
 PY
 }
 
