@@ -8,6 +8,13 @@
 //! √n) while avoiding lock-step arrivals. Regions are interleaved by smooth weighted round-robin,
 //! so each region's share is exact to within one arrival at every point of the run.
 //!
+//! Under `--shard I/N` shard I runs the viewer ids ≡ I−1 (mod N), and the round-robin is dealt
+//! per shard (one robin per residue): one robin over all ids would hand 2 equal regions to 2
+//! shards as A, B, A, B …, so shard 1 would run only A and shard 2 only B. Every shard therefore
+//! gets each region's share to within one arrival; the N shards together keep every instant,
+//! phase, viewer id and watch time of the unsharded plan, and each region's total within N
+//! arrivals of it.
+//!
 //! The plan never holds all arrivals in memory: a one-hour 10k joins/s plan is 36M arrivals.
 //! This module knows nothing about YAML or the network.
 
@@ -96,7 +103,8 @@ pub struct Plan {
     watch: WatchTime,
 }
 
-/// `--shard I/N`: this process runs arrivals whose viewer id ≡ I−1 (mod N).
+/// `--shard I/N`: this process runs arrivals whose viewer id ≡ I−1 (mod N), with an even mix of
+/// regions (see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Shard {
     /// 1-based.
@@ -457,8 +465,9 @@ pub struct Arrivals<'a> {
     /// Expected arrivals before the current segment's start.
     counted_before: f64,
     next_index: u64,
-    /// Smooth weighted round-robin state, one per region.
-    credit: Vec<f64>,
+    /// Smooth weighted round-robin state: one robin per shard (viewer id mod N), each with a
+    /// credit per region.
+    credit: Vec<Vec<f64>>,
     /// Arrivals of the sliced region seen so far (`Plan::region_slice`).
     region_seen: u64,
     watch: WatchSampler,
@@ -481,27 +490,38 @@ impl<'a> Arrivals<'a> {
                 }
             }
         };
+        // A region slice is cut from the one-robin plan by its own count (every pod of every
+        // region must draw the same regions); only plain shards deal a robin each.
+        let robins = match (plan.region_slice, plan.shard) {
+            (None, Some(s)) => s.count.max(1) as usize,
+            _ => 1,
+        };
         Arrivals {
             plan,
             rng: StdRng::seed_from_u64(plan.seed),
             segment: 0,
             counted_before: 0.0,
             next_index: 0,
-            credit: vec![0.0; plan.shares.len()],
+            credit: vec![vec![0.0; plan.shares.len()]; robins],
             region_seen: 0,
             watch,
         }
     }
 
-    fn pick_region(&mut self) -> u16 {
+    /// The region of arrival `index`, from the robin of its shard.
+    fn pick_region(&mut self, index: u64) -> u16 {
+        let robins = self.credit.len().max(1) as u64;
+        let Some(credit) = self.credit.get_mut((index % robins) as usize) else {
+            return 0;
+        };
         let mut best = 0;
         for (i, share) in self.plan.shares.iter().enumerate() {
-            self.credit[i] += share;
-            if self.credit[i] > self.credit[best] {
+            credit[i] += share;
+            if credit[i] > credit[best] {
                 best = i;
             }
         }
-        self.credit[best] -= 1.0;
+        credit[best] -= 1.0;
         best as u16
     }
 }
@@ -511,7 +531,7 @@ impl Iterator for Arrivals<'_> {
 
     fn next(&mut self) -> Option<Arrival> {
         // Every shard draws the whole plan (same seed, same instants) and keeps its slice, so
-        // N shards together run exactly the plan one process would.
+        // N shards together run the plan one process would (regions dealt per shard).
         loop {
             let arrival = self.next_unsharded()?;
             if let Some(slice) = self.plan.region_slice {
@@ -541,7 +561,7 @@ impl Arrivals<'_> {
             let in_segment = seg.expected();
             if target < self.counted_before + in_segment {
                 let offset = seg.offset_for(target - self.counted_before);
-                let region = self.pick_region();
+                let region = self.pick_region(self.next_index);
                 let watch_for = match &self.watch {
                     WatchSampler::Fixed(d) => *d,
                     WatchSampler::LogNormal(dist) => {

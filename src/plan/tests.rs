@@ -118,6 +118,8 @@ fn expected_concurrency_accounts_for_departures() {
     assert!((e.peak_joins_per_sec - 10.0).abs() < 1e-9);
 }
 
+/// Regions are dealt per shard, so the shards together keep every instant, phase, viewer id
+/// and watch time of the unsharded plan, and each region's count within N of it.
 #[test]
 fn shards_partition_the_plan_exactly() {
     let whole: Vec<Arrival> = Plan::build(&demo_like(), 5).arrivals().collect();
@@ -128,13 +130,65 @@ fn shards_partition_the_plan_exactly() {
         })
         .collect();
     joined.sort_by_key(|a| a.viewer_id);
-    assert_eq!(joined, whole);
+    let no_region = |a: &Arrival| Arrival { region: 0, ..*a };
+    assert_eq!(
+        joined.iter().map(no_region).collect::<Vec<_>>(),
+        whole.iter().map(no_region).collect::<Vec<_>>()
+    );
+    for region in 0..3u16 {
+        let count = |v: &[Arrival]| v.iter().filter(|a| a.region == region).count();
+        assert!(
+            count(&joined).abs_diff(count(&whole)) <= 3,
+            "region {region}"
+        );
+    }
     assert!(
         "0/3".parse::<Shard>().is_err()
             && "4/3".parse::<Shard>().is_err()
             && "x".parse::<Shard>().is_err()
     );
     assert_eq!("2/8".parse::<Shard>(), Ok(Shard { index: 2, count: 8 }));
+}
+
+/// Issue 13: with 2 equal regions and 2 shards, one robin over all viewer ids dealt A, B, A, B
+/// and shard 1 ran only A, shard 2 only B. Each shard must run an even mix of every region,
+/// phase by phase, whatever the shard count.
+#[test]
+fn every_shard_runs_an_even_mix_of_regions() {
+    let two = Scenario::fixture()
+        .with_regions(&[("eu", 1.0), ("us", 1.0)])
+        .with_phases(&[("warmup", 10, 10.0, None), ("spike", 5, 40.0, None)]);
+    for (scenario, shards) in [
+        (two, 2u64),
+        (demo_like(), 2),
+        (demo_like(), 3),
+        (demo_like(), 4),
+    ] {
+        let whole = Plan::build(&scenario, 3);
+        let shares: Vec<f64> = scenario.regions.iter().map(|r| r.share).collect();
+        for index in 1..=shards {
+            let plan = Plan::build(&scenario, 3).with_shard(Shard {
+                index,
+                count: shards,
+            });
+            let mine: Vec<Arrival> = plan.arrivals().collect();
+            for phase in 0..whole.phases.len() as u16 {
+                let in_phase: Vec<&Arrival> = mine.iter().filter(|a| a.phase == phase).collect();
+                for (region, share) in shares.iter().enumerate() {
+                    let got = in_phase
+                        .iter()
+                        .filter(|a| a.region as usize == region)
+                        .count();
+                    let want = in_phase.len() as f64 * share;
+                    assert!(
+                        (got as f64 - want).abs() <= 2.0,
+                        "shard {index}/{shards}, phase {phase}, region {region}: {got} of {} (want {want:.1})",
+                        in_phase.len()
+                    );
+                }
+            }
+        }
+    }
 }
 
 #[test]

@@ -447,3 +447,52 @@ fn a_damaged_interval_log_is_named_and_leaves_no_half_written_out() {
     );
     assert!(!out_dir.exists(), "no half-written --out");
 }
+
+/// Issue 13: two equal regions and two shards. One round-robin over all viewer ids gave shard 1
+/// only the first region and shard 2 only the second; each shard must run an even mix, and its
+/// terminal table must show both regions measured.
+#[test]
+fn each_of_two_shards_runs_both_of_two_equal_regions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let yaml = scenario_yaml("embedded", 3, 20, "")
+        .replace("weight: 60", "weight: 50")
+        .replace("weight: 40", "weight: 50");
+    let scenario = write(dir.path(), "even.yaml", &yaml);
+    for i in 1..=2 {
+        let out_dir = dir.path().join(format!("s{i}"));
+        let out = bin()
+            .args(["run", "--seed", "11", "--drain", "2s", "--shard"])
+            .arg(format!("{i}/2"))
+            .arg(&scenario)
+            .arg("--out")
+            .arg(&out_dir)
+            .output()
+            .expect("shard run");
+        let terminal = stdout(&out);
+        assert_eq!(out.status.code(), Some(0), "{terminal}\n{}", stderr(&out));
+        let r = results(&out_dir);
+        let started = |region: usize| u(&r["regions"][region]["viewers"]["started"]);
+        let total = started(0) + started(1);
+        assert!(total >= 25, "shard {i} started {total}");
+        for region in 0..2 {
+            assert!(
+                started(region).abs_diff(total / 2) <= 2,
+                "shard {i}: region {} started {} of {total}",
+                r["regions"][region]["name"],
+                started(region)
+            );
+        }
+        for name in ["eu", "sea"] {
+            let row = terminal
+                .lines()
+                .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+                .unwrap_or_else(|| panic!("no {name} row in shard {i}:\n{terminal}"));
+            let joins: u64 = row
+                .split_whitespace()
+                .nth(1)
+                .and_then(|w| w.replace(',', "").parse().ok())
+                .unwrap_or(0);
+            assert!(joins > 0, "shard {i} {name}: {row}");
+        }
+    }
+}
