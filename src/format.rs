@@ -11,6 +11,8 @@
 //! - **percentages** (given as a fraction): up to two decimals, trailing zeros dropped, never
 //!   rounded to a lie at the ends: `3%`, `12.5%`, `0.04%`, `<0.01%`, `>99.99%`;
 //! - **rates**: a number per second: `1,234/s`.
+//! - **chart axes of durations** ([`MsAxis`]): every tick in one unit, named in the axis title
+//!   (`join time (s)` over `0.5 1.0 1.5`), never `(ms)` over ticks that read seconds.
 
 use crate::metrics::{Metric, Stat, Unit};
 
@@ -59,6 +61,59 @@ pub fn count(v: impl Into<f64>) -> String {
         out.push(c);
     }
     out
+}
+
+/// A chart axis of durations (values in ms): one unit for every tick, chosen from the axis'
+/// top (`ms` below one second, `s` from one second), so the axis title names the unit its
+/// ticks are in. Decimals follow the top: `0.25`, `2.5`, `250`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MsAxis {
+    pub unit: &'static str,
+    ms_per_unit: f64,
+    decimals: usize,
+}
+
+impl MsAxis {
+    pub fn for_top(top_ms: f64) -> MsAxis {
+        let top_ms = if top_ms.is_finite() {
+            top_ms.abs()
+        } else {
+            0.0
+        };
+        let (unit, ms_per_unit) = if top_ms >= 1000.0 {
+            ("s", 1000.0)
+        } else {
+            ("ms", 1.0)
+        };
+        let top = top_ms / ms_per_unit;
+        let decimals = if top >= 20.0 {
+            0
+        } else if top >= 2.0 {
+            1
+        } else {
+            2
+        };
+        MsAxis {
+            unit,
+            ms_per_unit,
+            decimals,
+        }
+    }
+
+    /// A tick's text, without the unit (the title carries it).
+    pub fn tick(&self, ms: f64) -> String {
+        let v = ms / self.ms_per_unit;
+        if self.decimals == 0 {
+            count(v)
+        } else {
+            format!("{v:.*}", self.decimals)
+        }
+    }
+
+    /// The axis title with its unit: `join time (s)`.
+    pub fn title(&self, what: &str) -> String {
+        format!("{what} ({})", self.unit)
+    }
 }
 
 /// A number that may be fractional: one decimal below 100 when it has one, else a count.
@@ -156,6 +211,23 @@ mod tests {
         assert_eq!(num(22.0), "22");
         assert_eq!(num(4500.4), "4,500");
         assert_eq!(per_sec(1234.0), "1,234/s");
+    }
+
+    /// Issue 13: latency.png said "(ms)" over ticks that read `1.00 s`.
+    #[test]
+    fn a_duration_axis_names_the_unit_its_ticks_are_in() {
+        let s = MsAxis::for_top(2600.0);
+        assert_eq!(s.title("join time"), "join time (s)");
+        assert_eq!(
+            [0.0, 500.0, 1000.0, 2500.0].map(|v| s.tick(v)),
+            ["0.0", "0.5", "1.0", "2.5"]
+        );
+        let ms = MsAxis::for_top(450.0);
+        assert_eq!(ms.title("join time"), "join time (ms)");
+        assert_eq!([0.0, 50.0, 400.0].map(|v| ms.tick(v)), ["0", "50", "400"]);
+        assert_eq!(MsAxis::for_top(1.2).tick(0.25), "0.25");
+        assert_eq!(MsAxis::for_top(45_000.0).tick(30_000.0), "30");
+        assert_eq!(MsAxis::for_top(f64::NAN).unit, "ms");
     }
 
     #[test]

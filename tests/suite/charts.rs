@@ -240,3 +240,107 @@ fn report_html_renders_in_headless_chromium_without_console_errors() {
         console.join("\n")
     );
 }
+
+/// A PNG's pixels as RGB, row by row: (width, height, pixels).
+fn rgb(path: &Path) -> (usize, usize, Vec<[u8; 3]>) {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut reader = png::Decoder::new(file).read_info().expect("decodes");
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).expect("frame");
+    assert_eq!(info.bit_depth, png::BitDepth::Eight, "{}", path.display());
+    let n = info.color_type.samples();
+    let px = buf[..info.buffer_size()]
+        .chunks(n)
+        .map(|p| [p[0], p[1], p[2]])
+        .collect();
+    (info.width as usize, info.height as usize, px)
+}
+
+/// The run's result with its SLOs replaced by `gates`.
+fn with_gates(gates: Vec<peakready::scenario::SloGate>) -> peakready::metrics::RunResult {
+    let mut r = peakready::report::load(run_dir()).expect("load");
+    r.scenario.slo = gates;
+    r
+}
+
+const SLO_RED: [u8; 3] = [200, 30, 30];
+
+/// Issue 13: stall-ratio.png promised a red dashed SLO line that a `stall_ratio: 0.02` gate (on
+/// the viewers' mean) never drew. With the gate the line is there, beside a mean bar; without a
+/// gate there is no red at all (and the subtitle promises none).
+#[test]
+fn the_stall_chart_draws_the_slo_line_it_promises() {
+    use peakready::metrics::{Metric, Stat};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gated = with_gates(vec![peakready::scenario::SloGate {
+        metric: Metric::StallRatio,
+        stat: Stat::Value,
+        threshold: 0.02,
+    }]);
+    let (with, without) = (dir.path().join("with.png"), dir.path().join("without.png"));
+    assert!(peakready::report::charts::stall::render(&with, &gated).expect("render"));
+    assert!(
+        peakready::report::charts::stall::render(&without, &with_gates(vec![])).expect("render")
+    );
+    let red = |p: &Path| rgb(p).2.iter().filter(|c| **c == SLO_RED).count();
+    assert!(
+        red(&with) > 500,
+        "the dashed SLO line: {} red pixels",
+        red(&with)
+    );
+    assert_eq!(red(&without), 0, "no SLO, no line");
+}
+
+/// Issue 13: load-vs-p99.png printed its legend and the SLO and knee labels over the points.
+/// Rendered with and without an SLO and a knee (both inside the data's range, so the scales
+/// are the same), the two images may differ only by the two dashed lines and by the legend
+/// rows above the plot: no label inside the plot.
+#[test]
+fn load_chart_labels_cover_no_data() {
+    use peakready::metrics::{Metric, Stat};
+    use peakready::report::charts::{load, series::Series};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let series = Series::load(&run_dir().join("timeseries.csv")).expect("series");
+    let top = |column: &str| {
+        series
+            .region("all")
+            .filter_map(|r| series.get(r, column))
+            .fold(0.0, f64::max)
+    };
+    let (p99, viewers) = (top("join_p99_ms"), top("active_viewers"));
+    assert!(p99 > 0.0 && viewers > 0.0, "the run has points");
+    let gated = with_gates(vec![peakready::scenario::SloGate {
+        metric: Metric::JoinMs,
+        stat: Stat::P99,
+        threshold: p99 * 0.6,
+    }]);
+    let plain = with_gates(vec![]);
+    let (with, without) = (dir.path().join("with.png"), dir.path().join("without.png"));
+    load::render(&with, &gated, &series, Some((viewers * 0.6).round())).expect("render");
+    load::render(&without, &plain, &series, None).expect("render");
+    let (w, h, a) = rgb(&with);
+    let (_, _, b) = rgb(&without);
+    let differs = |x: usize, y: usize| a[y * w + x] != b[y * w + x];
+    // The lines: rows and columns where most of the plot changed.
+    let rows: Vec<usize> = (0..h)
+        .filter(|&y| (0..w).filter(|&x| differs(x, y)).count() > w / 4)
+        .collect();
+    let cols: Vec<usize> = (0..w)
+        .filter(|&x| (0..h).filter(|&y| differs(x, y)).count() > h / 5)
+        .collect();
+    assert!(!rows.is_empty(), "the SLO line is drawn");
+    assert!(!cols.is_empty(), "the knee line is drawn");
+    let near = |v: usize, set: &[usize]| set.iter().any(|s| s.abs_diff(v) <= 2);
+    // Below the title (100 px) the legend takes its first row; the plot starts lower.
+    let legend_bottom = 140;
+    let stray: Vec<(usize, usize)> = (legend_bottom..h)
+        .flat_map(|y| (0..w).map(move |x| (x, y)))
+        .filter(|&(x, y)| differs(x, y) && !near(y, &rows) && !near(x, &cols))
+        .collect();
+    assert!(
+        stray.is_empty(),
+        "{} pixels changed inside the plot away from the lines, first at {:?}",
+        stray.len(),
+        stray.first()
+    );
+}

@@ -73,16 +73,17 @@ pub fn render(path: &Path, result: &RunResult) -> anyhow::Result<()> {
         .y_label_area_size(230)
         .build_cartesian_2d(x.clone(), 0.0..n)
         .map_err(err)?;
+    let axis = format::MsAxis::for_top(x.end);
     chart
         .configure_mesh()
         .disable_y_mesh()
         .y_labels(0)
-        .x_desc("milliseconds (mean)")
+        .x_desc(axis.title("mean time"))
         .axis_desc_style(style::font(20))
         .label_style(style::font(17))
         .light_line_style(WHITE.mix(0.0))
         .bold_line_style(style::MUTED.mix(0.15))
-        .x_label_formatter(&|v| format::ms(*v))
+        .x_label_formatter(&|v| axis.tick(*v))
         .draw()
         .map_err(err)?;
     let base = body.get_base_pixel();

@@ -226,6 +226,7 @@ fn panel(area: &Area, c: &Comparison, metric: Metric) -> anyhow::Result<()> {
     // Headroom above the tallest bar for its two label lines.
     let y = 0.0..style::range(0.0, style::max_of(values)).end * 1.3;
     let n = scopes.len().max(1) as f64;
+    let axis = format::MsAxis::for_top(y.end);
     let mut chart = ChartBuilder::on(&body)
         .x_label_area_size(48)
         .y_label_area_size(80)
@@ -236,12 +237,12 @@ fn panel(area: &Area, c: &Comparison, metric: Metric) -> anyhow::Result<()> {
         .disable_x_mesh()
         .x_labels(0)
         .y_labels(6)
-        .y_desc("ms")
+        .y_desc(axis.title("time"))
         .axis_desc_style(style::font(17))
         .label_style(style::font(15))
         .light_line_style(WHITE.mix(0.0))
         .bold_line_style(style::MUTED.mix(0.15))
-        .y_label_formatter(&|v| format::ms(*v))
+        .y_label_formatter(&|v| axis.tick(*v))
         .draw()
         .map_err(err)?;
     let base_px = body.get_base_pixel();

@@ -19,7 +19,10 @@ pub struct Panel<'a> {
     pub title: &'a str,
     pub y_desc: &'a str,
     pub groups: Vec<Group>,
+    /// A bar's value label (with its unit), and the y ticks unless `millis`.
     pub format: fn(f64) -> String,
+    /// Durations in ms: the y axis gets one unit for every tick, named in its title.
+    pub millis: bool,
     /// SLO line: (threshold, label).
     pub threshold: Option<(f64, String)>,
 }
@@ -89,16 +92,18 @@ pub fn draw(area: &Area, panel: &Panel) -> anyhow::Result<()> {
         .build_cartesian_2d(0.0..n, y.clone())
         .map_err(err)?;
     let format = panel.format;
+    let ms_axis = panel.millis.then(|| crate::format::MsAxis::for_top(y.end));
+    let y_desc = ms_axis.map_or(panel.y_desc.to_string(), |a| a.title(panel.y_desc));
     chart
         .configure_mesh()
         .disable_x_mesh()
         .x_labels(0)
-        .y_desc(panel.y_desc)
+        .y_desc(y_desc)
         .axis_desc_style(style::font(19))
         .label_style(style::font(16))
         .light_line_style(WHITE.mix(0.0))
         .bold_line_style(style::MUTED.mix(0.15))
-        .y_label_formatter(&|v| format(*v))
+        .y_label_formatter(&|v| ms_axis.map_or_else(|| format(*v), |a| a.tick(*v)))
         .draw()
         .map_err(err)?;
     let base = body.get_base_pixel();

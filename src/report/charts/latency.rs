@@ -39,7 +39,7 @@ pub fn render(path: &Path, result: &RunResult, series: &Series) -> anyhow::Resul
         &panels[0],
         result,
         series,
-        "Join time (ms)",
+        "join time",
         "join",
         &join,
         RGBColor(0, 114, 178),
@@ -48,7 +48,7 @@ pub fn render(path: &Path, result: &RunResult, series: &Series) -> anyhow::Resul
         &panels[1],
         result,
         series,
-        "TCP connect (ms)",
+        "TCP connect time",
         "connect",
         &connect,
         RGBColor(213, 94, 0),
@@ -96,6 +96,8 @@ fn panel(
     ));
     style::legend_lines(area, 110, 2, &items)?;
     let area = &area.margin(26, 0, 0, 0);
+    // Ticks and title in one unit: "(ms)" over ticks that read seconds would mislead.
+    let axis = format::MsAxis::for_top(y.end);
     let mut chart = ChartBuilder::on(area)
         .margin(10)
         .x_label_area_size(50)
@@ -108,12 +110,12 @@ fn panel(
         .configure_mesh()
         .x_desc("seconds since start")
         .x_label_formatter(&|v| style::fmt_seconds(*v))
-        .y_desc(y_desc)
+        .y_desc(axis.title(y_desc))
         .axis_desc_style(style::font(20))
         .label_style(style::font(17))
         .light_line_style(WHITE.mix(0.0))
         .bold_line_style(style::MUTED.mix(0.15))
-        .y_label_formatter(&|v| format::ms(*v))
+        .y_label_formatter(&|v| axis.tick(*v))
         .draw()
         .map_err(err)?;
     chart

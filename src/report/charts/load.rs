@@ -97,7 +97,43 @@ pub fn render(
     let y_data = style::max_of(points.iter().flat_map(|p| [p.1, p.2]).flatten());
     let threshold = gate.map(|g| g.threshold).filter(|t| *t <= y_data * 4.0);
     let y = 0.0..style::range(0.0, y_data.max(threshold.unwrap_or(0.0))).end;
-    let mut chart = ChartBuilder::on(&body)
+    let phase_color = |name: &str| {
+        let i = result.phases.iter().position(|p| p.name == name);
+        i.map_or(DRAIN_COLOR, |i| PHASE_COLORS[i % PHASE_COLORS.len()])
+    };
+    // Every label sits in rows above the plot, never inside it: points can be anywhere (a
+    // spike's first second is top left, the peak top right), so any spot inside may cover one.
+    let mut items: Vec<(Swatch, String)> = Vec::new();
+    for p in &points {
+        let color = phase_color(p.3);
+        if !items.iter().any(|(_, name)| name == p.3) {
+            items.push((Swatch::Dot(color), p.3.to_string()));
+        }
+    }
+    if let Some(g) = gate.filter(|_| gated.is_some()) {
+        items.push((
+            Swatch::Triangle,
+            format!("{metric} {} (the SLO's statistic)", g.stat),
+        ));
+    }
+    if let Some(g) = gate {
+        let far = if threshold.is_some() {
+            ""
+        } else {
+            ": far above this scale"
+        };
+        items.push((
+            Swatch::Slo,
+            format!("SLO {metric} {} ≤ {}{far}", g.stat, format::ms(g.threshold)),
+        ));
+    }
+    if let Some(k) = knee_viewers {
+        items.push((Swatch::Knee, format!("knee ≈ {} viewers", format::count(k))));
+    }
+    let legend_h = legend(&body, &items)?;
+    let plot = body.margin(legend_h, 0, 0, 0);
+    let axis = format::MsAxis::for_top(y.end);
+    let mut chart = ChartBuilder::on(&plot)
         .margin(10)
         .x_label_area_size(60)
         .y_label_area_size(95)
@@ -106,19 +142,37 @@ pub fn render(
     chart
         .configure_mesh()
         .x_desc("concurrent viewers")
-        .y_desc(format!("{metric} time per second (ms)"))
+        .y_desc(axis.title(&format!("{metric} time per second")))
         .axis_desc_style(style::font(20))
         .label_style(style::font(17))
         .light_line_style(WHITE.mix(0.0))
         .bold_line_style(style::MUTED.mix(0.15))
         .x_label_formatter(&|v| style::fmt_axis(*v))
-        .y_label_formatter(&|v| format::ms(*v))
+        .y_label_formatter(&|v| axis.tick(*v))
         .draw()
         .map_err(err)?;
-    let phase_color = |name: &str| {
-        let i = result.phases.iter().position(|p| p.name == name);
-        i.map_or(DRAIN_COLOR, |i| PHASE_COLORS[i % PHASE_COLORS.len()])
-    };
+    // The lines first, the points on top: a line never hides a point.
+    if let Some(t) = threshold {
+        let x = chart.x_range();
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(x.start, t), (x.end, t)],
+                14,
+                8,
+                style::SLO_COLOR.stroke_width(3),
+            ))
+            .map_err(err)?;
+    }
+    if let Some(k) = knee_viewers {
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(k, y.start), (k, y.end)],
+                6,
+                6,
+                style::TEXT.stroke_width(2),
+            ))
+            .map_err(err)?;
+    }
     for (x, _, v, phase) in &points {
         if let Some(v) = v {
             chart
@@ -141,80 +195,84 @@ pub fn render(
                 .map_err(err)?;
         }
     }
-    // Legend: one entry per phase that has points, then the marker meanings.
-    let mut phases: Vec<&str> = Vec::new();
-    for p in &points {
-        if !phases.contains(&p.3) {
-            phases.push(p.3);
-        }
-    }
-    for name in phases {
-        let color = phase_color(name);
-        chart
-            .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
-            .map_err(err)?
-            .label(name.to_string())
-            .legend(move |(x, y)| Circle::new((x + 10, y), 6, color.filled()));
-    }
-    if let Some(c) = &gated {
-        let stat = c
-            .trim_start_matches(&format!("{metric}_"))
-            .trim_end_matches("_ms")
-            .to_string();
-        chart
-            .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
-            .map_err(err)?
-            .label(format!("▲ {metric} {stat} (the SLO's statistic)"))
-            .legend(|(x, y)| TriangleMarker::new((x + 10, y), 7, style::MUTED.stroke_width(2)));
-    }
-    match (gate, threshold) {
-        (Some(g), Some(t)) => style::threshold_line(
-            &mut chart,
-            t,
-            &format!("SLO {metric} {} ≤ {}", g.stat, format::ms(t)),
-        )?,
-        (Some(g), None) => {
-            let note = format!(
-                "SLO {metric} {} ≤ {}: far above this scale",
-                g.stat,
-                format::ms(g.threshold)
-            );
-            let at = (chart.x_range().end, y.end);
-            style::label_at(
-                &mut chart,
-                at,
-                (-10, 10),
-                &note,
-                style::anchored(
-                    style::bold(17).color(&style::SLO_COLOR),
-                    HPos::Right,
-                    VPos::Top,
-                ),
-            )?;
-        }
-        _ => {}
-    }
-    if let Some(k) = knee_viewers {
-        let s = style::TEXT.stroke_width(2);
-        chart
-            .draw_series(DashedLineSeries::new(
-                vec![(k, y.start), (k, y.end)],
-                6,
-                6,
-                s,
-            ))
-            .map_err(err)?;
-        let label = format!("knee ≈ {} viewers", format::count(k));
-        style::label_at(
-            &mut chart,
-            (k, y.end),
-            (8, 10),
-            &label,
-            style::anchored(style::bold(18), HPos::Left, VPos::Top),
-        )?;
-    }
-    style::legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     root.present().map_err(err)
+}
+
+/// What a legend entry's swatch shows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Swatch {
+    /// A phase's points.
+    Dot(RGBColor),
+    /// The SLO's own statistic (p95 beside the p99 points).
+    Triangle,
+    /// The SLO threshold: a red dashed horizontal line.
+    Slo,
+    /// The knee: a dark dashed vertical line.
+    Knee,
+}
+
+/// Legend entries in rows across the top of `area`, wrapped at its width; returns the height
+/// they take, which the plot is moved down by.
+fn legend(area: &style::Area, items: &[(Swatch, String)]) -> anyhow::Result<i32> {
+    const ROW: i32 = 28;
+    let (w, _) = area.dim_in_pixel();
+    let right = w as i32 - 20;
+    let (mut x, mut y) = (110, 4);
+    for (swatch, label) in items {
+        let text_w = style::font(17)
+            .font
+            .box_size(label)
+            .map(|(w, _)| w as i32)
+            .unwrap_or(label.chars().count() as i32 * 10);
+        let entry = 36 + text_w;
+        if x > 110 && x + entry > right {
+            x = 110;
+            y += ROW;
+        }
+        let mid = y + 10;
+        match swatch {
+            Swatch::Dot(c) => area.draw(&Circle::new((x + 12, mid), 6, c.filled())),
+            Swatch::Triangle => area.draw(&TriangleMarker::new(
+                (x + 12, mid),
+                7,
+                style::MUTED.stroke_width(2),
+            )),
+            Swatch::Slo => area.draw(&PathElement::new(
+                vec![(x, mid), (x + 10, mid)],
+                style::SLO_COLOR.stroke_width(3),
+            )),
+            Swatch::Knee => area.draw(&PathElement::new(
+                vec![(x + 12, mid - 10), (x + 12, mid - 3)],
+                style::TEXT.stroke_width(2),
+            )),
+        }
+        .map_err(err)?;
+        match swatch {
+            Swatch::Slo => area.draw(&PathElement::new(
+                vec![(x + 16, mid), (x + 26, mid)],
+                style::SLO_COLOR.stroke_width(3),
+            )),
+            Swatch::Knee => area.draw(&PathElement::new(
+                vec![(x + 12, mid + 3), (x + 12, mid + 10)],
+                style::TEXT.stroke_width(2),
+            )),
+            _ => Ok(()),
+        }
+        .map_err(err)?;
+        let text = if *swatch == Swatch::Slo {
+            style::font(17).color(&style::SLO_COLOR)
+        } else {
+            style::font(17)
+        };
+        area.draw(&Text::new(
+            label.clone(),
+            (x + 34, mid),
+            style::anchored(text, HPos::Left, VPos::Center),
+        ))
+        .map_err(err)?;
+        x += entry + 30;
+    }
+    Ok(if items.is_empty() { 0 } else { y + ROW + 4 })
 }
 
 #[cfg(test)]

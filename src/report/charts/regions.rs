@@ -36,37 +36,62 @@ pub fn groups(result: &RunResult, metric: Metric, percentiles: &[Stat]) -> Vec<G
     out
 }
 
-/// The first gate on `metric` among the shown percentiles, as a labelled line.
-pub fn threshold(
-    result: &RunResult,
-    metric: Metric,
-    percentiles: &[Stat],
-) -> Option<(f64, String)> {
+/// The stat a gate compares, as a bar shows it: a ratio's `value` gate is its mean.
+fn shown_as(stat: Stat) -> Stat {
+    if stat == Stat::Value {
+        Stat::Mean
+    } else {
+        stat
+    }
+}
+
+/// The first gate on `metric` among the shown bars, as a labelled line.
+pub fn threshold(result: &RunResult, metric: Metric, shown: &[Stat]) -> Option<(f64, String)> {
     let g = result
         .scenario
         .slo
         .iter()
-        .find(|g| g.metric == metric && percentiles.contains(&g.stat))?;
+        .find(|g| g.metric == metric && shown.contains(&shown_as(g.stat)))?;
     Some((
         g.threshold,
-        format!("SLO {} ≤ {}", g.stat, format::value(metric, g.threshold)),
+        format!(
+            "SLO {} ≤ {}",
+            shown_as(g.stat),
+            format::value(metric, g.threshold)
+        ),
     ))
 }
 
+/// The chart's subtitle: the SLO line is promised only when one is drawn.
+pub fn subtitle(what: &str, slo_line: bool) -> String {
+    if slo_line {
+        format!("{what}; red dashed line = SLO")
+    } else {
+        format!("{what}; no SLO set on these figures")
+    }
+}
+
 pub fn render(path: &Path, result: &RunResult) -> anyhow::Result<()> {
+    let specs = [Metric::ConnectMs, Metric::JoinMs, Metric::FirstFrameMs];
+    let any_gate = specs
+        .iter()
+        .any(|m| threshold(result, *m, &PERCENTILES).is_some());
     let (root, body) = style::canvas(
         path,
         "Latency percentiles by region",
-        "Whole run, from each region's merged HdrHistogram; lighter bars are lower percentiles; red dashed line = SLO",
+        &subtitle(
+            "Whole run, from each region's merged HdrHistogram; lighter bars are lower percentiles",
+            any_gate,
+        ),
     )?;
     let panels = body.split_evenly((1, 3));
-    let specs = [Metric::ConnectMs, Metric::JoinMs, Metric::FirstFrameMs];
     for (area, metric) in panels.iter().zip(specs) {
         let panel = Panel {
             title: metric.label(),
-            y_desc: "milliseconds",
+            y_desc: "time",
             groups: groups(result, metric, &PERCENTILES),
             format: format::ms,
+            millis: true,
             threshold: threshold(result, metric, &PERCENTILES),
         };
         grouped::draw(area, &panel)?;
