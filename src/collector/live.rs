@@ -201,6 +201,7 @@ impl LiveMerge {
         };
         let mut s = LiveStats {
             elapsed: Duration::from_secs(upto + 1),
+            second: upto,
             join_p99_ms: q99(Metric::JoinMs),
             lag_p99_ms: q99(Metric::GeneratorLagMs),
             ..LiveStats::default()

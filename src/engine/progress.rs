@@ -30,7 +30,9 @@ impl ProgressMode {
     }
 }
 
-fn phase_at(phases: &[PlannedPhase], t: f64) -> &str {
+/// The phase a closed second belongs to, by its middle: the rule timeseries.csv files it by.
+fn phase_of_second(phases: &[PlannedPhase], second: u64) -> &str {
+    let t = second as f64 + 0.5;
     phases
         .iter()
         .find(|p| t >= p.start_s && t < p.start_s + p.duration_s)
@@ -38,6 +40,8 @@ fn phase_at(phases: &[PlannedPhase], t: f64) -> &str {
         .unwrap_or("drain")
 }
 
+/// The phase named is the one of the second the figures describe (the last closed one), not
+/// the one running when the line is printed: at a phase boundary they differ.
 pub fn status_line(s: &LiveStats, phases: &[PlannedPhase]) -> String {
     let p99 = s
         .join_p99_ms
@@ -45,7 +49,7 @@ pub fn status_line(s: &LiveStats, phases: &[PlannedPhase]) -> String {
         .unwrap_or_else(|| "–".into());
     let mut line = format!(
         "{:<14} viewers {:>6}  joins/s {:>5}  errors {:>6}  join p99 {:>8}",
-        phase_at(phases, s.elapsed.as_secs_f64()),
+        phase_of_second(phases, s.second),
         s.active_viewers,
         s.joins_last_second,
         s.errors_total,
@@ -105,4 +109,45 @@ pub fn spawn(
             bar.finish_and_clear();
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn phase(name: &str, start_s: f64, duration_s: f64) -> PlannedPhase {
+        PlannedPhase {
+            name: name.into(),
+            start_s,
+            duration_s,
+            joins_per_sec: 1.0,
+            ramp_to: None,
+            capped: false,
+        }
+    }
+
+    /// Issue 13: second 14 (the last of `warmup`) closes at 15.0 s, when `spike` has begun; its
+    /// figures are warmup's and the line must say so.
+    #[test]
+    fn the_line_names_the_phase_of_the_second_its_figures_describe() {
+        let phases = [phase("warmup", 0.0, 15.0), phase("spike", 15.0, 5.0)];
+        let line = |second: u64, elapsed: f64| {
+            status_line(
+                &LiveStats {
+                    elapsed: Duration::from_secs_f64(elapsed),
+                    second,
+                    joins_last_second: 7,
+                    ..LiveStats::default()
+                },
+                &phases,
+            )
+        };
+        let closing_warmup = line(14, 15.02);
+        assert!(closing_warmup.starts_with("warmup "), "{closing_warmup}");
+        assert!(closing_warmup.contains("joins/s     7"), "{closing_warmup}");
+        assert!(line(15, 16.0).starts_with("spike "));
+        // A backlog closes an old second late: still that second's phase.
+        assert!(line(3, 17.5).starts_with("warmup "));
+        assert!(line(20, 21.0).starts_with("drain "));
+    }
 }

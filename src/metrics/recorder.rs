@@ -124,6 +124,9 @@ const YIELD_EVERY: u32 = 4096;
 #[derive(Debug, Clone, Default)]
 pub struct LiveStats {
     pub elapsed: Duration,
+    /// The second the per-second figures (`joins_last_second`, `active_viewers`) describe:
+    /// `[second, second + 1)` of the run, closed at `elapsed`.
+    pub second: u64,
     pub active_viewers: u64,
     pub joins_last_second: u64,
     pub joins_total: u64,
@@ -490,6 +493,7 @@ impl Recorder {
                 .map(|h| h.value_at_quantile(0.99) as f64 / 1000.0)
         };
         self.totals.elapsed = elapsed;
+        self.totals.second = second;
         self.totals.active_viewers = self.active.iter().sum();
         self.totals.joins_last_second = joins;
         self.totals.recent_error_rate = if req == 0 {
