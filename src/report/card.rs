@@ -208,7 +208,7 @@ pub fn render(path: &Path, result: &RunResult, badges: &[Badge]) -> anyhow::Resu
     let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&RGBColor(247, 248, 250)).map_err(err)?;
     header(&root, result, badges)?;
-    section_title(&root, 160, "Regions")?;
+    section_title(&root, 156, "Regions")?;
     draw_badges(&root, badges)?;
     section_title(&root, 350, "The numbers")?;
     numbers::numbers(&root, result, 390)?;
@@ -306,10 +306,14 @@ fn draw_badges(root: &Area, badges: &[Badge]) -> anyhow::Result<()> {
     let n = badges.len() as i32;
     let w = ((WIDTH as i32 - 80 - gap * (n - 1)) / n).min(520);
     // Many regions: smaller type rather than overflowing boxes.
-    let (name_size, label_size, detail_size) = if w < 260 { (17, 24, 13) } else { (22, 30, 16) };
+    let (name_size, label_size, detail_sizes): (u32, u32, &[u32]) = if w < 260 {
+        (17, 24, &[13, 12, 11])
+    } else {
+        (22, 30, &[16, 15, 14, 13])
+    };
     for (i, b) in badges.iter().enumerate() {
         let x0 = 40 + i as i32 * (w + gap);
-        let (y0, y1) = (205, 330);
+        let (y0, y1) = (200, 340);
         root.draw(&Rectangle::new(
             [(x0, y0), (x0 + w, y1)],
             b.severity.color().filled(),
@@ -329,22 +333,15 @@ fn draw_badges(root: &Area, badges: &[Badge]) -> anyhow::Result<()> {
             white(bold(label_size)),
         ))
         .map_err(err)?;
-        // Two lines wrapped at words; only a third line's worth is cut.
-        let lines = wrap(&b.detail, detail_size, w - 30);
-        for (j, line) in lines.iter().take(2).enumerate() {
-            let line = if j == 1 && lines.len() > 2 {
-                fit(
-                    &format!("{line} {}", lines[2..].join(" ")),
-                    detail_size,
-                    w - 30,
-                )
-            } else {
-                line.clone()
-            };
+        // The reason wrapped at words, in smaller type when it needs more lines: never cut
+        // inside a word (card::text and report.md have it whole).
+        let top = y0 + 82;
+        let boxed = wrap_in_box(&b.detail, detail_sizes, w - 30, y1 - 6 - top);
+        for (j, line) in boxed.lines.into_iter().enumerate() {
             root.draw(&Text::new(
                 line,
-                (x0 + 16, y0 + 84 + j as i32 * (detail_size as i32 + 5)),
-                white(font(detail_size)),
+                (x0 + 16, top + j as i32 * boxed.spacing),
+                white(font(boxed.size)),
             ))
             .map_err(err)?;
         }
@@ -369,6 +366,64 @@ pub fn fit(text: &str, size: u32, max_px: i32) -> String {
         chars.pop();
     }
     format!("{}…", chars.iter().collect::<String>())
+}
+
+/// Text wrapped at words into a box (see [`wrap_in_box`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Boxed {
+    pub size: u32,
+    /// Pixels from one line's top to the next.
+    pub spacing: i32,
+    pub lines: Vec<String>,
+}
+
+/// `text` wrapped at words to `max_px` at the largest of `sizes` (largest first) whose lines
+/// all fit `height` pixels. When even the smallest needs more lines than fit, the lines that
+/// fit are kept and the last ends with "…" after a whole word: a word is never cut.
+pub fn wrap_in_box(text: &str, sizes: &[u32], max_px: i32, height: i32) -> Boxed {
+    let fits = |size: u32, n: usize| {
+        let spacing = size as i32 + 4;
+        (n as i32 - 1).max(0) * spacing + size as i32 <= height
+    };
+    let smallest = sizes.last().copied().unwrap_or(14);
+    for &size in sizes {
+        let lines = wrap(text, size, max_px);
+        if fits(size, lines.len()) {
+            return Boxed {
+                size,
+                spacing: size as i32 + 4,
+                lines,
+            };
+        }
+    }
+    let mut lines = wrap(text, smallest, max_px);
+    let mut room = lines.len();
+    while room > 1 && !fits(smallest, room) {
+        room -= 1;
+    }
+    if room < lines.len() {
+        lines.truncate(room);
+        if let Some(last) = lines.last_mut() {
+            // Drop whole words until the ellipsis fits beside them.
+            let width = |t: &str| {
+                font(smallest)
+                    .font
+                    .box_size(t)
+                    .map(|(w, _)| w as i32)
+                    .unwrap_or(t.chars().count() as i32 * smallest as i32)
+            };
+            let mut words: Vec<&str> = last.split_whitespace().collect();
+            while words.len() > 1 && width(&format!("{} …", words.join(" "))) > max_px {
+                words.pop();
+            }
+            *last = format!("{} …", words.join(" "));
+        }
+    }
+    Boxed {
+        size: smallest,
+        spacing: smallest as i32 + 4,
+        lines,
+    }
 }
 
 /// Greedy word wrap to `max_px` at `size`.
@@ -411,16 +466,14 @@ fn risks(root: &Area, risks: &[(Severity, String)], y: i32) -> anyhow::Result<()
             anchored(bold(19).color(&WHITE), HPos::Center, VPos::Center),
         ))
         .map_err(err)?;
-        // At most two lines per risk, so three risks always fit above the footer.
-        for (j, line) in wrap(text, 21, WIDTH as i32 - 170)
-            .into_iter()
-            .take(2)
-            .enumerate()
-        {
+        // 58 px per risk, so three risks always fit above the footer: a longer one is set
+        // smaller, never cut inside a word.
+        let boxed = wrap_in_box(text, &[21, 19, 17], WIDTH as i32 - 170, 58);
+        for (j, line) in boxed.lines.into_iter().enumerate() {
             root.draw(&Text::new(
                 line,
-                (92, y + 2 + j as i32 * 28),
-                font(21).color(&TEXT),
+                (92, y + 2 + j as i32 * boxed.spacing),
+                font(boxed.size).color(&TEXT),
             ))
             .map_err(err)?;
         }
@@ -432,6 +485,25 @@ fn risks(root: &Area, risks: &[(Severity, String)], y: i32) -> anyhow::Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 13: a region's reason was cut with "…" inside a word. It wraps at words, in
+    /// smaller type when it needs a third line, and every word comes out whole.
+    #[test]
+    fn a_reason_wraps_at_words_and_is_never_cut_inside_one() {
+        let reason = "held every SLO up to 1,164 concurrent viewers, 0.26× the readiness target of 4,500 (= 100,000 × 3% × 1.5): the target load was not tested";
+        let boxed = wrap_in_box(reason, &[16, 15, 14, 13], 400, 52);
+        assert!(boxed.lines.len() >= 3, "{boxed:?}");
+        assert!(boxed.size < 16, "{boxed:?}");
+        assert_eq!(boxed.lines.join(" "), reason, "every word, whole, in order");
+        // Room for one line only: whole words, then "…".
+        let one = wrap_in_box(reason, &[16], 300, 20);
+        assert_eq!(one.lines.len(), 1, "{one:?}");
+        let shown = one.lines[0].trim_end_matches(" …");
+        assert!(one.lines[0].ends_with(" …"), "{one:?}");
+        assert!(reason.starts_with(&format!("{shown} ")), "{shown:?}");
+        // Short text keeps the largest size.
+        assert_eq!(wrap_in_box("held", &[16, 13], 463, 52).size, 16);
+    }
 
     #[test]
     fn words_for_scale_and_gates() {

@@ -33,6 +33,20 @@ impl Stages {
     }
 }
 
+/// `quick` measured one URL: it rehearsed no event and no region, so there is no event checklist
+/// to derive (a "region quick" on the event's timeline would be an invention).
+fn quick(r: &RunResult) -> String {
+    format!(
+        "# Contingency checklist\n\nNo event checklist: this was `peakready quick` ({}), one URL under load, not a \
+         rehearsal of an event. Rehearse the event with `peakready run SCENARIO` for a checklist \
+         derived from its regions, plan and SLOs.\n",
+        r.scenario
+            .description
+            .as_deref()
+            .unwrap_or(&r.scenario.target)
+    )
+}
+
 /// What to scale when a gate on `metric` breaks: the tier that metric measures.
 fn component(metric: Metric) -> &'static str {
     metric.info().component
@@ -128,6 +142,9 @@ fn derived(r: &RunResult, s: &ScopeReadiness, st: &mut Stages) {
 }
 
 pub fn render(r: &RunResult) -> String {
+    if super::is_quick(r) {
+        return quick(r);
+    }
     let ev = &r.scenario.resolved["event"];
     let start = ev["starts_at"]
         .as_str()

@@ -234,7 +234,8 @@ fn rate_row(
 }
 
 /// The top-level scenario keys whose content differs between the runs, leaving out what
-/// legitimately differs between two runs of one scenario (the embedded server's address).
+/// legitimately differs between two runs of one scenario (the path the file was given by, the
+/// embedded server's address), as `merge` does.
 fn scenario_changes(base: &RunResult, cand: &RunResult) -> Vec<String> {
     let as_json = |r: &RunResult| serde_json::to_value(&r.scenario.resolved).unwrap_or_default();
     let (b, c) = (as_json(base), as_json(cand));
@@ -253,6 +254,7 @@ fn scenario_changes(base: &RunResult, cand: &RunResult) -> Vec<String> {
         })
     };
     keys.into_iter()
+        .filter(|k| k.as_str() != "source")
         .filter(|k| {
             let (x, y) = (b.get(*k), c.get(*k));
             if k.as_str() == "target" {

@@ -61,6 +61,13 @@ pub fn check_png(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Results of `peakready quick` (one URL, no scenario): no event, regions or plan to report on.
+pub fn is_quick(r: &RunResult) -> bool {
+    r.scenario.source == "quick"
+        && r.regions.len() == 1
+        && r.regions.iter().all(|b| b.name == "quick")
+}
+
 /// Render every human-facing file from the result; the error lists every file not written.
 pub fn render_all(dir: &Path, result: &RunResult) -> anyhow::Result<()> {
     let failed = render_files(dir, result);

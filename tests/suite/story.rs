@@ -340,3 +340,204 @@ load:
         r["overall"]["viewers"]["started"]
     );
 }
+
+/// A one-region HLS rehearsal on the embedded server; `network` is the region's emulated link.
+/// Viewers watch to their end (9 s), so a slow link has time to stall them.
+fn one_region_hls(name: &str, network: &str, rate: u32, slo: &str) -> String {
+    format!(
+        r#"name: {name}
+target:
+  base_url: embedded
+  allow_hosts: [127.0.0.1, localhost]
+  timeout: 10s
+regions:
+  - {{ name: thin-link, weight: 1{network} }}
+load:
+  max_viewers: 100
+  max_joins_per_sec: 50
+  end: finish-watching
+  end_within: 20s
+  phases:
+    - {{ name: steady, duration: 3s, joins_per_sec: {rate} }}
+viewer:
+  watch:
+    protocol: hls
+    url: /hls/stream.m3u8
+    duration: 9s
+    rendition: lowest
+slo:
+{slo}"#
+    )
+}
+
+/// The checklist line about `region`'s stall gate.
+fn stall_finding(checklist: &str, region: &str) -> String {
+    checklist
+        .lines()
+        .find(|l| l.contains(&format!("**{region}**")) && l.contains("stall_ratio"))
+        .unwrap_or_else(|| panic!("no stall finding for {region}:\n{checklist}"))
+        .to_string()
+}
+
+/// Issue 13, both directions. A 250 kbit/s emulated link under a 400 kbit/s stream downloads
+/// segments slower than real time (download ratio p50 < 1): its stalls are the link's, and the
+/// report says so instead of sending people to the origin and CDN. The same stalls with
+/// downloads that kept up (ratio p50 raised to 1.8 in a copy, re-rendered by `report DIR`) are
+/// not the link's: the platform wording comes back.
+#[test]
+fn stalls_on_a_slow_emulated_link_are_the_links_and_with_fast_downloads_are_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let yaml = one_region_hls(
+        "thin",
+        ", network: { rtt_ms: 10, jitter_ms: 0, loss_pct: 0, down_kbps: 250, up_kbps: 0 }",
+        3,
+        "  stall_ratio: 0.001\n",
+    );
+    let path = write(dir.path(), "thin.yaml", &yaml);
+    let out_dir = dir.path().join("out");
+    let run = bin()
+        .args(["run", "--seed", "6", "--drain", "5s"])
+        .arg(&path)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .expect("run");
+    assert_eq!(run.status.code(), Some(1), "{}", stdout(&run));
+    let r = results(&out_dir);
+    let ratio = r["regions"][0]["metrics"]["download_ratio"]["p50"]
+        .as_f64()
+        .unwrap_or(9.0);
+    assert!(ratio < 1.0, "a 250 kbit/s link under 400 kbit/s: {ratio}");
+    let checklist = std::fs::read_to_string(out_dir.join("checklist.md")).expect("checklist");
+    let line = stall_finding(&checklist, "thin-link");
+    assert!(
+        line.contains("explained by thin-link's emulated 250 kbit/s link"),
+        "{line}"
+    );
+    assert!(!line.contains("origin and CDN"), "{line}");
+    let reasons = r["readiness"]["regions"][0]["reasons"].to_string();
+    assert!(reasons.contains("emulated 250 kbit/s link"), "{reasons}");
+    // The card names the region as written: never "Thin-link".
+    let loaded = peakready::report::load(&out_dir).expect("load");
+    let card = peakready::report::card::text(
+        &loaded,
+        &peakready::report::card::Badge::for_result(&loaded),
+    );
+    assert!(card.contains("thin-link: "), "{card}");
+    assert!(!card.contains("Thin-link"), "{card}");
+
+    let fast = dir.path().join("fast");
+    std::fs::create_dir_all(&fast).expect("mkdir");
+    for entry in std::fs::read_dir(&out_dir).expect("read_dir").flatten() {
+        if entry.path().is_file() {
+            std::fs::copy(entry.path(), fast.join(entry.file_name())).expect("copy");
+        }
+    }
+    let mut json = results(&fast);
+    json["regions"][0]["metrics"]["download_ratio"]["p50"] = serde_json::json!(1.8);
+    json["overall"]["metrics"]["download_ratio"]["p50"] = serde_json::json!(1.8);
+    std::fs::write(
+        fast.join("results.json"),
+        serde_json::to_vec_pretty(&json).expect("json"),
+    )
+    .expect("write");
+    let report = bin().arg("report").arg(&fast).output().expect("report");
+    assert_eq!(report.status.code(), Some(0), "{}", stderr(&report));
+    let checklist = std::fs::read_to_string(fast.join("checklist.md")).expect("checklist");
+    let line = stall_finding(&checklist, "thin-link");
+    assert!(line.contains("origin and CDN"), "{line}");
+    assert!(!line.contains("emulated"), "{line}");
+}
+
+/// Issue 13: `compare` of two runs of one scenario name whose content changed warns, naming
+/// what changed; each run against itself does not. The comparison shows the verdicts, peak
+/// viewers, viewer and video-start failure rates and the stall ratio.
+#[test]
+fn compare_warns_when_the_scenario_changed_under_the_same_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let go = |file: &str, rate: u32| {
+        let path = write(
+            dir.path(),
+            file,
+            &one_region_hls("same-name", "", rate, "  first_frame_ms: { p95: 8000 }\n"),
+        );
+        let out_dir = dir.path().join(file.trim_end_matches(".yaml"));
+        bin()
+            .args(["run", "--seed", "6", "--drain", "2s"])
+            .arg(&path)
+            .arg("--out")
+            .arg(&out_dir)
+            .output()
+            .expect("run");
+        out_dir
+    };
+    let (a, b) = (go("a.yaml", 3), go("b.yaml", 4));
+    let compare = |x: &std::path::Path, y: &std::path::Path| {
+        let out = bin()
+            .arg("compare")
+            .arg(x)
+            .arg(y)
+            .output()
+            .expect("compare");
+        assert!(
+            matches!(out.status.code(), Some(0) | Some(1)),
+            "{}",
+            stderr(&out)
+        );
+        stdout(&out)
+    };
+    let changed = compare(&a, &b);
+    assert!(
+        changed.contains("warning: scenario `same-name` differs between the runs (in: load)"),
+        "{changed}"
+    );
+    for shown in [
+        "base verdict",
+        "base peak viewers",
+        "viewer_failure_rate",
+        "video_start_failure_rate",
+        "stall_ratio",
+    ] {
+        assert!(changed.contains(shown), "{shown}: {changed}");
+    }
+    let same = compare(&a, &a);
+    assert!(!same.contains("differs between the runs"), "{same}");
+}
+
+/// Issue 13: `quick` results tell their own story. report.md and report.html show `request_ms`
+/// (the coordinated-omission-corrected latency of `--rate`); the card does not say every SLO
+/// held when none was set; and no event checklist is invented for a region called "quick".
+#[test]
+fn quick_results_show_request_ms_judge_nothing_and_invent_no_checklist() {
+    let server = Server::start(&[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_dir = dir.path().join("quick");
+    let url = format!("{}/hls/stream.m3u8", server.url);
+    let out = bin()
+        .args([
+            "quick", &url, "-c", "2", "-z", "1s", "--rate", "40", "--out",
+        ])
+        .arg(&out_dir)
+        .output()
+        .expect("quick");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let md = std::fs::read_to_string(out_dir.join("report.md")).expect("report.md");
+    let html = std::fs::read_to_string(out_dir.join("report.html")).expect("report.html");
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| request_ms "))
+        .unwrap_or_else(|| panic!("no request_ms row:\n{md}"));
+    assert!(row.contains(" ms"), "{row}");
+    assert!(html.contains(">request_ms</td>"), "report.html");
+    let loaded = peakready::report::load(&out_dir).expect("load");
+    let card = peakready::report::card::text(
+        &loaded,
+        &peakready::report::card::Badge::for_result(&loaded),
+    );
+    assert!(!card.contains("every SLO held"), "{card}");
+    assert!(card.contains("no SLO was set"), "{card}");
+    let checklist = std::fs::read_to_string(out_dir.join("checklist.md")).expect("checklist");
+    assert!(checklist.contains("No event checklist"), "{checklist}");
+    assert!(!checklist.contains("T−4 weeks"), "{checklist}");
+    assert!(!checklist.contains("every region — quick"), "{checklist}");
+}

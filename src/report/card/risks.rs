@@ -83,13 +83,15 @@ pub fn top_risks(result: &RunResult, n: usize) -> Vec<(Severity, String)> {
             |f: &&&crate::metrics::SloResult| f.measured.map_or(1e6, |m| m / f.threshold.max(1e-9));
         let worst = group.iter().map(ratio).fold(0.0, f64::max);
         let text = match group.as_slice() {
+            // A region's name is shown as written ("latam-sao-paulo", never "Latam-sao-paulo").
             [f] => format!(
                 "{}: {} ({worst:.1}× the limit).",
-                f.scope,
+                scope_words(&f.scope),
                 gate_words(metric, stat, f.measured, f.threshold)
             ),
             _ => {
-                let words = gate_words(metric, stat, None, 0.0).replace(": no samples", "");
+                let words =
+                    capitalised(&gate_words(metric, stat, None, 0.0).replace(": no samples", ""));
                 let fmt = |v: f64| format::value(metric, v);
                 let each: Vec<String> = group
                     .iter()
@@ -113,7 +115,7 @@ pub fn top_risks(result: &RunResult, n: usize) -> Vec<(Severity, String)> {
     }
     let g = &result.generator;
     if g.limited {
-        let msg = g.message.clone().unwrap_or_else(|| {
+        let msg = g.message.as_deref().map(capitalised).unwrap_or_else(|| {
             format!("The load generator fell behind its schedule (start lag p99 {}): the target may do better than measured.", format::ms(g.lag_p99_ms))
         });
         risks.push((Severity::Warning, 3.0, msg));
@@ -203,22 +205,32 @@ pub fn top_risks(result: &RunResult, n: usize) -> Vec<(Severity, String)> {
     }
     // Worst first: severity, then how far over (ratios for SLOs, fixed ranks for the others).
     risks.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.total_cmp(&a.1)));
-    let capitalise = |t: String| {
-        let mut chars = t.chars();
-        chars
-            .next()
-            .map_or(String::new(), |c| c.to_uppercase().chain(chars).collect())
-    };
-    let mut out: Vec<(Severity, String)> = risks
-        .into_iter()
-        .take(n)
-        .map(|r| (r.0, capitalise(r.2)))
-        .collect();
+    let mut out: Vec<(Severity, String)> = risks.into_iter().take(n).map(|r| (r.0, r.2)).collect();
     if out.is_empty() {
-        out.push((
-            Severity::Ok,
-            "No risks found: every SLO held at the tested load.".into(),
-        ));
+        // "Every SLO held" only when there was one to hold (`quick` sets none).
+        let words = if result.slo.is_empty() {
+            "No risks found, but no SLO was set: nothing was judged against a limit."
+        } else {
+            "No risks found: every SLO held at the tested load."
+        };
+        out.push((Severity::Ok, words.into()));
     }
     out
+}
+
+/// A scope at the start of a sentence: a region as written, `overall` capitalised.
+fn scope_words(scope: &str) -> String {
+    if scope == "overall" {
+        "Overall".into()
+    } else {
+        scope.to_string()
+    }
+}
+
+/// Our own words at the start of a sentence (never a region's name: see [`scope_words`]).
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map_or(String::new(), |c| c.to_uppercase().chain(chars).collect())
 }
