@@ -318,22 +318,32 @@ fn load_chart_labels_cover_no_data() {
     let (with, without) = (dir.path().join("with.png"), dir.path().join("without.png"));
     load::render(&with, &gated, &series, Some((viewers * 0.6).round())).expect("render");
     load::render(&without, &plain, &series, None).expect("render");
-    let (w, h, a) = rgb(&with);
-    let (_, _, b) = rgb(&without);
-    let differs = |x: usize, y: usize| a[y * w + x] != b[y * w + x];
-    // The lines: rows and columns where most of the plot changed.
-    let rows: Vec<usize> = (0..h)
-        .filter(|&y| (0..w).filter(|&x| differs(x, y)).count() > w / 4)
-        .collect();
-    let cols: Vec<usize> = (0..w)
-        .filter(|&x| (0..h).filter(|&y| differs(x, y)).count() > h / 5)
-        .collect();
+    // Below the title (100 px) the legend takes its first row; the plot starts lower.
+    let (rows, cols) = changed_only_on_lines(&with, &without, 140, 150);
     assert!(!rows.is_empty(), "the SLO line is drawn");
     assert!(!cols.is_empty(), "the knee line is drawn");
+}
+
+/// Compares two renders of one chart: below `top`, the pixels that differ must all lie within
+/// 2 px of a line (a row or column where more than `line` pixels changed). Returns those rows
+/// and columns.
+fn changed_only_on_lines(
+    with: &Path,
+    without: &Path,
+    top: usize,
+    line: usize,
+) -> (Vec<usize>, Vec<usize>) {
+    let (w, h, a) = rgb(with);
+    let (_, _, b) = rgb(without);
+    let differs = |x: usize, y: usize| a[y * w + x] != b[y * w + x];
+    let rows: Vec<usize> = (top..h)
+        .filter(|&y| (0..w).filter(|&x| differs(x, y)).count() > line)
+        .collect();
+    let cols: Vec<usize> = (0..w)
+        .filter(|&x| (top..h).filter(|&y| differs(x, y)).count() > line)
+        .collect();
     let near = |v: usize, set: &[usize]| set.iter().any(|s| s.abs_diff(v) <= 2);
-    // Below the title (100 px) the legend takes its first row; the plot starts lower.
-    let legend_bottom = 140;
-    let stray: Vec<(usize, usize)> = (legend_bottom..h)
+    let stray: Vec<(usize, usize)> = (top..h)
         .flat_map(|y| (0..w).map(move |x| (x, y)))
         .filter(|&(x, y)| differs(x, y) && !near(y, &rows) && !near(x, &cols))
         .collect();
@@ -343,4 +353,27 @@ fn load_chart_labels_cover_no_data() {
         stray.len(),
         stray.first()
     );
+    (rows, cols)
+}
+
+/// regions.png printed each SLO's label at the end of its line, over the last group's bars.
+/// With and without a connect gate (below the tallest bar, so the scale is the same), only the
+/// dashed line changes inside the plot; the label sits under the panel's title.
+#[test]
+fn region_chart_slo_labels_cover_no_bar() {
+    use peakready::metrics::{Metric, Stat};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plain = with_gates(vec![]);
+    let p99 = plain.overall.metrics[&Metric::ConnectMs].p99;
+    let gated = with_gates(vec![peakready::scenario::SloGate {
+        metric: Metric::ConnectMs,
+        stat: Stat::P99,
+        threshold: p99 * 0.6,
+    }]);
+    let (with, without) = (dir.path().join("with.png"), dir.path().join("without.png"));
+    peakready::report::charts::regions::render(&with, &gated).expect("render");
+    peakready::report::charts::regions::render(&without, &plain).expect("render");
+    // Title, subtitle and the panel titles with the SLO's label end above 170 px.
+    let (rows, _) = changed_only_on_lines(&with, &without, 170, 150);
+    assert!(!rows.is_empty(), "the SLO line is drawn");
 }

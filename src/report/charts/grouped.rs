@@ -65,7 +65,21 @@ pub fn draw(area: &Area, panel: &Panel) -> anyhow::Result<()> {
         style::anchored(style::bold(22), HPos::Center, VPos::Top),
     ))
     .map_err(err)?;
-    let body = area.margin(40, 0, 0, 0);
+    // The SLO's label goes under the title, outside the plot: at the line's end it would sit
+    // on the last group's bars.
+    if let Some((_, label)) = &panel.threshold {
+        area.draw(&Text::new(
+            format!("– – {label}"),
+            (w as i32 / 2, 32),
+            style::anchored(
+                style::bold(16).color(&style::SLO_COLOR),
+                HPos::Center,
+                VPos::Top,
+            ),
+        ))
+        .map_err(err)?;
+    }
+    let body = area.margin(58, 0, 0, 0);
     let values = panel
         .groups
         .iter()
@@ -174,20 +188,19 @@ pub fn draw(area: &Area, panel: &Panel) -> anyhow::Result<()> {
         }
     }
     match &panel.threshold {
-        Some((t, label)) if *t <= y.end => style::threshold_line(&mut chart, *t, label)?,
-        Some((_, label)) => {
-            let at = (n, y.end);
-            style::label_at(
-                &mut chart,
-                at,
-                (-6, 6),
-                &format!("{label}: above this scale"),
+        Some((t, _)) if *t <= y.end => style::slo_line(&mut chart, *t)?,
+        Some(_) => {
+            // Far above the bars: said in the panel's margin, under the SLO's label.
+            area.draw(&Text::new(
+                "(above this scale)",
+                (w as i32 / 2, 50),
                 style::anchored(
-                    style::bold(15).color(&style::SLO_COLOR),
-                    HPos::Right,
+                    style::font(13).color(&style::SLO_COLOR),
+                    HPos::Center,
                     VPos::Top,
                 ),
-            )?;
+            ))
+            .map_err(err)?;
         }
         None => {}
     }

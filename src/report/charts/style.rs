@@ -288,18 +288,24 @@ pub fn legend<'a, 'b: 'a>(
         .map_err(err)
 }
 
-/// A horizontal dashed threshold line with its label at the right end.
-pub fn threshold_line(chart: &mut Chart, y: f64, label: &str) -> anyhow::Result<()> {
+/// A horizontal dashed SLO line across the plot, unlabelled (the caller labels it outside).
+pub fn slo_line(chart: &mut Chart, y: f64) -> anyhow::Result<()> {
     let x = chart.x_range();
-    let style = SLO_COLOR.stroke_width(3);
     chart
         .draw_series(DashedLineSeries::new(
             vec![(x.start, y), (x.end, y)],
             14,
             8,
-            style,
+            SLO_COLOR.stroke_width(3),
         ))
-        .map_err(err)?;
+        .map(|_| ())
+        .map_err(err)
+}
+
+/// A horizontal dashed threshold line with its label at the right end.
+pub fn threshold_line(chart: &mut Chart, y: f64, label: &str) -> anyhow::Result<()> {
+    let x = chart.x_range();
+    slo_line(chart, y)?;
     label_at(
         chart,
         (x.end, y),
