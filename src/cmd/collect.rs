@@ -205,7 +205,22 @@ pub async fn collect(
                 .peak()
                 .map(|(second, n)| format!("  (peak {n} viewers live at second {second})"))
                 .unwrap_or_default();
-            format!("{}{peak}", progress::status_line(&s, &identity.phases))
+            // The live view kept what a lost shard sent before it went silent; the merge cannot.
+            let partial: Vec<u64> = st
+                .shards
+                .values()
+                .filter(|s| s.fate != Fate::Finished && s.seconds_received > 0)
+                .map(|s| s.index)
+                .collect();
+            let partial = if partial.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "\ncollector: that live line counts what shard(s) {} sent before they were lost; the merged results leave them out",
+                    join(&partial)
+                )
+            };
+            format!("{}{peak}{partial}", progress::status_line(&s, &identity.phases))
         });
         (done, lost, skew, st.stop.clone(), final_line)
     };

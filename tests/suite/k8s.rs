@@ -631,6 +631,10 @@ fn a_shard_killed_mid_run_and_retried_leaves_a_partial_run_that_names_it() {
     assert_eq!(code, Some(1), "a partial run is not a pass:\n{out}\n{err}");
     assert!(out.contains("shard 2 missing"), "{out}");
     assert!(out.contains("1 restarted attempt(s) refused"), "{out}");
+    assert!(
+        err.contains("counts what shard(s) 2 sent before they were lost"),
+        "{err}"
+    );
     assert!(out.contains("INCOMPLETE"), "{out}");
     let r = results(&merged);
     assert_eq!(r["merge"]["missing"], serde_json::json!([2]));
