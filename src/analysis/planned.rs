@@ -3,15 +3,15 @@
 //!
 //! `plan::Plan` computes the same from a live `Scenario`, which `report DIR` does not have; here
 //! the phases come from `RunResult::phases` and the watch time from the resolved scenario JSON.
-//! Concurrency is the convolution of the arrival rate with the watch-time survival function
-//! (not Little's law, which overstates short spikes), capped by `load.max_viewers`.
+//! Concurrency is `plan::concurrency`, the same closed form `validate` uses (the arrival rate
+//! convolved with the watch-time survival function), capped by `load.max_viewers`.
+
+use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::metrics::RunResult;
-
-/// Sub-steps per second when integrating the arrival rate: ramps are linear, 10 is plenty.
-const STEPS: usize = 10;
+use crate::scenario::WatchTime;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PlannedPeak {
@@ -19,65 +19,51 @@ pub struct PlannedPeak {
     pub joins_per_sec: f64,
 }
 
-/// Arrival rate (all regions) at `t` seconds, with the `max_joins_per_sec` cap applied.
-fn rate_at(r: &RunResult, t: f64) -> f64 {
-    let cap = r.scenario.max_joins_per_sec;
-    r.phases
-        .iter()
-        .find(|p| t >= p.start_s && t < p.start_s + p.duration_s)
-        .map(|p| {
-            let to = p.ramp_to.unwrap_or(p.joins_per_sec);
-            let f = if p.duration_s > 0.0 {
-                (t - p.start_s) / p.duration_s
-            } else {
-                0.0
-            };
-            (p.joins_per_sec + (to - p.joins_per_sec) * f).min(cap)
-        })
-        .unwrap_or(0.0)
+/// Seconds from results.json as a duration; a corrupt value (negative, NaN, huge) is 0 rather
+/// than a panic.
+fn secs(v: Option<f64>) -> Duration {
+    v.and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .unwrap_or_default()
 }
 
-/// Fraction of viewers still watching `age` seconds after arriving.
-fn survival(watch: &Value, age: f64) -> f64 {
+/// The watch time as the resolved scenario JSON records it.
+fn watch_time(watch: &Value) -> WatchTime {
     match watch["kind"].as_str() {
         Some("log_normal") => {
             let median = watch["median"].as_f64().unwrap_or(1.0);
-            let p90 = watch["p90"].as_f64().unwrap_or(median);
-            crate::plan::lognormal_survival(median, p90, age)
-        }
-        _ => {
-            let d = watch["duration"].as_f64().unwrap_or(0.0);
-            if age < d {
-                1.0
-            } else {
-                0.0
+            WatchTime::LogNormal {
+                median: secs(Some(median)),
+                p90: secs(watch["p90"].as_f64().or(Some(median))),
             }
         }
+        _ => WatchTime::Fixed {
+            duration: secs(watch["duration"].as_f64()),
+        },
     }
 }
 
 pub fn peak(r: &RunResult) -> PlannedPeak {
-    let total = r
-        .phases
-        .iter()
-        .map(|p| p.start_s + p.duration_s)
-        .fold(0.0f64, f64::max);
-    let seconds = total.ceil() as usize;
-    let arrivals: Vec<f64> = (0..seconds)
-        .map(|s| {
-            (0..STEPS)
-                .map(|k| rate_at(r, s as f64 + (k as f64 + 0.5) / STEPS as f64))
-                .sum::<f64>()
-                / STEPS as f64
-        })
-        .collect();
+    let cap = r.scenario.max_joins_per_sec;
+    let mut segments = Vec::new();
+    for (i, p) in r.phases.iter().enumerate() {
+        let to = p.ramp_to.unwrap_or(p.joins_per_sec);
+        let (start, end) = (p.start_s, p.start_s + p.duration_s);
+        crate::plan::push_capped(
+            &mut segments,
+            i as u16,
+            start,
+            end,
+            p.joins_per_sec,
+            to,
+            cap,
+        );
+    }
+    let phases: Vec<(f64, f64)> = r.phases.iter().map(|p| (p.start_s, p.duration_s)).collect();
     let resolved = &r.scenario.resolved;
     // `watch.protocol: none` viewers still stay their watch time (the engine holds them), so
     // they count as concurrent like any other: a plan of 0 viewers would be a lie.
-    let watch = &resolved["viewer"]["watch"]["duration"];
-    let viewers = crate::plan::convolve(&arrivals, |age| survival(watch, age as f64 + 0.5))
-        .into_iter()
-        .fold(0.0f64, f64::max);
+    let watch = watch_time(&resolved["viewer"]["watch"]["duration"]);
+    let viewers = crate::plan::concurrency(&segments, &phases, watch).peak;
     let joins = r
         .phases
         .iter()
@@ -98,11 +84,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn survival_follows_the_watch_time() {
+    fn the_watch_time_is_read_from_the_resolved_json_and_corrupt_values_are_zero() {
         let fixed = serde_json::json!({"kind": "fixed", "duration": 30.0});
-        assert_eq!((survival(&fixed, 29.5), survival(&fixed, 30.5)), (1.0, 0.0));
+        assert_eq!(
+            watch_time(&fixed),
+            WatchTime::Fixed {
+                duration: Duration::from_secs(30)
+            }
+        );
         let ln = serde_json::json!({"kind": "log_normal", "median": 20.0, "p90": 45.0});
-        assert!((survival(&ln, 20.0) - 0.5).abs() < 1e-6);
-        assert!((survival(&ln, 45.0) - 0.1).abs() < 1e-3);
+        assert_eq!(
+            watch_time(&ln),
+            WatchTime::LogNormal {
+                median: Duration::from_secs(20),
+                p90: Duration::from_secs(45)
+            }
+        );
+        let bad = serde_json::json!({"kind": "fixed", "duration": -3.0});
+        assert_eq!(
+            watch_time(&bad),
+            WatchTime::Fixed {
+                duration: Duration::ZERO
+            }
+        );
     }
 }

@@ -132,11 +132,7 @@ pub fn describe(s: &Search) -> String {
 fn target(sc: &Scenario, s: &Search, seed: u64) -> (f64, String) {
     // The planned peak as `validate` computes it, then the one target rule of the analysis.
     let plan = Plan::build(sc, seed);
-    let planned_viewers = plan
-        .expected_concurrency()
-        .into_iter()
-        .fold(0.0, f64::max)
-        .min(sc.load.max_viewers as f64);
+    let planned_viewers = plan.concurrency().peak.min(sc.load.max_viewers as f64);
     let planned_joins = plan
         .phases
         .iter()

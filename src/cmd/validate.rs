@@ -96,8 +96,8 @@ pub fn render(s: &Scenario, seed: u64) -> String {
         ]);
     }
     out.push_str(&t.plain());
-    let conc = plan.expected_concurrency();
-    let peak = conc.iter().fold(0.0f64, |a, &b| a.max(b));
+    let conc = plan.concurrency();
+    let peak = conc.peak;
     let _ = writeln!(
         out,
         "\n  total: {:.0} arrivals, expected peak {:.0} concurrent viewers (arrival rate convolved with watch time)",
@@ -112,7 +112,7 @@ pub fn render(s: &Scenario, seed: u64) -> String {
         );
     }
     target_lines(&mut out, s, &plan, peak);
-    end_line(&mut out, s, &conc);
+    end_line(&mut out, s, conc.at_end);
     for phase in plan.phases.iter().filter(|p| p.capped) {
         let _ = writeln!(
             out,
@@ -194,12 +194,8 @@ fn target_lines(out: &mut String, s: &Scenario, plan: &Plan, planned_peak: f64) 
 }
 
 /// What happens to the viewers the plan expects to be watching when its last phase ends.
-fn end_line(out: &mut String, s: &Scenario, concurrency: &[f64]) {
-    let watching = concurrency
-        .last()
-        .copied()
-        .unwrap_or(0.0)
-        .min(s.load.max_viewers as f64);
+fn end_line(out: &mut String, s: &Scenario, at_end: f64) {
+    let watching = at_end.min(s.load.max_viewers as f64);
     let what = match s.load.end {
         crate::scenario::End::Cut => "are stopped then (load.end: cut)".to_string(),
         crate::scenario::End::FinishWatching { within } => format!(

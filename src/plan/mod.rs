@@ -26,6 +26,9 @@ use rand_distr::{Distribution, LogNormal};
 
 use crate::scenario::{Scenario, WatchTime};
 
+mod concurrency;
+pub use concurrency::{concurrency, Concurrency};
+
 /// A slice of the run where the arrival rate is linear in time (the cap is already applied).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RateSegment {
@@ -48,13 +51,8 @@ impl RateSegment {
         (self.from_rate + self.to_rate) / 2.0 * self.duration()
     }
 
-    /// Expected arrivals in `[start, start + dt]`.
-    fn expected_until(&self, dt: f64) -> f64 {
-        let slope = (self.to_rate - self.from_rate) / self.duration();
-        self.from_rate * dt + slope * dt * dt / 2.0
-    }
-
-    /// Inverse of [`expected_until`]: the offset at which `count` arrivals are expected.
+    /// The offset at which `count` arrivals are expected: the inverse of the expected count
+    /// `from_rate·dt + slope·dt²/2` up to `start + dt`.
     fn offset_for(&self, count: f64) -> f64 {
         let d = self.duration();
         let slope = (self.to_rate - self.from_rate) / d;
@@ -275,22 +273,6 @@ impl Plan {
         }
     }
 
-    /// Fraction of viewers still watching `t` seconds after they arrived.
-    fn survival(&self, t: f64) -> f64 {
-        match self.watch {
-            WatchTime::Fixed { duration } => {
-                if t < duration.as_secs_f64() {
-                    1.0
-                } else {
-                    0.0
-                }
-            }
-            WatchTime::LogNormal { median, p90 } => {
-                lognormal_survival(median.as_secs_f64(), p90.as_secs_f64(), t)
-            }
-        }
-    }
-
     /// Arrival rate (all regions) at `t` seconds.
     pub fn rate_at(&self, t: f64) -> f64 {
         self.segments
@@ -300,36 +282,22 @@ impl Plan {
             .unwrap_or(0.0)
     }
 
-    /// Expected concurrent viewers (all regions) per second of the run, by convolving the
-    /// arrival rate with the watch-time survival function. Little's law (rate × mean watch)
-    /// overstates short spikes, which is exactly what this tool rehearses.
-    pub fn expected_concurrency(&self) -> Vec<f64> {
-        let seconds = self.total.as_secs_f64().ceil() as usize;
-        let arrivals: Vec<f64> = (0..seconds)
-            .map(|s| self.expected_between(s as f64, s as f64 + 1.0))
-            .collect();
-        convolve(&arrivals, |age| self.survival(age as f64 + 0.5))
-    }
-
-    fn expected_between(&self, from: f64, to: f64) -> f64 {
-        self.segments
+    /// Expected concurrent viewers (all regions): the peak, each phase's peak, and the value
+    /// when the last phase ends (see `concurrency.rs`; its cost does not grow with the plan's
+    /// length).
+    pub fn concurrency(&self) -> Concurrency {
+        let phases: Vec<(f64, f64)> = self
+            .phases
             .iter()
-            .map(|s| {
-                let a = from.max(s.start);
-                let b = to.min(s.end);
-                if b <= a {
-                    0.0
-                } else {
-                    s.expected_until(b - s.start) - s.expected_until(a - s.start)
-                }
-            })
-            .sum()
+            .map(|p| (p.start_s, p.duration_s))
+            .collect();
+        concurrency(&self.segments, &phases, self.watch)
     }
 
     /// What `validate` prints: per region and phase, expected arrivals, peak join rate and
     /// expected peak concurrency during that phase.
     pub fn expectations(&self) -> Vec<PhaseExpectation> {
-        let concurrency = self.expected_concurrency();
+        let concurrency = self.concurrency();
         let mut out = Vec::new();
         for (r, region) in self.regions.iter().enumerate() {
             let share = self.shares[r];
@@ -340,14 +308,7 @@ impl Plan {
                     arrivals += s.expected();
                     peak = peak.max(s.from_rate).max(s.to_rate);
                 }
-                let first = phase.start_s.floor() as usize;
-                let last =
-                    ((phase.start_s + phase.duration_s).ceil() as usize).min(concurrency.len());
-                let peak_conc = concurrency
-                    .get(first..last)
-                    .unwrap_or(&[])
-                    .iter()
-                    .fold(0.0f64, |a, &b| a.max(b));
+                let peak_conc = concurrency.phase_peaks.get(p).copied().unwrap_or(0.0);
                 out.push(PhaseExpectation {
                     region: region.clone(),
                     phase: phase.name.clone(),
@@ -361,7 +322,7 @@ impl Plan {
     }
 }
 
-fn push_capped(
+pub(crate) fn push_capped(
     out: &mut Vec<RateSegment>,
     phase: u16,
     start: f64,
@@ -411,24 +372,6 @@ pub fn lognormal_survival(median_s: f64, p90_s: f64, t: f64) -> f64 {
         Duration::from_secs_f64(p90_s.max(0.0)),
     );
     0.5 * erfc((t.ln() - mu) / (sigma * std::f64::consts::SQRT_2))
-}
-
-/// Expected concurrent viewers per second: arrivals per second convolved with the watch-time
-/// survival curve (`survival[age]`). The curve is cut where it no longer matters (< 1e-6), so
-/// a long soak costs seconds × watch-time span, not seconds².
-pub fn convolve(arrivals: &[f64], survival: impl Fn(usize) -> f64) -> Vec<f64> {
-    let curve: Vec<f64> = (0..arrivals.len())
-        .map(survival)
-        .take_while(|p| *p >= 1e-6)
-        .collect();
-    (0..arrivals.len())
-        .map(|t| {
-            let oldest = t.saturating_sub(curve.len().saturating_sub(1));
-            (oldest..=t)
-                .map(|s| arrivals[s] * curve.get(t - s).copied().unwrap_or(0.0))
-                .sum::<f64>()
-        })
-        .collect()
 }
 
 /// Complementary error function (Numerical Recipes' erfcc, |error| < 1.2e-7): good enough for

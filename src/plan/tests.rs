@@ -111,8 +111,9 @@ fn expected_concurrency_accounts_for_departures() {
     // 10/s for 100 s, everyone stays exactly 5 s: concurrency settles at 50.
     let scenario = Scenario::fixture().with_phases(&[("steady", 100, 10.0, None)]);
     let plan = Plan::build(&scenario, 1);
-    let conc = plan.expected_concurrency();
-    assert!((conc[50] - 50.0).abs() < 1.0, "{}", conc[50]);
+    let conc = plan.concurrency();
+    assert!((conc.peak - 50.0).abs() < 1.0, "{conc:?}");
+    assert!((conc.at_end - 50.0).abs() < 1.0, "{conc:?}");
     let e = &plan.expectations()[0];
     assert!((e.expected_peak_concurrency - 50.0).abs() < 1.0);
     assert!((e.peak_joins_per_sec - 10.0).abs() < 1e-9);

@@ -68,11 +68,7 @@ pub struct PlannedLoad {
 }
 
 pub fn planned_load(scenario: &Scenario, plan: &Plan) -> PlannedLoad {
-    let expected_peak = plan
-        .expected_concurrency()
-        .into_iter()
-        .fold(0.0f64, f64::max)
-        * plan.fraction();
+    let expected_peak = plan.concurrency().peak * plan.fraction();
     // The plan's peak is an expectation; leave 10% for the draw, never more than the cap.
     let viewers = (expected_peak * 1.1).ceil().min(plan.max_viewers as f64) as u64;
     let per_viewer = 1 + u64::from(scenario.viewer.chat.is_some());
