@@ -75,6 +75,8 @@ fn quick(url: &str, args: &[&str]) -> Command {
 }
 
 /// A one-region HLS scenario against `base` for `secs`, watch duration longer than the run.
+/// Its one gate (`error_rate` ≤ 1 %) makes a failing target a failed run: exit 1. `viewer`
+/// comes last, so a test may append keys under it.
 fn hls_scenario(
     dir: &Path,
     base: &str,
@@ -96,6 +98,8 @@ load:
   max_joins_per_sec: 5
   phases:
     - {{ name: steady, duration: {secs}s, joins_per_sec: 4 }}
+slo:
+  error_rate: 0.01
 viewer:
   watch:
     protocol: hls
@@ -207,6 +211,7 @@ fn run_ends_at_duration_plus_drain_against_a_stalling_target() {
         .arg(&path);
     let m = measured(cmd, &[]);
     assert!(m.wall < Duration::from_secs(2 + 1 + 1), "ran {:?}", m.wall);
+    assert_eq!(m.code, Some(1), "nothing answered: {}", m.stderr);
     assert!(
         errors(&out)["cut"].as_u64().unwrap_or(0) > 0,
         "{}",
@@ -263,10 +268,12 @@ fn hostile_run(
         "{behaviour:?}: peak RSS {} KiB",
         m.max_rss_kib
     );
-    assert!(
-        matches!(m.code, Some(0 | 1)),
-        "{behaviour:?}: exit {:?}: {}",
+    // Every behaviour fails requests, so the error-rate gate fails: exit 1, never 0 (a
+    // pass), 2 (bad input) or 3 (results not recorded).
+    assert_eq!(
         m.code,
+        Some(1),
+        "{behaviour:?}: a failing target is a failed run: {}",
         m.stderr
     );
     assert_complete_results(&out);
@@ -371,6 +378,7 @@ fn a_third_ctrl_c_still_leaves_a_valid_results_json_and_sigterm_is_named() {
             .collect();
         let m = measured(cmd, &sends);
         assert!(m.wall < Duration::from_secs(8), "{name}: {:?}", m.wall);
+        assert_eq!(m.code, Some(1), "{name}: an interrupted run: {}", m.stderr);
         let r = results(&out);
         assert_eq!(r["status"], "interrupted", "{name}");
         assert!(
