@@ -66,3 +66,9 @@ mod prometheus;
 
 #[path = "suite/capacity.rs"]
 mod capacity;
+
+#[path = "suite/mutate.rs"]
+mod mutate;
+
+#[path = "suite/fuzz.rs"]
+mod fuzz;

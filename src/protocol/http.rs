@@ -26,6 +26,8 @@ mod connect;
 mod error;
 #[cfg(test)]
 mod framing_tests;
+#[cfg(test)]
+mod fuzz_tests;
 mod h1;
 mod ports;
 mod request;

@@ -274,9 +274,20 @@ impl<'a> Reader<'a> {
     }
 
     /// Parses the final response head, skipping interim (1xx) ones.
+    ///
+    /// A head is parsed again only when the window has doubled since the last try or now holds
+    /// an empty line: re-parsing on every read made a head dribbled a byte at a time cost its
+    /// length squared (a 64 KiB head in 1-byte reads: ~2·10⁹ byte steps, minutes of CPU per
+    /// connection). The first bytes are still parsed at once, so garbage fails on arrival.
     async fn head(&mut self, is_head_request: bool, keep: bool) -> Result<Head, Stage> {
+        // Window lengths at the last parse and at the last look for an empty line.
+        let (mut parsed_len, mut scanned) = (0, 0);
         loop {
-            if !self.is_drained() {
+            let window = self.window();
+            let worth_parsing = window.len() >= parsed_len * 2 || ends_head(window, scanned);
+            scanned = window.len();
+            if !self.is_drained() && worth_parsing {
+                parsed_len = self.window().len();
                 let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
                 let mut resp = httparse::Response::new(&mut headers);
                 match resp.parse(self.window()) {
@@ -289,6 +300,7 @@ impl<'a> Reader<'a> {
                         }
                         self.consume(len);
                         if (100..200).contains(&status) {
+                            (parsed_len, scanned) = (0, 0);
                             continue;
                         }
                         return Ok(head);
@@ -496,6 +508,13 @@ fn interpret(
         framing,
         close,
     })
+}
+
+/// Whether `window` has an empty line (`\n\n` or `\n\r\n`, as httparse accepts both) that
+/// ends at or after byte `from`: a head may be complete only then.
+fn ends_head(window: &[u8], from: usize) -> bool {
+    let tail = &window[from.saturating_sub(2).min(window.len())..];
+    tail.windows(2).any(|w| w == b"\n\n") || tail.windows(3).any(|w| w == b"\n\r\n")
 }
 
 /// The first bytes of what the server sent, printable and bounded (for a `protocol` detail).
