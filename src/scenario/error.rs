@@ -215,11 +215,47 @@ fn classify(file: &str, pos: Pos, key: String, rest: &str) -> ScenarioError {
         } else {
             &key
         };
-        let suggestion = format!("add `{name}:` to {parent}");
+        let suggestion = match example(&key, &name) {
+            Some(example) => format!("add `{example}` to {parent}"),
+            None => format!("add the key `{name}` to {parent}"),
+        };
         return ScenarioError::new(file, pos, join(&name), "required key is missing")
             .suggest(suggestion);
     }
     ScenarioError::new(file, pos, key, plain_types(rest))
+}
+
+/// A value for a required key that the parser accepts where the key belongs, so a "missing
+/// key" suggestion can be pasted as is (the suggestion test feeds each one back). `parent` is
+/// the key path the field is missing from; `None` when no value could stand for the user's.
+fn example(parent: &str, name: &str) -> Option<&'static str> {
+    let in_list = |list: &str| {
+        parent
+            .strip_prefix(list)
+            .is_some_and(|rest| rest.starts_with('['))
+    };
+    Some(match name {
+        "name" if parent.is_empty() => "name: gala-rehearsal",
+        "name" if parent == "event" => "name: Evening Gala",
+        "name" if in_list("regions") => "name: eu-frankfurt",
+        "target" => "target: { base_url: embedded }",
+        "load" => "load: { max_viewers: 100, max_joins_per_sec: 10, phases: [{ duration: 1m, joins_per_sec: 10 }] }",
+        "viewer" => "viewer: { watch: { url: /hls/stream.m3u8, duration: 1m } }",
+        "base_url" => "base_url: embedded",
+        "phases" => "phases: [{ duration: 1m, joins_per_sec: 10 }]",
+        "duration" if in_list("load.phases") || parent == "publishers" => "duration: 1m",
+        "duration" if parent == "viewer.watch" => "duration: 1m",
+        "joins_per_sec" => "joins_per_sec: 10",
+        "error_rate" => "error_rate: 0.5",
+        "watch" => "watch: { url: /hls/stream.m3u8, duration: 1m }",
+        "median" => "median: 1m",
+        "p90" => "p90: 5m",
+        "after" => "after: 1m",
+        "path" if in_list("viewer.join") => "path: /",
+        "start" if parent == "search" => "start: 100",
+        "max" if parent == "search" => "max: 100",
+        _ => return None,
+    })
 }
 
 /// serde names our structs in type errors ("expected struct LoadFile"); users wrote a map.

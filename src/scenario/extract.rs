@@ -68,7 +68,7 @@ pub(crate) fn extracts(
             _ => {
                 cx.err(&k, "needs exactly one of `json`, `header` or `regex`")
                     .hint(
-                        "like { json: /token }, { header: Location } or { regex: 'room=(\\w+)' }",
+                        "like `{ json: /token }`, `{ header: Location }` or `{ regex: 'room=(\\w+)' }`",
                     );
                 ExtractFrom::Json(String::new())
             }

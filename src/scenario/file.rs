@@ -42,8 +42,7 @@ pub struct EventFile {
     pub support_tier: Option<SupportTierFile>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy)]
 pub enum SupportTierFile {
     Basic,
     Enterprise,
@@ -132,8 +131,7 @@ pub struct LoadFile {
     pub end_within: Option<Dur>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy)]
 pub enum EndFile {
     Cut,
     FinishWatching,
@@ -172,8 +170,7 @@ pub struct DataFile {
     pub pick: Option<PickFile>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy)]
 pub enum PickFile {
     Sequential,
     Random,
@@ -213,15 +210,13 @@ pub struct WatchFile {
     pub rendition: Option<RenditionFile>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy)]
 pub enum WatchProtocolFile {
     Hls,
     None,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy)]
 pub enum RenditionFile {
     Lowest,
     Highest,
@@ -251,8 +246,7 @@ pub struct ChatFile {
     pub delivery: Option<ChatDeliveryFile>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy)]
 pub enum ChatDeliveryFile {
     FanOut,
     Echo,
@@ -308,6 +302,42 @@ pub struct SearchFile {
     pub slo: Option<Vec<String>>,
     pub max_steps: Option<u32>,
 }
+
+/// A key that takes one of a few words. serde's derived enums, read from a parsed YAML tree,
+/// answer a list or a map with "expected a YAML tag starting with '!'", which names YAML's
+/// syntax for externally tagged enums and says nothing about the key; these read a string and
+/// name the words instead (`invalid type: sequence, expected one of `basic`, …`).
+macro_rules! str_enum {
+    ($name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                const NAMES: &[&str] = &[$($text),+];
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                        let names: Vec<String> = NAMES.iter().map(|n| format!("`{n}`")).collect();
+                        write!(f, "one of {}", names.join(", "))
+                    }
+                    fn visit_str<E: de::Error>(self, v: &str) -> Result<$name, E> {
+                        match v {
+                            $($text => Ok($name::$variant),)+
+                            _ => Err(E::unknown_variant(v, NAMES)),
+                        }
+                    }
+                }
+                d.deserialize_str(V)
+            }
+        }
+    };
+}
+
+str_enum!(SupportTierFile { Basic = "basic", Enterprise = "enterprise", Strategic = "strategic" });
+str_enum!(EndFile { Cut = "cut", FinishWatching = "finish-watching" });
+str_enum!(PickFile { Sequential = "sequential", Random = "random", Unique = "unique" });
+str_enum!(WatchProtocolFile { Hls = "hls", None = "none" });
+str_enum!(RenditionFile { Lowest = "lowest", Highest = "highest", Random = "random", ByBandwidth = "by-bandwidth" });
+str_enum!(ChatDeliveryFile { FanOut = "fan-out", Echo = "echo" });
 
 /// A duration string, parsed while deserializing so a bad one carries serde_yaml's location.
 #[derive(Debug, Clone, Copy)]
@@ -432,8 +462,10 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for OrderedMap<V> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut out: Vec<(String, V)> = Vec::new();
+                // A set beside the list: a scan per key was quadratic in a map's size.
+                let mut seen = std::collections::HashSet::new();
                 while let Some((k, v)) = map.next_entry::<String, V>()? {
-                    if out.iter().any(|(seen, _)| *seen == k) {
+                    if !seen.insert(k.clone()) {
                         return Err(de::Error::custom(format!("duplicate key `{k}`")));
                     }
                     out.push((k, v));

@@ -25,9 +25,14 @@ pub mod search;
 mod secrets;
 mod slo;
 pub(crate) mod target;
+mod text;
 
 #[cfg(test)]
+mod limits_tests;
+#[cfg(test)]
 mod search_tests;
+#[cfg(test)]
+mod suggestion_tests;
 #[cfg(test)]
 mod tests;
 
@@ -51,14 +56,7 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioErrors> {
 /// naming a variable wins), then the process environment, then the `${VAR:-default}`.
 pub fn load_with(path: &Path, o: &Overrides) -> Result<Scenario, ScenarioErrors> {
     let source = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ScenarioErrors::one(ScenarioError::new(
-            &source,
-            Pos::default(),
-            "",
-            format!("cannot read the scenario file: {e}"),
-        ))
-    })?;
+    let text = text::read(path, "scenario").map_err(ScenarioErrors::one)?;
     parse_configured(&text, &source, o)
 }
 
@@ -110,6 +108,9 @@ pub fn parse_with(
     lookup: &dyn Fn(&str) -> Option<Found>,
     sets: &[String],
 ) -> Result<Scenario, ScenarioErrors> {
+    text::check_size(text, source).map_err(ScenarioErrors::one)?;
+    let normalized = text::normalize_newlines(text);
+    let text: &str = &normalized;
     let has_content = text.lines().any(|l| {
         let t = l.trim();
         !t.is_empty() && !t.starts_with('#') && t != "---"
@@ -129,14 +130,20 @@ pub fn parse_with(
         let errors = interp
             .problems
             .iter()
+            .take(resolve::MAX_ERRORS)
             .map(|(pos, p)| secrets::ref_problem(source, *pos, &key_at(*pos), p))
             .collect();
-        return Err(ScenarioErrors(errors));
+        let total = interp.problems.len();
+        return Err(ScenarioErrors(resolve::capped(errors, total, source)));
     }
     let refs: Vec<(String, &interpolate::Ref)> =
         interp.refs.iter().map(|r| (key_at(r.at), r)).collect();
     let (secrets, mut errors) = secrets::secrets(source, &refs);
     let mut value = parsed.map_err(|e| {
+        if e.location().is_none() && e.to_string().contains("more than one document") {
+            let err = text::several_documents(source, text::second_document(&interp.text));
+            return ScenarioErrors::one(err).redact(&secrets);
+        }
         let mut err = ScenarioError::from_yaml(source, &e);
         err.place(
             source.to_string(),

@@ -57,14 +57,8 @@ fn read_env_file(path: &Path) -> Result<Vec<(String, Found)>, ScenarioErrors> {
 #[allow(clippy::result_large_err)] // one error, returned once per command
 fn read_env_file_inner(path: &Path) -> Result<Vec<(String, Found)>, ScenarioError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ScenarioError::new(
-            &file,
-            Pos::default(),
-            "",
-            format!("cannot read the env file: {e}"),
-        )
-    })?;
+    let text = super::text::read(path, "env")?;
+    let text = super::text::normalize_newlines(&text);
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let t = line.trim();
@@ -79,7 +73,7 @@ fn read_env_file_inner(path: &Path) -> Result<Vec<(String, Found)>, ScenarioErro
         let Some((name, raw)) = t.split_once('=') else {
             return Err(
                 ScenarioError::new(&file, pos, "", "expected NAME=value on this line")
-                    .suggest("write it like STAGING_URL=https://staging.example.com"),
+                    .suggest("write it like `STAGING_URL=https://staging.example.com`"),
             );
         };
         let name = name.trim();
@@ -205,7 +199,7 @@ pub(crate) fn apply_sets(
                     "",
                     format!("expected PATH=VALUE, got {set:?}"),
                 )
-                .suggest("write it like --set load.scale=0.1"),
+                .suggest("write it like `--set load.scale=0.1`"),
             );
             continue;
         };
@@ -470,6 +464,6 @@ mod tests {
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(e.ends_with("staging.env:2:1: expected NAME=value on this line; write it like STAGING_URL=https://staging.example.com"), "{e}");
+        assert!(e.ends_with("staging.env:2:1: expected NAME=value on this line; write it like `STAGING_URL=https://staging.example.com`"), "{e}");
     }
 }

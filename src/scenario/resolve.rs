@@ -13,6 +13,21 @@ use super::overrides::{is_under, set_label};
 use super::{data, extract, slo, target};
 use crate::metrics::Metric;
 
+/// Caps on a plan's shape, documented in docs/scenario-reference.yaml. Past them a plan is a
+/// mistake more often than a rehearsal, and they bound what checking and describing a plan
+/// costs (`validate`, the preflight checks, every report's plan table).
+/// The longest plan (the phases' durations added up): a day. A longer soak is several runs.
+pub const MAX_PLAN: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+/// The most phases in `load.phases`: a ramp is one phase (`ramp_to`), not one per step.
+pub const MAX_PHASES: usize = 100;
+/// The most regions in `regions`.
+pub const MAX_REGIONS: usize = 50;
+
+/// Errors shown for one file. Each is located by walking the text, so past this many they are
+/// counted, not located: 2,000 mistaken keys cost 16 s to locate one by one, and nobody reads
+/// past the first screen before fixing them.
+pub const MAX_ERRORS: usize = 50;
+
 /// Where errors accumulate while resolving one file.
 pub(crate) struct Ctx<'a> {
     pub file: &'a str,
@@ -52,9 +67,17 @@ impl Ctx<'_> {
         (self.file.to_string(), pos)
     }
 
+    /// [`Ctx::at`] for the first [`MAX_ERRORS`] errors; the file with no place after that.
+    fn place(&self, key: &str) -> (String, Pos) {
+        if self.errors.len() >= MAX_ERRORS {
+            return (self.file.to_string(), Pos::default());
+        }
+        self.at(key, false)
+    }
+
     /// A problem at `key`, in free words.
     pub fn err(&mut self, key: &str, problem: impl Into<String>) -> &mut ScenarioError {
-        let (file, pos) = self.at(key, false);
+        let (file, pos) = self.place(key);
         let e = ScenarioError::new(&file, pos, key, problem);
         self.errors.push(e);
         let last = self.errors.len() - 1;
@@ -68,7 +91,7 @@ impl Ctx<'_> {
         expected: impl Into<String>,
         found: impl Into<String>,
     ) -> &mut ScenarioError {
-        let (file, pos) = self.at(key, false);
+        let (file, pos) = self.place(key);
         let e = ScenarioError::expected(&file, pos, key, expected, found);
         self.errors.push(e);
         let last = self.errors.len() - 1;
@@ -121,7 +144,8 @@ pub(crate) fn resolve(raw: ScenarioFile, mut cx: Ctx) -> Result<Scenario, Scenar
     if !cx.errors.is_empty() {
         let mut errors = cx.errors;
         errors.sort_by_key(|e| (e.line == 0, e.file != cx.file, e.line, e.col));
-        return Err(ScenarioErrors(errors).redact(&cx.secrets));
+        let total = errors.len();
+        return Err(ScenarioErrors(capped(errors, total, cx.file)).redact(&cx.secrets));
     }
     Ok(Scenario {
         name: raw.name,
@@ -138,6 +162,28 @@ pub(crate) fn resolve(raw: ScenarioFile, mut cx: Ctx) -> Result<Scenario, Scenar
         overrides: Vec::new(),
         search,
     })
+}
+
+/// The first [`MAX_ERRORS`] of `total` errors (`errors` holds at least those), and a line
+/// counting the rest.
+pub(crate) fn capped(
+    mut errors: Vec<ScenarioError>,
+    total: usize,
+    file: &str,
+) -> Vec<ScenarioError> {
+    if total > MAX_ERRORS {
+        errors.truncate(MAX_ERRORS);
+        errors.push(ScenarioError::new(
+            file,
+            Pos::default(),
+            "",
+            format!(
+                "and {} more mistakes like these, not shown: fix these first",
+                total - MAX_ERRORS
+            ),
+        ));
+    }
+    errors
 }
 
 /// A gate on a metric this scenario never measures would fail every run for lack of samples
@@ -225,8 +271,21 @@ fn load(cx: &mut Ctx, l: file::LoadFile) -> Load {
         cx.err("load.phases", "needs at least one phase")
             .hint("add `- { name: steady, duration: 1m, joins_per_sec: 10 }`");
     }
+    let mut raw_phases = l.phases;
+    if raw_phases.len() > MAX_PHASES {
+        // One error for the list, not one per phase: 100,000 phases cost one line to refuse.
+        cx.err(
+            "load.phases",
+            format!(
+                "{} phases, more than the {MAX_PHASES} a plan may have",
+                raw_phases.len()
+            ),
+        )
+        .hint("merge neighbouring phases (one phase with `ramp_to` is a rising rate), or split the rehearsal into several scenario files");
+        raw_phases.clear();
+    }
     let mut phases: Vec<Phase> = Vec::new();
-    for (i, p) in l.phases.into_iter().enumerate() {
+    for (i, p) in raw_phases.into_iter().enumerate() {
         let key = format!("load.phases[{i}]");
         let name = p.name.unwrap_or_else(|| format!("phase-{}", i + 1));
         if name.contains([',', '"', '\n', '\r']) {
@@ -256,6 +315,7 @@ fn load(cx: &mut Ctx, l: file::LoadFile) -> Load {
             ramp_to: p.ramp_to,
         });
     }
+    plan_length(cx, &phases);
     let peak = phases
         .iter()
         .map(|p| p.joins_per_sec.max(p.ramp_to.unwrap_or(0.0)))
@@ -339,6 +399,48 @@ fn load(cx: &mut Ctx, l: file::LoadFile) -> Load {
         abort_when,
         end,
     }
+}
+
+/// The phases together may last at most [`MAX_PLAN`]; the suggestion shortens the longest one
+/// by the excess when that leaves it a duration, else says to split the plan.
+fn plan_length(cx: &mut Ctx, phases: &[Phase]) {
+    use super::duration::format_duration;
+    let total = phases.iter().fold(std::time::Duration::ZERO, |a, p| {
+        a.saturating_add(p.duration)
+    });
+    if total <= MAX_PLAN {
+        return;
+    }
+    let Some((i, longest)) = phases.iter().enumerate().max_by_key(|(_, p)| p.duration) else {
+        return;
+    };
+    let excess = total - MAX_PLAN;
+    let key = format!("load.phases[{i}].duration");
+    let problem = format!(
+        "the phases last {} in all, more than the {} a plan may last",
+        format_duration(total),
+        format_duration(MAX_PLAN)
+    );
+    let hint = match longest
+        .duration
+        .checked_sub(excess)
+        .filter(|d| !d.is_zero())
+    {
+        // Whole minutes read as a decision, and round down so the total fits.
+        Some(d) => format!(
+            "write `duration: {}` here, or split the rehearsal into runs of at most {}",
+            format_duration(
+                std::time::Duration::from_secs(d.as_secs() / 60 * 60)
+                    .max(std::time::Duration::from_secs(1))
+            ),
+            format_duration(MAX_PLAN)
+        ),
+        None => format!(
+            "split the rehearsal into runs of at most {} (a longer soak is several runs)",
+            format_duration(MAX_PLAN)
+        ),
+    };
+    cx.err(&key, problem).hint(hint);
 }
 
 /// 1, 2, 5 × 10^n at or above `x` (at least 1): a cap that reads as a decision, not a sum.

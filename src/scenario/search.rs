@@ -38,17 +38,27 @@ pub(crate) fn search(cx: &mut Ctx, s: SearchFile, load: &Load, slo: &Slo) -> Sea
             cx.expected(key, "a number greater than 0", v.to_string());
         } else if whole && v.fract() != 0.0 {
             cx.expected(key, "a whole number of viewers", v.to_string())
-                .hint(format!("write {}", v.round().max(1.0)));
+                .hint(format!(
+                    "write `{}: {}`",
+                    key.trim_start_matches("search."),
+                    v.round().max(1.0)
+                ));
         }
-    }
-    if s.max < s.start {
-        cx.err("search.max", format!("is below search.start ({})", s.start))
-            .hint(format!("write `max: {}` or more", s.start * 2.0));
     }
     let (cap, cap_key) = match quantity {
         SearchQuantity::ConcurrentViewers => (load.max_viewers as f64, "load.max_viewers"),
         SearchQuantity::JoinsPerSec => (load.max_joins_per_sec, "load.max_joins_per_sec"),
     };
+    if s.max < s.start {
+        // Twice the start, but never above the cap, which would be refused in turn.
+        let max = if cap > 0.0 {
+            (s.start * 2.0).min(cap).max(s.start)
+        } else {
+            s.start * 2.0
+        };
+        cx.err("search.max", format!("is below search.start ({})", s.start))
+            .hint(format!("write `max: {max}` or more"));
+    }
     if cap > 0.0 && s.max > cap {
         cx.err(
             "search.max",
@@ -59,7 +69,7 @@ pub(crate) fn search(cx: &mut Ctx, s: SearchFile, load: &Load, slo: &Slo) -> Sea
             ),
         )
         .hint(format!(
-            "lower search.max to {cap}, or raise {cap_key} if this target may take it"
+            "write `max: {cap}`, or raise {cap_key} if this target may take it"
         ));
     }
     let dur = |cx: &mut Ctx, key: &str, d: Option<Dur>, default: u64, nonzero: bool| {
@@ -176,7 +186,8 @@ fn precision(cx: &mut Ctx, v: &serde_yaml::Value) -> f64 {
         }
         None => {
             let hint = match v.as_f64() {
-                Some(n) if n >= 1.0 => format!("write `precision: {n}%`"),
+                // `precision: 5` meant 5%; only offered when that is itself in range.
+                Some(n) if (1.0..=50.0).contains(&n) => format!("write `precision: {n}%`"),
                 _ => "write `precision: 5%`".to_string(),
             };
             cx.expected("search.precision", "a percentage like 5%", found)

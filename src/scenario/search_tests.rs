@@ -63,7 +63,7 @@ fn search_mistakes_are_located_with_a_fix() {
             "  max: 20000 ",
             "  max: 50000 ",
             "max: 50000",
-            "lower search.max to 20000",
+            "write `max: 20000`",
         ),
         (
             "  quantity: concurrent_viewers",
@@ -78,7 +78,12 @@ fn search_mistakes_are_located_with_a_fix() {
             "did you mean `join_ms`?",
         ),
         ("  step: 20s", "  step: 20", "step: 20", "write 20s"),
-        ("  start: 200 ", "  start: 2.5 ", "start: 2.5", "write 3"),
+        (
+            "  start: 200 ",
+            "  start: 2.5 ",
+            "start: 2.5",
+            "write `start: 3`",
+        ),
     ];
     for (from, to, needle, fix) in cases {
         let text = edit(from, to);

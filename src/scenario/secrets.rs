@@ -31,7 +31,7 @@ pub(crate) fn ref_problem(file: &str, pos: Pos, key: &str, p: &RefProblem) -> Sc
             format!("environment variable `{var}` is not set"),
         )
         .suggest(format!(
-            "export {var}=… or put it in an --env-file, or give a default like ${{{var}:-value}}"
+            "export {var}=… or put it in an --env-file, or give a default like `${{{var}:-value}}`"
         )),
         RefProblem::BadName(name) => ScenarioError::expected(
             file,

@@ -51,8 +51,14 @@ pub(crate) fn slo(cx: &mut Ctx, map: OrderedMap<SloValue>) -> Slo {
                 });
             }
             SloValue::Number(v) => {
+                // The number is reused only when it would itself be accepted (`.inf` is not).
+                let threshold = if v.is_finite() && v >= 0.0 {
+                    v
+                } else {
+                    example_threshold(gated)
+                };
                 cx.expected(&key, "a map of stat to threshold", v.to_string())
-                    .hint(format!("write `{metric}: {{ p95: {v} }}`"));
+                    .hint(format!("write `{metric}: {{ p95: {threshold} }}`"));
             }
             SloValue::Stats(_) if gated.is_computed() => {
                 cx.expected(&key, "a fraction like 0.01", "a map")
@@ -62,8 +68,9 @@ pub(crate) fn slo(cx: &mut Ctx, map: OrderedMap<SloValue>) -> Slo {
             }
             SloValue::Stats(stats) => {
                 if stats.0.is_empty() {
+                    let example = example_threshold(gated);
                     cx.err(&key, "needs at least one stat")
-                        .hint(format!("write `{metric}: {{ p95: … }}`"));
+                        .hint(format!("write `{metric}: {{ p95: {example} }}`"));
                 }
                 for (stat, threshold) in stats.0 {
                     let skey = format!("{key}.{stat}");
@@ -86,4 +93,14 @@ pub(crate) fn slo(cx: &mut Ctx, map: OrderedMap<SloValue>) -> Slo {
         }
     }
     Slo { gates }
+}
+
+/// A threshold that reads as a plausible gate in the metric's unit, for suggestions that need
+/// a number the user did not give.
+fn example_threshold(metric: Metric) -> f64 {
+    match metric.unit() {
+        Unit::Millis => 1000.0,
+        Unit::Count => 1.0,
+        Unit::Ratio => 0.01,
+    }
 }

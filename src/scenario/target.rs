@@ -219,6 +219,19 @@ pub(crate) fn regions(cx: &mut Ctx, raw: Option<Vec<RegionFile>>, t: &Target) ->
             "needs at least one region (or leave the key out for a single default region)",
         );
     }
+    if raw.len() > super::resolve::MAX_REGIONS {
+        // Checked before each region is, so a huge list costs one error, not one per item.
+        cx.err(
+            "regions",
+            format!(
+                "{} regions, more than the {} a scenario may have",
+                raw.len(),
+                super::resolve::MAX_REGIONS
+            ),
+        )
+        .hint("merge regions that share a network profile: each region is a row in every table and chart");
+        return Vec::new();
+    }
     let mut out: Vec<Region> = Vec::new();
     for (i, r) in raw.into_iter().enumerate() {
         let key = format!("regions[{i}]");

@@ -255,3 +255,59 @@ fn corrupt_results_inputs_are_refused_with_exit_2() {
         );
     }
 }
+
+/// The three scenario errors that had no place (issue 14): CR-only line endings (every later
+/// error lost its line), a second YAML document, a byte that is not UTF-8. Each is now
+/// located in the file as an editor shows it.
+#[test]
+fn line_endings_documents_and_encoding_are_located() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = scenario_yaml("embedded", 2, 5, "");
+    let run = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).expect("write");
+        let out = bin().arg("validate").arg(&path).output().expect("run");
+        (out.status.code().unwrap_or(-1), stderr(&out))
+    };
+    // Line 11 is `  max_viewers: 500`: a mistake there is found there with CRs only.
+    assert_eq!(good.lines().nth(10), Some("  max_viewers: 500"));
+    let cr = good
+        .replace("max_viewers: 500", "max_viewers: 0")
+        .replace('\n', "\r");
+    let (code, err) = run("cr.yaml", cr.as_bytes());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cr.yaml:11:16: load.max_viewers"), "{err}");
+
+    let two = format!("{good}---\nname: second\n");
+    let (code, err) = run("two.yaml", two.as_bytes());
+    assert_eq!(code, 2, "{err}");
+    let line = good.lines().count() + 1;
+    assert!(
+        err.contains(&format!("two.yaml:{line}:1: a second YAML document")),
+        "{err}"
+    );
+
+    let mut bytes = good.clone().into_bytes();
+    assert_eq!(&bytes[6..11], b"itest");
+    bytes[6] = 0xff;
+    let (code, err) = run("latin1.yaml", &bytes);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("latin1.yaml:1:7: "), "{err}");
+    assert!(err.contains("not valid UTF-8: byte 0xff"), "{err}");
+}
+
+/// A list where one word is expected names the words, not YAML's tag syntax.
+#[test]
+fn a_list_for_a_word_names_the_words() {
+    let text = scenario_yaml("embedded", 2, 5, "").replace(
+        "regions:",
+        "event:\n  name: e\n  support_tier: [1, 2]\nregions:",
+    );
+    let (code, _, err) = validate(&text);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("event.support_tier: invalid type: sequence, expected one of `basic`, `enterprise`, `strategic`"),
+        "{err}"
+    );
+    assert!(!err.contains("YAML tag"), "{err}");
+}
