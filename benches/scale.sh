@@ -17,6 +17,8 @@
 #   PEAKREADY     the binary [target/release/peakready, built with cargo build --release if absent]
 #   SEED          [1]
 #   viewers       N [18000]  RATE joins/s of the ramp [1000]  HOLD s held at the plateau [30]
+#                 RUNS [3]: the plan run that many times against the same nginx; prints each run,
+#                 then the median and spread (min – max) of every figure
 #                 NGINX_WORKERS [2]  NGINX_CONNS worker_connections [18000]  SOURCE_ADDRS [none]
 #   shards        N [100000]  S processes [6]  RATE [1000]  HOLD [30]  COLLECT [1: through `peakready collect`]
 #                 NGINX_WORKERS [8]  NGINX_CONNS [16000]  SOURCE_ADDRS [127.0.0.2-127.0.0.9]
@@ -313,7 +315,7 @@ run_generators() {
   DIRS=()
   GEN_PIDS=()
   for i in $(seq "$shards"); do
-    if [ "$shards" = 1 ]; then label=run; args=(); else label=shard-$i; args=(--shard "$i/$shards"); fi
+    if [ "$shards" = 1 ]; then label=run${RUN_TAG:-}; args=(); else label=shard-$i; args=(--shard "$i/$shards"); fi
     if [ -n "$COLLECTOR_URL" ]; then args+=(--collector "$COLLECTOR_URL"); fi
     local cmd=(/usr/bin/time -f "%U %S %M %e" -o "$OUT/$label.time"
       "$BIN" run "$scen" --seed "$SEED" --quiet --out "$OUT/$label" "${args[@]}")
@@ -432,6 +434,10 @@ for d in dirs:
     print(f"  generator lag p50 / p99 / max   {g['lag_p50_ms']:.2f} / {g['lag_p99_ms']:.2f} / {g['lag_max_ms']:.2f} ms"
           f"   late (> {g['late_threshold_ms']:.0f} ms) {g['late_arrivals']:,}")
     print(f"  open files peak / limit         {g['peak_open_files']:,} / {g['open_files_limit']:,}")
+    rt = g.get("runtime")
+    if rt:
+        print(f"  runtime (busiest second)        threads busy {rt['busy_max']:.0%}, CPU {rt['cpu_max']:.0%} of the cores its threads can use, "
+              f"machine {rt.get('machine_cpu_max', 0):.0%}; scheduling delay p99 / max {rt['scheduling_delay_p99_ms']:.2f} / {rt['scheduling_delay_max_ms']:.2f} ms (runtime.csv)")
     print(f"  generator-limited               {'YES: ' + g['message'] if g['limited'] else 'no'}")
     for k, v in [("peak", peak), ("attempted", j["attempted"]), ("succeeded", j["succeeded"]), ("failed", j["failed"]),
                  ("capped", j["capped"]), ("errors", errs), ("requests", o["requests"]), ("cpu", cpu),
@@ -453,6 +459,41 @@ if len(dirs) > 1:
     per = f"{tot['rss_kib'] / tot['peak']:.1f} KiB per viewer" if tot["peak"] else "n/a"
     print(f"  total peak RSS                  {tot['rss_kib'] / 1024:.1f} MiB = {per}")
     print(f"  worst generator lag p99         {tot['lag_p99']:.2f} ms   generator-limited in any process: {'YES' if tot['limited'] else 'no'}")
+PY
+}
+
+# medians DIR...: one line per run and the median and spread (min–max) of each figure, for
+# RUNS repeated runs of the same plan (figures quoted in docs/performance.md are these medians).
+medians() {
+  python3 - "$@" <<'PY'
+import json, os, statistics, sys
+rows = []
+for d in sys.argv[1:]:
+    r = json.load(open(os.path.join(d, "results.json")))
+    u, s, rss_kib, wall = open(d + ".time").read().split()[-4:]
+    g, o = r["generator"], r["overall"]
+    m, peak = o["metrics"], o["peak_concurrent_viewers"]
+    rows.append({
+        "lag p50 ms": g["lag_p50_ms"], "lag p99 ms": g["lag_p99_ms"], "lag max ms": g["lag_max_ms"],
+        "late": g["late_arrivals"], "CPU s": float(u) + float(s), "wall s": float(wall),
+        "KiB/viewer": int(rss_kib) / peak if peak else float("nan"),
+        "playlist p99 ms": m.get("playlist_ms", {}).get("p99", float("nan")),
+        "first frame p99 ms": m.get("first_frame_ms", {}).get("p99", float("nan")),
+        "sched delay max ms": (g.get("runtime") or {}).get("scheduling_delay_max_ms", float("nan")),
+        "limited": g["limited"], "reason": g.get("reason") or "-",
+    })
+keys = [k for k in rows[0] if k not in ("limited", "reason")]
+width = max(len(k) for k in keys) + 2
+print(f"\n== {len(rows)} runs: median and spread (min – max)")
+print(" " * width + "".join(f"{'run ' + str(i + 1):>12}" for i in range(len(rows))) + f"{'median':>12}   spread")
+for k in keys:
+    vals = [row[k] for row in rows]
+    fmt = (lambda v: f"{v:,.0f}") if k in ("late",) else (lambda v: f"{v:,.2f}")
+    print(f"{k:<{width}}" + "".join(f"{fmt(v):>12}" for v in vals)
+          + f"{fmt(statistics.median(vals)):>12}   {fmt(min(vals))} – {fmt(max(vals))}")
+limited = sum(row["limited"] for row in rows)
+reasons = ", ".join(sorted({row["reason"] for row in rows if row["limited"]})) or "-"
+print(f"generator-limited in {limited} of {len(rows)} runs (reasons: {reasons})")
 PY
 }
 
@@ -480,7 +521,16 @@ case $MODE in
     NGINX_WORKERS_USED=${NGINX_WORKERS:-2}
     say "viewers: $N concurrent HLS viewers in one peakready process, ramp $RATE joins/s, held ${HOLD}s, against nginx"
     start_stream "$NGINX_WORKERS_USED" "${NGINX_CONNS:-18000}"
-    scale_run "$N" 1 "$RATE" "$HOLD" "${SOURCE_ADDRS:-}" "${MAX_VIEWERS:-$(( N + 500 ))}"
+    RUNS=${RUNS:-3}
+    ALL_DIRS=()
+    for run in $(seq "$RUNS"); do
+      say ""
+      say "==== run $run of $RUNS (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+      RUN_TAG=-$run
+      scale_run "$N" 1 "$RATE" "$HOLD" "${SOURCE_ADDRS:-}" "${MAX_VIEWERS:-$(( N + 500 ))}"
+      ALL_DIRS+=("${DIRS[@]}")
+    done
+    medians "${ALL_DIRS[@]}"
     ;;
   shards)
     N=${N:-100000}; S=${S:-6}; RATE=${RATE:-1000}; HOLD=${HOLD:-30}

@@ -58,3 +58,18 @@ pub fn ephemeral_ports() -> Option<u64> {
     let (low, high) = (parts.next()??, parts.next()??);
     (high >= low).then(|| high - low + 1)
 }
+
+/// (busy, total) CPU time of the whole machine since boot, in clock ticks (`/proc/stat`), for
+/// "was the machine's CPU taken by other processes?". `None` off Linux.
+pub fn machine_cpu_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .map(|t| t.parse().unwrap_or(0))
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    let total: u64 = ticks.iter().take(8).sum();
+    let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
+    Some((total.saturating_sub(idle), total))
+}

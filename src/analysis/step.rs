@@ -27,10 +27,7 @@ use crate::format::num;
 /// Below this share of the intended arrivals, the generator did not offer the level.
 pub const MIN_SEND_RATIO: f64 = 0.95;
 
-/// Lag p99 above the late threshold makes a step generator-limited only when at least this
-/// many viewers were late: in a 20-viewer step p99 is the single worst start, and one viewer
-/// scheduled 60 ms late by a busy machine does not change the level the target saw.
-pub const MIN_LATE: u64 = 3;
+pub use crate::metrics::generator::MIN_LATE;
 
 /// Metrics timed from a viewer's intended start (coordinated omission): generator lag is part
 /// of them.

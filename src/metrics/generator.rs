@@ -6,11 +6,18 @@ use std::time::Duration;
 
 use super::names::Metric;
 use super::result::{decode_histogram, Breakdown, GeneratorHealth, MetricSummary};
+use super::runtime::{LimitReason, RuntimeHealth, BLOCKING_POOL_THREADS};
 
 /// A viewer started this much after its intended instant counts as late in generator health,
 /// and lag beyond it at p99 makes the run "limited by the load generator".
 pub const LATE_START: Duration = Duration::from_millis(50);
 const LATE_THRESHOLD_MS: f64 = LATE_START.as_millis() as f64;
+
+/// Lag p99 above the late threshold makes a run (or a capacity step) generator-limited only
+/// when at least this many viewers were late: in a 100-viewer run p99 is the single worst
+/// start, and one viewer scheduled 60 ms late by a busy machine does not change the load the
+/// target saw.
+pub const MIN_LATE: u64 = 3;
 
 /// What the process used while it generated load (see `crate::sysinfo`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -25,19 +32,136 @@ pub struct Resources {
     pub peak_open_files: u64,
 }
 
+/// In a second, the process used at least this share of the cores it can use: short of CPU.
+const CPU_BOUND: f64 = 0.9;
+
+/// One wait of a ready task this long is not CPU contention (an operating system shares a
+/// busy core in slices of milliseconds): a runtime thread was held.
+const HELD_MS: f64 = 250.0;
+
+/// Why a run that started viewers late did so, read off the second in which a ready task
+/// waited longest (and the run's maxima), with the words that say it.
+fn reason(rt: Option<&RuntimeHealth>, cores: usize) -> (LimitReason, String) {
+    let Some((rt, worst)) = rt.and_then(|rt| Some((rt, rt.worst_second.as_ref()?))) else {
+        return (
+            LimitReason::Unexplained,
+            "no runtime readings were taken to say why".into(),
+        );
+    };
+    let usable = cores.clamp(1, rt.workers.max(1));
+    let at = format!("in second {}", worst.second);
+    let process_cpu = |cpu: f64, when: &str| {
+        (
+            LimitReason::Cpu,
+            format!(
+                "CPU: the process used {:.0}% of the {usable} core(s) its {} runtime thread(s) can use {when}",
+                cpu * 100.0,
+                rt.workers
+            ),
+        )
+    };
+    if worst.cpu >= CPU_BOUND {
+        return process_cpu(worst.cpu, &at);
+    }
+    if rt.dns_in_flight_max * 10 >= BLOCKING_POOL_THREADS * 9 {
+        return (
+            LimitReason::BlockingPool,
+            format!(
+                "blocking pool: {} DNS lookups were in flight at once (the pool has {BLOCKING_POOL_THREADS} threads); \
+                 use IP addresses or a caching resolver",
+                rt.dns_in_flight_max
+            ),
+        );
+    }
+    // More ready tasks than the runtime threads' local queues hold (256 each) had spilled into
+    // the global queue: work was waiting for CPU, not for a held thread.
+    if worst.global_queue >= 256 * rt.workers.max(1) {
+        let whose = if worst.machine_cpu >= CPU_BOUND {
+            format!(
+                "the machine's {cores} cores were {:.0}% busy and this process got {:.0}% of the {usable} core(s) \
+                 it can use: other processes (a target on the same machine?) took the CPU",
+                worst.machine_cpu * 100.0,
+                worst.cpu * 100.0
+            )
+        } else {
+            format!(
+                "the process used {:.0}% of the {usable} core(s) it can use",
+                worst.cpu * 100.0
+            )
+        };
+        return (
+            LimitReason::Cpu,
+            format!(
+                "CPU: {} tasks were ready and waiting for a runtime thread {at} (a task waited {:.0} ms); {whose}",
+                worst.global_queue, worst.scheduling_delay_max_ms
+            ),
+        );
+    }
+    if worst.scheduling_delay_max_ms >= HELD_MS {
+        return (
+            LimitReason::SchedulingDelay,
+            format!(
+                "scheduling delay: a ready task waited {:.0} ms for a runtime thread {at}, while the process used \
+                 {:.0}% of the {usable} core(s) it can use, so a runtime thread was held by a blocking call, a lock \
+                 or a slow system call, not by CPU work",
+                worst.scheduling_delay_max_ms,
+                worst.cpu * 100.0
+            ),
+        );
+    }
+    if worst.machine_cpu >= CPU_BOUND {
+        return (
+            LimitReason::Cpu,
+            format!(
+                "CPU: the machine's {cores} cores were {:.0}% busy {at} while this process used {:.0}% of its share: \
+                 other processes (a target on the same machine?) took the CPU",
+                worst.machine_cpu * 100.0,
+                worst.cpu * 100.0
+            ),
+        );
+    }
+    if rt.cpu_max >= CPU_BOUND {
+        return process_cpu(rt.cpu_max, "in its busiest second");
+    }
+    if worst.scheduling_delay_max_ms > LATE_THRESHOLD_MS {
+        return (
+            LimitReason::SchedulingDelay,
+            format!(
+                "scheduling delay: a ready task waited up to {:.0} ms for a runtime thread {at} without the CPU \
+                 being short",
+                worst.scheduling_delay_max_ms
+            ),
+        );
+    }
+    (
+        LimitReason::Unexplained,
+        format!(
+            "neither CPU ({:.0}% of the {usable} core(s) it can use at most) nor scheduling delay (max {:.0} ms) explains it",
+            rt.cpu_max * 100.0,
+            rt.scheduling_delay_max_ms
+        ),
+    )
+}
+
 fn lag_of(overall: &Breakdown) -> Option<&MetricSummary> {
     overall.metrics.get(&Metric::GeneratorLagMs)
 }
 
-/// One process's health: its start lag (from the `generator_lag_ms` histogram) and resources.
-pub fn measure(overall: &Breakdown, r: Resources) -> GeneratorHealth {
+/// One process's health: its start lag (from the `generator_lag_ms` histogram), resources and
+/// the runtime's readings.
+pub fn measure(
+    overall: &Breakdown,
+    r: Resources,
+    runtime: Option<RuntimeHealth>,
+) -> GeneratorHealth {
     let lag = lag_of(overall);
     let late = lag
         .and_then(|m| decode_histogram(&m.hdr).ok())
         .map(|h| h.count_between((LATE_THRESHOLD_MS * 1000.0) as u64, u64::MAX))
         .unwrap_or(0);
     let lag_p99 = lag.map_or(0.0, |m| m.p99);
-    let limited = lag_p99 > LATE_THRESHOLD_MS;
+    let limited = lag_p99 > LATE_THRESHOLD_MS && late >= MIN_LATE;
+    let why = limited.then(|| reason(runtime.as_ref(), r.cores));
     GeneratorHealth {
         lag_p50_ms: lag.map_or(0.0, |m| m.p50),
         lag_p99_ms: lag_p99,
@@ -54,11 +178,13 @@ pub fn measure(overall: &Breakdown, r: Resources) -> GeneratorHealth {
         peak_rss_bytes: r.peak_rss_bytes,
         open_files_limit: r.open_files_limit,
         peak_open_files: r.peak_open_files,
+        runtime,
+        reason: why.as_ref().map(|(reason, _)| *reason),
         limited,
-        message: limited.then(|| {
+        message: why.map(|(_, words)| {
             format!(
                 "the load generator, not the target, limited this run: viewers started {lag_p99:.0} ms late at p99 \
-                 (threshold {LATE_THRESHOLD_MS:.0} ms). Use more cores, more shards (--shard), or fewer viewers."
+                 (threshold {LATE_THRESHOLD_MS:.0} ms). Why: {words}. Use more cores, more shards (--shard), or fewer viewers."
             )
         }),
     }
@@ -73,7 +199,8 @@ pub struct ShardHealth<'a> {
 
 /// Generator health of the whole fleet: lag percentiles from the merged lag histogram, and
 /// "limited" when any shard was (a mixture's p99 never exceeds its worst part's, so the worst
-/// shard decides). Per-process readings (CPU use, memory, files) are the busiest process's:
+/// shard decides), for the first limited shard's reason; runtime readings are the worst of any
+/// shard's. Per-process readings (CPU use, memory, files) are the busiest process's:
 /// shards may share a machine or not, so adding them up would mean nothing.
 pub fn merged(shards: &[ShardHealth], overall: &Breakdown) -> GeneratorHealth {
     let lag = lag_of(overall);
@@ -109,7 +236,120 @@ pub fn merged(shards: &[ShardHealth], overall: &Breakdown) -> GeneratorHealth {
         peak_rss_bytes: gens().map(|g| g.peak_rss_bytes).max().unwrap_or(0),
         open_files_limit: gens().map(|g| g.open_files_limit).min().unwrap_or(0),
         peak_open_files: gens().map(|g| g.peak_open_files).max().unwrap_or(0),
+        runtime: gens()
+            .filter_map(|g| g.runtime.clone())
+            .reduce(|a, b| RuntimeHealth {
+                workers: a.workers.max(b.workers),
+                seconds: a.seconds.max(b.seconds),
+                busy_max: a.busy_max.max(b.busy_max),
+                cpu_max: a.cpu_max.max(b.cpu_max),
+                machine_cpu_max: a.machine_cpu_max.max(b.machine_cpu_max),
+                scheduling_delay_p99_ms: a.scheduling_delay_p99_ms.max(b.scheduling_delay_p99_ms),
+                scheduling_delay_max_ms: a.scheduling_delay_max_ms.max(b.scheduling_delay_max_ms),
+                global_queue_max: a.global_queue_max.max(b.global_queue_max),
+                dns_in_flight_max: a.dns_in_flight_max.max(b.dns_in_flight_max),
+                worst_second: [a.worst_second, b.worst_second]
+                    .into_iter()
+                    .flatten()
+                    .max_by(|x, y| {
+                        x.scheduling_delay_max_ms
+                            .total_cmp(&y.scheduling_delay_max_ms)
+                    }),
+            }),
+        reason: limited.first().and_then(|s| s.health.reason),
         limited: !limited.is_empty(),
         message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::runtime::RuntimeSecond;
+
+    fn health(worst: RuntimeSecond) -> RuntimeHealth {
+        RuntimeHealth {
+            workers: worst.workers,
+            seconds: 10,
+            cpu_max: worst.cpu,
+            machine_cpu_max: worst.machine_cpu,
+            scheduling_delay_max_ms: worst.scheduling_delay_max_ms,
+            worst_second: Some(worst),
+            ..RuntimeHealth::default()
+        }
+    }
+
+    fn second(cpu: f64, machine_cpu: f64, delay_ms: f64, queue: usize) -> RuntimeSecond {
+        RuntimeSecond {
+            second: 4,
+            workers: 2,
+            busy: 1.0,
+            cpu,
+            machine_cpu,
+            scheduling_delay_max_ms: delay_ms,
+            global_queue: queue,
+            ..RuntimeSecond::default()
+        }
+    }
+
+    #[test]
+    fn each_cause_is_named_from_the_second_the_runtime_fell_behind() {
+        let cases = [
+            (
+                second(0.97, 0.98, 400.0, 10),
+                LimitReason::Cpu,
+                "the process used 97%",
+            ),
+            (
+                second(0.5, 1.0, 900.0, 9000),
+                LimitReason::Cpu,
+                "other processes",
+            ),
+            (
+                second(0.6, 0.6, 900.0, 9000),
+                LimitReason::Cpu,
+                "9000 tasks were ready",
+            ),
+            (
+                second(0.1, 1.0, 800.0, 30),
+                LimitReason::SchedulingDelay,
+                "held by a blocking call",
+            ),
+            (
+                second(0.4, 0.95, 120.0, 30),
+                LimitReason::Cpu,
+                "took the CPU",
+            ),
+            (
+                second(0.3, 0.4, 120.0, 30),
+                LimitReason::SchedulingDelay,
+                "without the CPU being short",
+            ),
+            (
+                second(0.3, 0.4, 5.0, 3),
+                LimitReason::Unexplained,
+                "neither CPU",
+            ),
+        ];
+        for (worst, expected, words) in cases {
+            let (reason, text) = reason(Some(&health(worst.clone())), 2);
+            assert_eq!(reason, expected, "{worst:?}: {text}");
+            assert!(text.contains(words), "{worst:?}: {text}");
+            assert!(
+                text.contains("second 4") || expected == LimitReason::Unexplained,
+                "{text}"
+            );
+        }
+        let (reason, text) = super::reason(None, 2);
+        assert_eq!(reason, LimitReason::Unexplained, "{text}");
+    }
+
+    #[test]
+    fn a_full_blocking_pool_is_named() {
+        let mut rt = health(second(0.2, 0.3, 30.0, 0));
+        rt.dns_in_flight_max = 500;
+        let (reason, text) = reason(Some(&rt), 2);
+        assert_eq!(reason, LimitReason::BlockingPool, "{text}");
+        assert!(text.contains("500 DNS lookups"), "{text}");
     }
 }

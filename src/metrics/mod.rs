@@ -15,6 +15,7 @@ pub mod outcome;
 pub mod recorder;
 mod recording;
 pub mod result;
+pub mod runtime;
 pub mod search;
 pub mod series;
 pub mod series_merge;

@@ -16,6 +16,7 @@ use super::generator::{self, Resources};
 use super::names::ErrorKind;
 use super::recorder::{LiveStats, Recorder, RecorderHandle};
 use super::result::{Breakdown, GeneratorHealth};
+use super::runtime::RuntimeProbe;
 use super::series::SeriesWriter;
 use crate::plan::PlannedPhase;
 
@@ -29,6 +30,7 @@ pub struct Recording {
     pub start: tokio::time::Instant,
     pub started_at: DateTime<Utc>,
     task: JoinHandle<()>,
+    probe: RuntimeProbe,
     cpu_before: f64,
     open_files_limit: u64,
     regions: Vec<String>,
@@ -85,12 +87,14 @@ impl Recording {
         let (cpu_before, _) = crate::sysinfo::cpu_and_peak_rss();
         let start = tokio::time::Instant::from_std(zero.unwrap_or_else(std::time::Instant::now));
         let task = tokio::spawn(recorder.run(start.into_std()));
+        let probe = RuntimeProbe::start(dir, start);
         Ok(Recording {
             handle,
             live,
             start,
             started_at,
             task,
+            probe,
             cpu_before,
             open_files_limit,
             regions,
@@ -107,6 +111,7 @@ impl Recording {
             .await
             .context("the recorder stopped unexpectedly")?;
         let _ = self.task.await;
+        let (runtime, runtime_failure) = self.probe.finish().await;
         let (cpu_after, peak_rss_bytes) = crate::sysinfo::cpu_and_peak_rss();
         let (regions, overall) = breakdowns(&state, &self.regions, &self.phases);
         let generator = generator::measure(
@@ -119,13 +124,14 @@ impl Recording {
                 open_files_limit: self.open_files_limit,
                 peak_open_files: state.peak_open_files,
             },
+            Some(runtime),
         );
         let overall_errors = overall.errors.clone();
         Ok(Measured {
             regions,
             overall,
             generator,
-            incomplete: state.write_failure,
+            incomplete: state.write_failure.or(runtime_failure),
             error_details: super::details::for_classes(overall_errors.keys()),
         })
     }

@@ -274,6 +274,13 @@ pub struct GeneratorHealth {
     pub peak_rss_bytes: u64,
     pub open_files_limit: u64,
     pub peak_open_files: u64,
+    /// The async runtime's readings over the run (`runtime.csv` has them per second); absent
+    /// in results written before they were taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<super::runtime::RuntimeHealth>,
+    /// Why the generator could not keep the schedule, when `limited`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<super::runtime::LimitReason>,
     /// True when the generator's lag says it could not keep the schedule.
     pub limited: bool,
     /// Plain-words explanation when `limited`.

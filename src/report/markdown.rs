@@ -521,7 +521,35 @@ fn write_generator(out: &mut String, r: &RunResult) {
         "open files (peak / limit)".into(),
         format!("{} / {}", g.peak_open_files, g.open_files_limit),
     ]);
+    if let Some(rt) = &g.runtime {
+        t.row(vec![
+            format!(
+                "runtime threads busy, busiest second ({} threads)",
+                rt.workers
+            ),
+            format::pct(rt.busy_max),
+        ]);
+        t.row(vec![
+            "CPU use, busiest second".into(),
+            format::pct(rt.cpu_max),
+        ]);
+        t.row(vec![
+            "scheduling delay p99 / max".into(),
+            format!(
+                "{} / {}",
+                format::ms(rt.scheduling_delay_p99_ms),
+                format::ms(rt.scheduling_delay_max_ms)
+            ),
+        ]);
+    }
     let _ = writeln!(out, "{}", t.markdown());
+    if g.runtime.is_some() {
+        let _ = writeln!(
+            out,
+            "Scheduling delay is how late a 10 ms timer task was polled: how long a ready task waited for a \
+             runtime thread. Per second in `runtime.csv`.\n"
+        );
+    }
 }
 
 /// A merged run: which shard directories it came from, each with its own generator health

@@ -89,7 +89,9 @@ fn assert_never_silent(out: &std::process::Output, dir: &Path) {
         let name = f.to_string_lossy().into_owned();
         assert!(!name.ends_with(".tmp"), "temp file left: {name}");
         let len = std::fs::metadata(&f).expect("meta").len();
-        let per_second = name.ends_with("timeseries.csv") || name.ends_with("histograms.hlog");
+        let per_second = ["timeseries.csv", "histograms.hlog", "runtime.csv"]
+            .iter()
+            .any(|file| name.ends_with(file));
         assert!(len > 0 || per_second, "0-byte output: {name}");
         if name.ends_with(".png") {
             let bytes = std::fs::read(&f).expect("png");

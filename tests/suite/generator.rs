@@ -76,6 +76,8 @@ fn an_overloaded_generator_is_reported_as_the_bottleneck() {
         r["generator"]["lag_p99_ms"],
         stderr(&out)
     );
+    // Short of CPU: its one thread busy, or (on a loaded machine) a backlog of ready tasks.
+    assert_eq!(r["generator"]["reason"], "cpu", "{}", r["generator"]);
     let report = std::fs::read_to_string(out_dir.join("report.md")).expect("report.md");
     assert!(
         report.contains("the load generator, not the target, limited this run"),
@@ -90,6 +92,79 @@ fn an_overloaded_generator_is_reported_as_the_bottleneck() {
         verdict.contains("risk") || verdict.contains("not"),
         "verdict {verdict}"
     );
+}
+
+#[test]
+fn a_blocked_runtime_thread_is_reported_as_scheduling_delay() {
+    // One runtime thread, blocked for 800 ms one second in (the test hook does what a blocking
+    // call in a step would): the viewers due meanwhile start late, though the CPU is idle.
+    let text = scenario_yaml("embedded", 4, 40, "");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(dir.path(), "blocked.yaml", &text);
+    let out_dir = dir.path().join("out");
+    let out = bin()
+        .env("PEAKREADY_TEST_BLOCK_RUNTIME_MS", "800")
+        .args(["--threads", "1", "run"])
+        .arg(&path)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .expect("run");
+    let r = results(&out_dir);
+    let g = &r["generator"];
+    assert_eq!(g["limited"], true, "{g}\n{}", stderr(&out));
+    assert_eq!(g["reason"], "scheduling_delay", "{g}");
+    let delay = g["runtime"]["scheduling_delay_max_ms"]
+        .as_f64()
+        .unwrap_or(0.0);
+    assert!(delay >= 700.0, "the canary saw the block: {g}");
+    assert_eq!(g["runtime"]["workers"], 1, "{g}");
+    let words = "a runtime thread was held by a blocking call";
+    assert!(g["message"].as_str().unwrap_or("").contains(words), "{g}");
+    let report = std::fs::read_to_string(out_dir.join("report.md")).expect("report.md");
+    assert!(
+        report.contains(words) && report.contains("scheduling delay p99 / max"),
+        "{report}"
+    );
+    assert!(stdout(&out).contains(words), "{}", stdout(&out));
+    let csv = std::fs::read_to_string(out_dir.join("runtime.csv")).expect("runtime.csv");
+    let rows: Vec<&str> = csv.lines().collect();
+    assert!(
+        rows[0].starts_with("second,workers,busy,cpu,machine_cpu,scheduling_delay_p99_ms"),
+        "{csv}"
+    );
+    assert!(rows.len() >= 4, "a row per second: {csv}");
+    // The block shows in the row of the second it ended in, not averaged away.
+    let worst_row = rows[1..]
+        .iter()
+        .filter_map(|row| row.split(',').nth(6)?.parse::<f64>().ok())
+        .fold(0.0, f64::max);
+    assert!(worst_row >= 700.0, "{csv}");
+}
+
+#[test]
+fn an_unhindered_run_has_runtime_readings_and_no_reason() {
+    let text = scenario_yaml("embedded", 2, 20, "");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(dir.path(), "calm.yaml", &text);
+    let out_dir = dir.path().join("out");
+    let out = bin()
+        .arg("run")
+        .arg(&path)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .expect("run");
+    let r = results(&out_dir);
+    let g = &r["generator"];
+    assert!(
+        g["runtime"]["seconds"].as_u64().unwrap_or(0) >= 2,
+        "{g}\n{}",
+        stderr(&out)
+    );
+    if g["limited"] == false {
+        assert!(g.get("reason").is_none(), "no reason without a limit: {g}");
+    }
 }
 
 #[test]

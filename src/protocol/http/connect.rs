@@ -18,6 +18,7 @@ pub(super) async fn resolve(
         return Ok((SocketAddr::new(ip, origin.port), None));
     }
     let start = Instant::now();
+    let _on_the_blocking_pool = crate::metrics::runtime::DnsLookup::begin();
     let lookup = tokio::net::lookup_host((origin.host.as_str(), origin.port));
     let mut addrs = timeout(limit, lookup)
         .await

@@ -1,0 +1,288 @@
+//! The async runtime's own health, sampled each second beside the run (`runtime.csv`), so that
+//! "the generator limited this run" comes with its reason: short of CPU, runtime threads held
+//! by something that is not CPU work (a blocking call, a lock, a slow system call), or neither.
+//!
+//! Readings per second: the share of the runtime threads' time spent working rather than parked
+//! (tokio's stable `worker_total_busy_duration`), the process's CPU ÷ the cores its threads can
+//! use (getrusage), the whole machine's CPU (`/proc/stat`: a target on the same cores), the
+//! **scheduling delay** — how late a 10 ms canary timer is polled, which is how long a ready
+//! task waited for a runtime thread (plus the timer's 1 ms granularity) — the global queue
+//! depth, the tasks alive, and the DNS lookups in flight (the only work peakready puts on the
+//! blocking pool; tokio's own blocking-pool gauges need `--cfg tokio_unstable`).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// How often the canary timer fires.
+const CANARY: Duration = Duration::from_millis(10);
+
+pub const FILE: &str = "runtime.csv";
+
+/// One second of the runtime's readings: a row of `runtime.csv`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RuntimeSecond {
+    pub second: u64,
+    pub workers: usize,
+    /// Share of the runtime threads' time spent working (not parked), 0–1.
+    pub busy: f64,
+    /// The process's CPU ÷ the cores its runtime threads can use, 0–1.
+    pub cpu: f64,
+    /// The whole machine's CPU busy share, 0–1.
+    pub machine_cpu: f64,
+    pub scheduling_delay_p99_ms: f64,
+    pub scheduling_delay_max_ms: f64,
+    pub global_queue: usize,
+    pub alive_tasks: usize,
+    pub dns_in_flight_max: usize,
+}
+
+/// The runtime's health over a whole run (results.json: `generator.runtime`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RuntimeHealth {
+    /// Runtime worker threads.
+    pub workers: usize,
+    /// Seconds sampled.
+    pub seconds: u64,
+    /// Share of the runtime threads' time spent working, in the busiest second, 0–1.
+    pub busy_max: f64,
+    /// The process's CPU ÷ the cores its runtime threads can use (the fewer of cores and
+    /// threads), in the busiest second, 0–1.
+    pub cpu_max: f64,
+    /// The whole machine's CPU busy share in its busiest second, 0–1 (other processes
+    /// included: a target on the same machine takes cores from the generator).
+    #[serde(default)]
+    pub machine_cpu_max: f64,
+    /// How long a ready task waited for a runtime thread, over the whole run.
+    pub scheduling_delay_p99_ms: f64,
+    pub scheduling_delay_max_ms: f64,
+    /// Deepest global (injection) queue seen at a sample.
+    pub global_queue_max: usize,
+    /// Most DNS lookups in flight at once (each holds a blocking-pool thread).
+    pub dns_in_flight_max: usize,
+    /// The second in which a ready task waited longest, with its readings: what the runtime
+    /// was doing when the generator fell behind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worst_second: Option<RuntimeSecond>,
+}
+
+/// Why the generator could not keep its schedule, when it could not (results.json:
+/// `generator.reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitReason {
+    /// The process used (nearly) every core it can use, or other processes took the machine's.
+    Cpu,
+    /// Every DNS lookup thread of the blocking pool was taken.
+    BlockingPool,
+    /// Ready tasks waited for a runtime thread that was held by something other than CPU
+    /// work: a blocking call, a lock, a slow system call.
+    SchedulingDelay,
+    /// Late starts with none of the above seen (or no runtime readings, as in older results).
+    Unexplained,
+}
+
+/// Tokio's default cap on blocking-pool threads (`max_blocking_threads`), which peakready keeps.
+pub const BLOCKING_POOL_THREADS: usize = 512;
+
+static DNS_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+static DNS_IN_FLIGHT_MAX: AtomicUsize = AtomicUsize::new(0);
+
+/// Held while a DNS lookup runs on the blocking pool.
+pub struct DnsLookup(());
+
+impl DnsLookup {
+    pub fn begin() -> DnsLookup {
+        let now = DNS_IN_FLIGHT.fetch_add(1, Ordering::Relaxed) + 1;
+        DNS_IN_FLIGHT_MAX.fetch_max(now, Ordering::Relaxed);
+        DnsLookup(())
+    }
+}
+
+impl Drop for DnsLookup {
+    fn drop(&mut self) {
+        DNS_IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The probe running beside a run; [`RuntimeProbe::finish`] stops it.
+pub struct RuntimeProbe {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<(RuntimeHealth, Option<String>)>,
+}
+
+impl RuntimeProbe {
+    /// Starts sampling now, second 0 beginning at `zero`. With `dir`, `runtime.csv` is written
+    /// there row by row.
+    pub fn start(dir: Option<&Path>, zero: Instant) -> RuntimeProbe {
+        let (stop, stopped) = oneshot::channel();
+        let path = dir.map(|d| d.join(FILE));
+        let task = tokio::spawn(sample(path, zero, stopped));
+        if let Some(ms) = test_block_ms() {
+            tokio::spawn(async move {
+                tokio::time::sleep_until(zero + Duration::from_secs(1)).await;
+                // Deliberately blocks this runtime thread (see `test_block_ms`).
+                std::thread::sleep(Duration::from_millis(ms));
+            });
+        }
+        RuntimeProbe { stop, task }
+    }
+
+    /// Stops sampling. Returns the run's runtime health and why `runtime.csv` is incomplete,
+    /// if a write failed.
+    pub async fn finish(self) -> (RuntimeHealth, Option<String>) {
+        let _ = self.stop.send(());
+        self.task.await.unwrap_or_else(|e| {
+            (
+                RuntimeHealth::default(),
+                Some(format!("the runtime probe stopped: {e}")),
+            )
+        })
+    }
+}
+
+/// Test hook: `PEAKREADY_TEST_BLOCK_RUNTIME_MS=N` blocks one runtime thread for N ms one second
+/// into the run, as a blocking call in a step would, so that a test can see it reported as
+/// scheduling delay. Not a user setting; documented in docs/architecture.md.
+fn test_block_ms() -> Option<u64> {
+    std::env::var("PEAKREADY_TEST_BLOCK_RUNTIME_MS")
+        .ok()?
+        .parse()
+        .ok()
+}
+
+struct Second {
+    delays_us: Histogram<u64>,
+    busy_before: Duration,
+    cpu_before: f64,
+    machine_before: Option<(u64, u64)>,
+    at: Instant,
+}
+
+fn busy_total(metrics: &tokio::runtime::RuntimeMetrics) -> Duration {
+    (0..metrics.num_workers())
+        .map(|w| metrics.worker_total_busy_duration(w))
+        .sum()
+}
+
+fn new_histogram() -> Histogram<u64> {
+    // 1 µs to 1 hour, 2 significant digits: a canary is late by ms, rarely by seconds.
+    Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("constant, valid bounds")
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+async fn sample(
+    path: Option<PathBuf>,
+    zero: Instant,
+    mut stopped: oneshot::Receiver<()>,
+) -> (RuntimeHealth, Option<String>) {
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let workers = metrics.num_workers().max(1);
+    let usable_cores = crate::sysinfo::cores().clamp(1, workers) as f64;
+    let mut health = RuntimeHealth {
+        workers,
+        ..RuntimeHealth::default()
+    };
+    let mut run_delays = new_histogram();
+    let mut failure = None;
+    let mut file = path.as_ref().and_then(|p| {
+        std::fs::File::create(p)
+            .map(csv::Writer::from_writer)
+            .map_err(|e| failure = Some(format!("writing {}: {e}", p.display())))
+            .ok()
+    });
+    let mut second = 0u64;
+    let mut current = Second {
+        delays_us: new_histogram(),
+        busy_before: busy_total(&metrics),
+        cpu_before: crate::sysinfo::cpu_and_peak_rss().0,
+        machine_before: crate::sysinfo::machine_cpu_ticks(),
+        at: Instant::now(),
+    };
+    let mut tick = Instant::now().max(zero) + CANARY;
+    loop {
+        tokio::select! {
+            _ = &mut stopped => break,
+            () = tokio::time::sleep_until(tick) => {}
+        }
+        let now = Instant::now();
+        let late = now.saturating_duration_since(tick);
+        let _ = current.delays_us.record(late.as_micros().max(1) as u64);
+        // After a long block, the ticks missed are skipped, not replayed: one late wake is one
+        // sample of the delay, not hundreds.
+        tick = (tick + CANARY).max(now + CANARY);
+        if now < zero + Duration::from_secs(second + 1) {
+            continue;
+        }
+        // A second (or more, after a block) has closed: one row.
+        let elapsed = now.duration_since(current.at).as_secs_f64().max(1e-3);
+        let busy_now = busy_total(&metrics);
+        let cpu_now = crate::sysinfo::cpu_and_peak_rss().0;
+        let busy = (busy_now.saturating_sub(current.busy_before)).as_secs_f64()
+            / (elapsed * workers as f64);
+        let cpu = (cpu_now - current.cpu_before).max(0.0) / elapsed / usable_cores;
+        let machine_now = crate::sysinfo::machine_cpu_ticks();
+        let machine = match (current.machine_before, machine_now) {
+            (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => (b1 - b0) as f64 / (t1 - t0) as f64,
+            _ => 0.0,
+        };
+        let row = RuntimeSecond {
+            second,
+            workers,
+            busy: round3(busy.min(1.0)),
+            cpu: round3(cpu.min(1.0)),
+            machine_cpu: round3(machine.min(1.0)),
+            scheduling_delay_p99_ms: current.delays_us.value_at_quantile(0.99) as f64 / 1000.0,
+            scheduling_delay_max_ms: current.delays_us.max() as f64 / 1000.0,
+            global_queue: metrics.global_queue_depth(),
+            alive_tasks: metrics.num_alive_tasks(),
+            dns_in_flight_max: DNS_IN_FLIGHT_MAX
+                .swap(DNS_IN_FLIGHT.load(Ordering::Relaxed), Ordering::Relaxed),
+        };
+        if let Some(w) = file.as_mut() {
+            if let Err(e) = w.serialize(&row).and_then(|()| Ok(w.flush()?)) {
+                failure.get_or_insert_with(|| {
+                    let name = path.as_deref().unwrap_or(Path::new(FILE));
+                    format!("writing {}: {e}", name.display())
+                });
+                file = None;
+            }
+        }
+        let _ = run_delays.add(&current.delays_us);
+        health.seconds += 1;
+        health.busy_max = health.busy_max.max(row.busy);
+        health.cpu_max = health.cpu_max.max(row.cpu);
+        health.machine_cpu_max = health.machine_cpu_max.max(row.machine_cpu);
+        health.global_queue_max = health.global_queue_max.max(row.global_queue);
+        health.dns_in_flight_max = health.dns_in_flight_max.max(row.dns_in_flight_max);
+        let worse = health.worst_second.as_ref().map_or(true, |w| {
+            row.scheduling_delay_max_ms > w.scheduling_delay_max_ms
+        });
+        if worse {
+            health.worst_second = Some(row);
+        }
+        current = Second {
+            delays_us: new_histogram(),
+            busy_before: busy_now,
+            cpu_before: cpu_now,
+            machine_before: machine_now,
+            at: now,
+        };
+        second = now
+            .saturating_duration_since(zero)
+            .as_secs()
+            .max(second + 1);
+    }
+    health.scheduling_delay_p99_ms = run_delays.value_at_quantile(0.99) as f64 / 1000.0;
+    health.scheduling_delay_max_ms = run_delays.max() as f64 / 1000.0;
+    (health, failure)
+}
