@@ -592,6 +592,50 @@ fn the_collector_judges_slos_live_on_the_merged_seconds_and_ends_on_merges_verdi
 }
 
 #[test]
+fn abort_when_on_the_merged_seconds_stops_every_shard() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let server = Server::start(&[]);
+    // Every join fails (no such path): the fleet's error rate is 100% from the first second.
+    let yaml = scenario_yaml(&server.url, 20, 20, "")
+        .replace("path: /api/v1/token", "path: /api/v1/no-such-path")
+        .replace(
+            "  max_joins_per_sec: 200\n",
+            "  max_joins_per_sec: 200\n  abort_when: { error_rate: 0.5, after: 1s }\n",
+        );
+    assert!(
+        yaml.contains("no-such-path") && yaml.contains("abort_when"),
+        "{yaml}"
+    );
+    let scenario = write(tmp.path(), "down.yaml", &yaml);
+    let merged = tmp.path().join("merged");
+    let (collector, url) = start_collector(&merged, 2, &[]);
+    let manifests = render(tmp.path(), &scenario, 2, &["--collector-url", &url]);
+    let pods = start_pods(&manifests, tmp.path(), &BTreeMap::new());
+    let (code, out, err) = finish_collector(collector, Duration::from_secs(90));
+    drop(pods);
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    assert!(
+        err.contains("(merged over every shard): stopping every shard"),
+        "{err}"
+    );
+    let r = results(&merged);
+    assert_eq!(r["status"], "aborted", "{out}");
+    assert!(
+        r["notices"]
+            .to_string()
+            .contains("the collector stopped every shard: aborted: error rate"),
+        "{}",
+        r["notices"]
+    );
+    // Stopped long before the plan's 400 joins.
+    let joins = r["overall"]["joins"]["attempted"].as_u64().expect("joins");
+    assert!(
+        joins < 300,
+        "{joins} joins attempted: the fleet was not stopped"
+    );
+}
+
+#[test]
 fn a_shard_killed_mid_run_and_retried_leaves_a_partial_run_that_names_it() {
     let tmp = tempfile::tempdir().expect("tmp");
     let server = Server::start(&[]);
