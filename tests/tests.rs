@@ -72,3 +72,6 @@ mod mutate;
 
 #[path = "suite/fuzz.rs"]
 mod fuzz;
+
+#[path = "suite/schema.rs"]
+mod schema;

@@ -4,7 +4,6 @@
 
 pub mod capacity;
 pub mod network;
-pub mod planned;
 pub mod readiness;
 pub mod search;
 pub mod series;
@@ -49,14 +48,13 @@ pub fn assess_dir(dir: &Path, result: &mut RunResult) {
     let mut readiness = readiness::assess(result, series.as_ref());
     // A capacity search's verdict comes from its steps, not from this directory's one run.
     if let Some(c) = &result.capacity {
-        let shares: Vec<(String, f64)> = result.scenario.resolved["regions"]
-            .as_array()
-            .map(|rs| {
-                rs.iter()
-                    .filter_map(|x| Some((x["name"].as_str()?.to_string(), x["share"].as_f64()?)))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let shares: Vec<(String, f64)> = result
+            .scenario
+            .resolved
+            .iter()
+            .flat_map(|s| &s.regions)
+            .map(|x| (x.name.clone(), x.share))
+            .collect();
         search::apply(&mut readiness, c, &shares);
     }
     if let Some(why) = &result.incomplete {

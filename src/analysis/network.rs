@@ -10,10 +10,9 @@
 //! Anything else (a tail without emulated loss, stalls with fast downloads) is not explained
 //! and keeps the platform wording.
 
-use serde_json::Value;
-
 use crate::format;
 use crate::metrics::{Metric, RunResult, Stat};
+use crate::scenario::NetworkProfile;
 
 /// A region's emulated network as run.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,16 +27,15 @@ pub struct Profile {
 }
 
 impl Profile {
-    fn from_json(v: &Value) -> Option<Profile> {
-        let n = |k: &str| v[k].as_f64().unwrap_or(0.0);
-        v.is_object().then(|| Profile {
-            preset: v["preset"].as_str().map(String::from),
-            rtt_ms: n("rtt_ms"),
-            jitter_ms: n("jitter_ms"),
-            loss_pct: n("loss_pct"),
-            down_kbps: v["down_kbps"].as_u64().unwrap_or(0),
-            up_kbps: v["up_kbps"].as_u64().unwrap_or(0),
-        })
+    fn from_scenario(n: &NetworkProfile) -> Profile {
+        Profile {
+            preset: n.preset.clone(),
+            rtt_ms: n.rtt_ms,
+            jitter_ms: n.jitter_ms,
+            loss_pct: n.loss_pct,
+            down_kbps: n.down_kbps,
+            up_kbps: n.up_kbps,
+        }
     }
 
     /// `rtt 180 ms ± 20 ms, 2% loss, 1,500 kbit/s down` (preset named when it came from one).
@@ -69,10 +67,12 @@ pub fn profiles(r: &RunResult) -> Vec<(String, Option<Profile>)> {
     r.regions
         .iter()
         .map(|b| {
-            let region = r.scenario.resolved["regions"]
-                .as_array()
-                .and_then(|rs| rs.iter().find(|x| x["name"].as_str() == Some(&b.name)));
-            let profile = region.and_then(|x| Profile::from_json(&x["network"]));
+            let region = r
+                .scenario
+                .resolved
+                .as_ref()
+                .and_then(|s| s.regions.iter().find(|x| x.name == b.name));
+            let profile = region.and_then(|x| x.network.as_ref().map(Profile::from_scenario));
             (b.name.clone(), profile)
         })
         .collect()
@@ -80,14 +80,13 @@ pub fn profiles(r: &RunResult) -> Vec<(String, Option<Profile>)> {
 
 /// The local addresses viewers connected from (`target.source_addrs`), in words.
 pub fn source_addrs(r: &RunResult) -> String {
-    let addrs: Vec<String> = r.scenario.resolved["target"]["source_addrs"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
+    let addrs: Vec<String> = r
+        .scenario
+        .resolved
+        .iter()
+        .flat_map(|s| &s.target.source_addrs)
+        .map(|a| a.to_string())
+        .collect();
     if addrs.is_empty() {
         "the OS's choice".into()
     } else {

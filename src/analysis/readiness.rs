@@ -1,7 +1,8 @@
 //! Verdict per region and overall, headroom against the planned event, and what was not tested.
 //!
 //! **Target load.** With an `event` forecast: forecast × `load.scale` × `headroom`, per region
-//! its share of it. Without one: the run's own planned peak (see [`super::planned`]), reached
+//! its share of it. Without one: the run's own planned peak (`plan::Plan::peak`, the plan rebuilt
+//! from results.json's typed scenario and seed), reached
 //! when the run got within [`PLAN_TOLERANCE`] of it (arrivals are whole viewers per second).
 //!
 //! **Verdict.** NOT READY when an SLO broke in a sustained way (see [`super::capacity`]) below
@@ -13,11 +14,11 @@
 
 use crate::metrics::result::{Readiness, ScopeReadiness, Verdict};
 use crate::metrics::{Metric, RunResult, RunStatus};
+use crate::plan::Plan;
 use crate::scenario::SloGate;
 
 use super::capacity::{self, ScopeCapacity, SUSTAIN_S};
 use super::network;
-use super::planned;
 use super::series::Series;
 use super::target::Target;
 use crate::format;
@@ -26,23 +27,19 @@ use crate::format;
 pub const PLAN_TOLERANCE: f64 = 0.05;
 
 fn target(r: &RunResult) -> Target {
-    let plan = planned::peak(r);
-    let ev = &r.scenario.resolved["event"];
-    super::target::target(
-        ev["expected_peak_viewers"].as_f64(),
-        ev["expected_peak_joins_per_sec"].as_f64(),
-        r.scenario.scale,
-        ev["headroom"].as_f64().unwrap_or(1.0),
-        plan.viewers,
-        plan.joins_per_sec,
-    )
+    match &r.scenario.resolved {
+        Some(s) => super::target::of_scenario(s, &Plan::build(s, r.seed)),
+        // `quick` has no scenario: no forecast, and no planned viewers.
+        None => super::target::target(None, None, r.scenario.scale, 1.0, 0.0, 0.0),
+    }
 }
 
 fn share(r: &RunResult, region: &str) -> f64 {
-    let regions = r.scenario.resolved["regions"].as_array();
-    regions
-        .and_then(|rs| rs.iter().find(|x| x["name"].as_str() == Some(region)))
-        .and_then(|x| x["share"].as_f64())
+    r.scenario
+        .resolved
+        .as_ref()
+        .and_then(|s| s.regions.iter().find(|x| x.name == region))
+        .map(|x| x.share)
         .unwrap_or(1.0 / r.regions.len().max(1) as f64)
 }
 
@@ -322,7 +319,7 @@ pub fn assess(r: &RunResult, series: Option<&Series>) -> Readiness {
 }
 
 fn headroom_words(r: &RunResult, o: &ScopeReadiness, t: &Target) -> String {
-    let ev = &r.scenario.resolved["event"];
+    let ev = r.scenario.resolved.as_ref().and_then(|s| s.event.as_ref());
     let scale = format::pct(r.scenario.scale);
     let failed = r.slo.iter().filter(|s| !s.passed).count();
     let held = match (o.held_viewers, failed) {
@@ -343,9 +340,9 @@ fn headroom_words(r: &RunResult, o: &ScopeReadiness, t: &Target) -> String {
         .map(|h| format!(", {h:.2}× the target"))
         .unwrap_or_default();
     if t.from_event {
-        let name = ev["name"].as_str().unwrap_or("the event");
-        let hr = ev["headroom"].as_f64().unwrap_or(1.0);
-        let forecast = ev["expected_peak_viewers"].as_f64().unwrap_or(0.0);
+        let name = ev.map_or("the event", |e| e.name.as_str());
+        let hr = t.headroom;
+        let forecast = t.forecast_viewers.unwrap_or(0.0);
         let what = if r.scenario.scale < 1.0 {
             format!("a {scale} rehearsal")
         } else {
@@ -358,7 +355,7 @@ fn headroom_words(r: &RunResult, o: &ScopeReadiness, t: &Target) -> String {
         );
         if let (Some(j), Some(fj)) = (
             o.held_joins_per_sec,
-            ev["expected_peak_joins_per_sec"].as_f64(),
+            ev.and_then(|e| e.expected_peak_joins_per_sec),
         ) {
             s.push_str(&format!(
                 "; {} joins/s held against {} joins/s (= {} × {scale} × {hr})",

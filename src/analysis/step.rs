@@ -17,7 +17,7 @@ use std::path::Path;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use hdrhistogram::Histogram;
 
-use crate::metrics::result::{decode_histogram, new_histogram, summarize};
+use crate::metrics::result::{decode_histogram, new_histogram, summarize_all};
 use crate::metrics::search::{StepGate, StepVerdict};
 use crate::metrics::{Breakdown, Metric, Stat};
 use crate::scenario::{SearchQuantity, SloGate};
@@ -112,8 +112,10 @@ pub fn read_window(
                 .filter(|r| r.second >= from && r.second < to_s)
                 .fold((0u64, 0u64), |(q, e), r| (q + r.requests, e + r.errors))
         };
-        let build =
-            |(requests, errors): (u64, u64), hists: &BTreeMap<Metric, Histogram<u64>>| Breakdown {
+        let build = |(requests, errors): (u64, u64),
+                     hists: &BTreeMap<Metric, Histogram<u64>>|
+         -> Result<Breakdown, String> {
+            Ok(Breakdown {
                 name: name(i),
                 requests,
                 error_rate: if requests == 0 {
@@ -121,11 +123,12 @@ pub fn read_window(
                 } else {
                     errors as f64 / requests as f64
                 },
-                metrics: hists.iter().map(|(m, h)| (*m, summarize(*m, h))).collect(),
+                metrics: summarize_all(hists)?,
                 ..Breakdown::default()
-            };
-        out.window.push(build(counts(from_s), &win_h[i]));
-        out.step.push(build(counts(0), &step_h[i]));
+            })
+        };
+        out.window.push(build(counts(from_s), &win_h[i])?);
+        out.step.push(build(counts(0), &step_h[i])?);
         let in_window: Vec<u64> = rows
             .iter()
             .filter(|r| r.second >= from_s && r.second < to_s)
@@ -305,7 +308,7 @@ pub fn gate_failure_words(g: &StepGate) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::result::{new_histogram, record_value};
+    use crate::metrics::result::{new_histogram, record_value, summarize};
 
     fn gate(metric: &str, stat: &str, threshold: f64) -> SloGate {
         SloGate {
@@ -325,8 +328,10 @@ mod tests {
         if let Some(ms) = join_p95_ms {
             let mut h = new_histogram().expect("histogram");
             record_value(&mut h, (ms * 1000.0) as u64);
-            b.metrics
-                .insert(Metric::JoinMs, summarize(Metric::JoinMs, &h));
+            b.metrics.insert(
+                Metric::JoinMs,
+                summarize(Metric::JoinMs, &h).expect("summary"),
+            );
         }
         b
     }

@@ -7,6 +7,8 @@
 //! own planned peak. A region's target is its share of the whole.
 
 use crate::format::{num, pct};
+use crate::plan::{Plan, PlannedPeak};
+use crate::scenario::Scenario;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Target {
@@ -36,6 +38,23 @@ pub fn target(
         scale,
         headroom,
     }
+}
+
+/// The target of a scenario and its plan: what `validate` and `capacity` announce and what the
+/// analysis judges a run against, from one rule.
+pub fn of_scenario(s: &Scenario, plan: &Plan) -> Target {
+    let peak: PlannedPeak = plan.peak();
+    let event = s.event.as_ref();
+    target(
+        event
+            .and_then(|e| e.expected_peak_viewers)
+            .map(|v| v as f64),
+        event.and_then(|e| e.expected_peak_joins_per_sec),
+        s.load.scale,
+        event.map_or(1.0, |e| e.headroom),
+        peak.viewers,
+        peak.joins_per_sec,
+    )
 }
 
 impl Target {

@@ -2,6 +2,7 @@
 //! did not test.
 
 use crate::metrics::{Metric, RunResult};
+use crate::scenario::WatchProtocol;
 
 use crate::format;
 
@@ -10,10 +11,13 @@ fn measured(r: &RunResult, metric: Metric) -> bool {
 }
 
 pub fn list(r: &RunResult, has_series: bool) -> Vec<String> {
-    let s = &r.scenario.resolved;
+    let s = r.scenario.resolved.as_ref();
     let mut out = Vec::new();
     if r.scenario.scale < 1.0 {
-        let forecast = s["event"]["expected_peak_viewers"].as_f64();
+        let forecast = s
+            .and_then(|s| s.event.as_ref())
+            .and_then(|e| e.expected_peak_viewers)
+            .map(|v| v as f64);
         out.push(match forecast {
             Some(f) => format!(
                 "the full scale: this was a {} rehearsal; the event's {} concurrent viewers were not generated",
@@ -23,15 +27,15 @@ pub fn list(r: &RunResult, has_series: bool) -> Vec<String> {
             None => format!("the full scale: this was a {} rehearsal", format::pct(r.scenario.scale)),
         });
     }
-    if s["viewer"]["watch"]["protocol"].as_str() == Some("none") {
+    if s.is_some_and(|s| s.viewer.watch.protocol == WatchProtocol::None) {
         out.push("video delivery (viewer.watch.protocol is `none`)".into());
     }
-    if s["viewer"]["chat"].is_null() {
+    if s.map_or(true, |s| s.viewer.chat.is_none()) {
         out.push("chat, gifts and likes (no `viewer.chat`)".into());
     } else if !measured(r, Metric::ChatConnectMs) && !measured(r, Metric::ChatDeliveryMs) {
         out.push("chat: `viewer.chat` is configured but no chat sample was measured".into());
     }
-    if s["publishers"].is_null() {
+    if s.map_or(true, |s| s.publishers.is_none()) {
         out.push("stream ingest by publishers (no `publishers`)".into());
     } else if !measured(r, Metric::PublishConnectMs) {
         out.push("stream ingest: `publishers` is configured but nothing was measured".into());
@@ -42,15 +46,12 @@ pub fn list(r: &RunResult, has_series: bool) -> Vec<String> {
             r.scenario.target
         ));
     }
-    let no_network: Vec<String> = s["regions"]
-        .as_array()
-        .map(|rs| {
-            rs.iter()
-                .filter(|x| x["network"].is_null())
-                .filter_map(|x| x["name"].as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
+    let no_network: Vec<String> = s
+        .iter()
+        .flat_map(|s| &s.regions)
+        .filter(|x| x.network.is_none())
+        .map(|x| x.name.clone())
+        .collect();
     if !no_network.is_empty() {
         out.push(format!(
             "regional networks (latency, loss, bandwidth) for {}: no `network` profile, so their viewers saw this machine's network",

@@ -130,28 +130,12 @@ pub fn describe(s: &Search) -> String {
 
 /// The level the event needs, in the searched quantity, and where it came from.
 fn target(sc: &Scenario, s: &Search, seed: u64) -> (f64, String) {
-    // The planned peak as `validate` computes it, then the one target rule of the analysis.
-    let plan = Plan::build(sc, seed);
-    let planned_viewers = plan.concurrency().peak.min(sc.load.max_viewers as f64);
-    let planned_joins = plan
-        .phases
-        .iter()
-        .map(|p| {
-            p.joins_per_sec
-                .max(p.ramp_to.unwrap_or(0.0))
-                .min(sc.load.max_joins_per_sec)
-        })
-        .fold(0.0f64, f64::max);
-    let event = sc.event.as_ref();
-    let forecast_joins = event.and_then(|e| e.expected_peak_joins_per_sec);
-    let t = crate::analysis::target::target(
-        event.and_then(|e| e.expected_peak_viewers.map(|v| v as f64)),
-        forecast_joins,
-        sc.load.scale,
-        event.map_or(1.0, |e| e.headroom),
-        planned_viewers,
-        planned_joins,
-    );
+    // The planned peak and target rule of `validate` and the analysis.
+    let t = crate::analysis::target::of_scenario(sc, &Plan::build(sc, seed));
+    let forecast_joins = sc
+        .event
+        .as_ref()
+        .and_then(|e| e.expected_peak_joins_per_sec);
     let basis = |from_event: bool| if from_event { "event" } else { "plan" }.to_string();
     match s.quantity {
         SearchQuantity::ConcurrentViewers => (t.viewers.round(), basis(t.from_event)),
@@ -543,7 +527,7 @@ fn finish(
     result.notices.push(format!(
         "capacity search: the per-second data, latency tables and charts of this directory are the run in {source}; every step's own data is under steps/"
     ));
-    result.scenario.resolved = serde_json::to_value(&original).unwrap_or(serde_json::Value::Null);
+    result.scenario.resolved = Some(original.clone());
     let outcome_ok = matches!(
         c.outcome,
         SearchOutcome::Bracket | SearchOutcome::NoKneeUpToMax

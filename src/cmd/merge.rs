@@ -10,7 +10,6 @@
 //! plan's phases follow the earliest shard; when starts differ by more than
 //! [`SKEW_WARNING_S`] the merge says so, since the target then never saw the plan's combined load.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -20,6 +19,7 @@ use crate::metrics::merge::{merge_results, MergePlan, ShardInput};
 use crate::metrics::series_merge::{merge_series, SeriesSource};
 use crate::metrics::RunResult;
 use crate::plan::Shard;
+use crate::scenario::Scenario;
 
 /// Start-time differences above this are reported: rows of one merged second then came from
 /// different moments of the plan.
@@ -360,7 +360,9 @@ fn check_same_run(first: &Loaded, other: &Loaded) -> anyhow::Result<()> {
             );
         }
     }
-    if let Some(key) = resolved_difference(&a.scenario.resolved, &b.scenario.resolved) {
+    if let Some(key) =
+        resolved_difference(a.scenario.resolved.as_ref(), b.scenario.resolved.as_ref())
+    {
         bail!(
             "{}/results.json: scenario.resolved.{key} differs from {}/results.json: the shards ran different \
              versions of the scenario; run every shard from the same file with the same --seed",
@@ -374,36 +376,14 @@ fn check_same_run(first: &Loaded, other: &Loaded) -> anyhow::Result<()> {
 /// The first top-level key of the resolved scenario that differs, ignoring what may
 /// legitimately differ between machines: the path the file was given by and the local
 /// source addresses.
-fn resolved_difference(a: &serde_json::Value, b: &serde_json::Value) -> Option<String> {
-    let strip = |v: &serde_json::Value| -> BTreeMap<String, serde_json::Value> {
-        let mut m: BTreeMap<String, serde_json::Value> = v
-            .as_object()
-            .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default();
-        m.remove("source");
-        if let Some(t) = m.get_mut("target").and_then(|t| t.as_object_mut()) {
-            t.remove("source_addrs");
+fn resolved_difference(a: Option<&Scenario>, b: Option<&Scenario>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            crate::scenario::differing_sections(a, b, &["source", "target.source_addrs"])
+                .into_iter()
+                .next()
         }
-        m
-    };
-    let (a, b) = (strip(a), strip(b));
-    a.keys()
-        .chain(b.keys())
-        .find(|k| a.get(*k) != b.get(*k))
-        .cloned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn resolved_scenarios_differ_only_where_it_matters() {
-        let a = json!({"source": "a.yaml", "load": {"max_viewers": 10}, "target": {"source_addrs": ["127.0.0.2"], "timeout": 2}});
-        let b = json!({"source": "/x/a.yaml", "load": {"max_viewers": 10}, "target": {"source_addrs": [], "timeout": 2}});
-        assert_eq!(resolved_difference(&a, &b), None);
-        let c = json!({"source": "a.yaml", "load": {"max_viewers": 20}, "target": {"timeout": 2}});
-        assert_eq!(resolved_difference(&a, &c), Some("load".into()));
+        (None, None) => None,
+        _ => Some("(the whole scenario)".into()),
     }
 }

@@ -130,7 +130,7 @@ fn scenario_info(opts: &QuickOptions) -> ScenarioInfo {
         max_joins_per_sec: 0.0,
         target: opts.url.to_string(),
         slo: Vec::new(),
-        resolved: serde_json::Value::Null,
+        resolved: None,
     }
 }
 

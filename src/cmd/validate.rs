@@ -111,7 +111,7 @@ pub fn render(s: &Scenario, seed: u64) -> String {
             s.load.max_viewers
         );
     }
-    target_lines(&mut out, s, &plan, peak);
+    target_lines(&mut out, s, &plan);
     end_line(&mut out, s, conc.at_end);
     for phase in plan.phases.iter().filter(|p| p.capped) {
         let _ = writeln!(
@@ -142,29 +142,11 @@ pub fn render(s: &Scenario, seed: u64) -> String {
 
 /// The readiness target (the figure every report judges the run against) and, when the plan
 /// cannot reach it, a warning with the numbers: READY would be out of reach from the start.
-fn target_lines(out: &mut String, s: &Scenario, plan: &Plan, planned_peak: f64) {
+fn target_lines(out: &mut String, s: &Scenario, plan: &Plan) {
     use crate::format::num;
-    let planned_viewers = planned_peak.min(s.load.max_viewers as f64);
-    let planned_joins = plan
-        .phases
-        .iter()
-        .map(|p| {
-            p.joins_per_sec
-                .max(p.ramp_to.unwrap_or(0.0))
-                .min(s.load.max_joins_per_sec)
-        })
-        .fold(0.0f64, f64::max);
-    let event = s.event.as_ref();
-    let t = crate::analysis::target::target(
-        event
-            .and_then(|e| e.expected_peak_viewers)
-            .map(|v| v as f64),
-        event.and_then(|e| e.expected_peak_joins_per_sec),
-        s.load.scale,
-        event.map_or(1.0, |e| e.headroom),
-        planned_viewers,
-        planned_joins,
-    );
+    let planned = plan.peak();
+    let (planned_viewers, planned_joins) = (planned.viewers, planned.joins_per_sec);
+    let t = crate::analysis::target::of_scenario(s, plan);
     let _ = writeln!(
         out,
         "  readiness target: {}, {} joins/s",

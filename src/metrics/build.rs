@@ -8,7 +8,7 @@ use hdrhistogram::Histogram;
 use super::names::{ErrorKind, Metric};
 use super::outcome::ViewerCounts;
 use super::recorder::{Cell, RecorderState};
-use super::result::{new_histogram, summarize, Breakdown, JoinCounts};
+use super::result::{new_histogram, summarize_all, Breakdown, JoinCounts};
 use super::series::Counters;
 
 /// Counters and histograms being summed up.
@@ -39,14 +39,14 @@ impl Accumulator {
         }
     }
 
-    fn breakdown(&self, name: &str) -> Breakdown {
+    fn breakdown(&self, name: &str) -> Result<Breakdown, String> {
         let c = &self.counters;
         let errors = ErrorKind::ALL
             .iter()
             .filter(|k| c.errors[k.index()] > 0)
             .map(|k| (*k, c.errors[k.index()]))
             .collect();
-        Breakdown {
+        Ok(Breakdown {
             name: name.to_string(),
             joins: JoinCounts {
                 attempted: c.arrivals,
@@ -64,22 +64,19 @@ impl Accumulator {
             } else {
                 c.request_errors() as f64 / c.requests as f64
             },
-            metrics: self
-                .hists
-                .iter()
-                .map(|(m, h)| (*m, summarize(*m, h)))
-                .collect(),
+            metrics: summarize_all(&self.hists)?,
             phases: Vec::new(),
-        }
+        })
     }
 }
 
-/// Per-region breakdowns (with per-phase entries) and the overall one.
+/// Per-region breakdowns (with per-phase entries) and the overall one; an error when a
+/// histogram could not be encoded.
 pub fn breakdowns(
     state: &RecorderState,
     regions: &[String],
     phases: &[String],
-) -> (Vec<Breakdown>, Breakdown) {
+) -> Result<(Vec<Breakdown>, Breakdown), String> {
     let mut overall = Accumulator::default();
     let mut overall_phases: Vec<Accumulator> =
         phases.iter().map(|_| Accumulator::default()).collect();
@@ -96,9 +93,9 @@ pub fn breakdowns(
             region.add(cell);
             overall.add(cell);
             overall_phases[p].add(cell);
-            per_phase.push(phase.breakdown(phase_name));
+            per_phase.push(phase.breakdown(phase_name)?);
         }
-        let mut b = region.breakdown(name);
+        let mut b = region.breakdown(name)?;
         b.departures = state.departures.get(r).copied().unwrap_or(0);
         b.peak_concurrent_viewers = state.peak_active.get(r).copied().unwrap_or(0);
         b.phases = per_phase;
@@ -112,13 +109,13 @@ pub fn breakdowns(
         }
         out.push(b);
     }
-    let mut all = overall.breakdown("overall");
+    let mut all = overall.breakdown("overall")?;
     all.departures = state.departures.iter().sum();
     all.peak_concurrent_viewers = state.peak_active_overall;
     all.phases = phases
         .iter()
         .zip(&overall_phases)
         .map(|(n, a)| a.breakdown(n))
-        .collect();
-    (out, all)
+        .collect::<Result<_, _>>()?;
+    Ok((out, all))
 }

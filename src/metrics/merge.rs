@@ -14,7 +14,7 @@ use super::generator::{self, ShardHealth};
 use super::names::{ErrorKind, Metric};
 use super::outcome::{ViewerCounts, ViewerOutcome};
 use super::result::{
-    decode_histogram, new_histogram, summarize, Breakdown, JoinCounts, MergeInfo, ShardSource,
+    decode_histogram, new_histogram, summarize_all, Breakdown, JoinCounts, MergeInfo, ShardSource,
 };
 use super::series_merge::SeriesPeaks;
 use super::{Measured, RunHead, RunResult, RunStatus};
@@ -69,8 +69,11 @@ pub fn merge_results(
         }
         overall.add(&s.result.overall, &format!("{at}: overall"))?;
     }
-    let mut regions: Vec<Breakdown> = regions.into_iter().map(Acc::finish).collect();
-    let mut overall = overall.finish();
+    let mut regions: Vec<Breakdown> = regions
+        .into_iter()
+        .map(Acc::finish)
+        .collect::<anyhow::Result<_>>()?;
+    let mut overall = overall.finish()?;
     // The sum at each second counts viewers live together; each shard's own peak (taken at every
     // join, not once a second) is also a floor, since the other shards had ≥ 0 viewers then.
     for (b, peak) in regions.iter_mut().zip(&peaks.regions) {
@@ -287,7 +290,7 @@ impl Acc {
         Ok(())
     }
 
-    fn finish(self) -> Breakdown {
+    fn finish(self) -> anyhow::Result<Breakdown> {
         // Recomputed from the summed counts rather than averaged: error_rate excludes viewer
         // outcomes (`ErrorKind::is_outcome`), exactly as a single run computes it.
         let request_errors: u64 = self
@@ -296,7 +299,7 @@ impl Acc {
             .filter(|(k, _)| k.is_request())
             .map(|(_, n)| n)
             .sum();
-        Breakdown {
+        Ok(Breakdown {
             name: self.name,
             joins: self.joins,
             departures: self.departures,
@@ -309,20 +312,20 @@ impl Acc {
             } else {
                 request_errors as f64 / self.requests as f64
             },
-            metrics: self
-                .hists
-                .iter()
-                .map(|(m, h)| (*m, summarize(*m, h)))
-                .collect(),
-            phases: self.phases.into_iter().map(Acc::finish).collect(),
-        }
+            metrics: summarize_all(&self.hists).map_err(anyhow::Error::msg)?,
+            phases: self
+                .phases
+                .into_iter()
+                .map(Acc::finish)
+                .collect::<anyhow::Result<_>>()?,
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::result::record_value;
+    use crate::metrics::result::{record_value, summarize};
 
     fn breakdown(name: &str, values: &[u64], joins: u64) -> Breakdown {
         let mut h = new_histogram().expect("histogram");
@@ -337,8 +340,10 @@ mod tests {
         b.joins.attempted = joins;
         b.errors.insert(ErrorKind::Timeout, 1);
         b.errors.insert(ErrorKind::StalePlaylist, 2);
-        b.metrics
-            .insert(Metric::JoinMs, summarize(Metric::JoinMs, &h));
+        b.metrics.insert(
+            Metric::JoinMs,
+            summarize(Metric::JoinMs, &h).expect("summary"),
+        );
         b
     }
 
@@ -351,7 +356,7 @@ mod tests {
         let mut acc = Acc::new("eu");
         acc.add(&a, "a").expect("adds");
         acc.add(&b, "b").expect("adds");
-        let m = acc.finish();
+        let m = acc.finish().expect("summaries");
         let join = &m.metrics[&Metric::JoinMs];
         assert_eq!(join.count, 200);
         assert!((join.p50 - 10.0).abs() < 0.1, "p50 {}", join.p50);

@@ -16,6 +16,7 @@ pub mod recorder;
 mod recording;
 pub mod result;
 pub mod runtime;
+pub mod schema;
 pub mod search;
 pub mod series;
 pub mod series_merge;

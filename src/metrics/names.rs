@@ -71,12 +71,14 @@ impl Unit {
         }
     }
 
-    /// Recorded integer → the reported value.
-    pub fn scale(self) -> f64 {
+    /// Recorded integers per reported unit (µs per ms, ppm per 1): the reported value is the
+    /// recorded one divided by this. Dividing, not multiplying by 1e-3, keeps a figure what it
+    /// means: 2389 µs reads 2.389 ms, not 2.3890000000000002.
+    pub fn per_unit(self) -> f64 {
         match self {
-            Unit::Millis => 1e-3,
+            Unit::Millis => 1e3,
             Unit::Count => 1.0,
-            Unit::Ratio => 1e-6,
+            Unit::Ratio => 1e6,
         }
     }
 }
@@ -430,6 +432,7 @@ impl std::fmt::Display for Metric {
 /// A statistic of a metric, as named in SLO keys and results.json (`p99.9`, `value` for a
 /// metric that is one number per run).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub enum Stat {
     #[serde(rename = "p50")]
     P50,
@@ -511,6 +514,19 @@ macro_rules! serde_by_name {
         impl Serialize for $ty {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_str(self.name())
+            }
+        }
+
+        /// In the published schema (`docs/results.schema.json`): one of the names.
+        #[cfg(test)]
+        impl schemars::JsonSchema for $ty {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($ty).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                let names: Vec<&str> = $all.iter().map(|x| x.name()).collect();
+                schemars::json_schema!({ "type": "string", "enum": names })
             }
         }
 

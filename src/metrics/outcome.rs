@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// The one way a started viewer's visit ended (see `docs/architecture.md`, "Viewer outcomes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ViewerOutcome {
     /// Got its first frame and watched without a playback failure until it left.
@@ -115,6 +116,7 @@ impl ViewerOutcome {
 
 /// Viewers of one region (or all) by outcome, and the two viewer-level rates.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct ViewerCounts {
     /// Viewers whose visit was started (= the sum of `outcomes`).
     pub started: u64,

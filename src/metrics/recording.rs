@@ -113,7 +113,8 @@ impl Recording {
         let _ = self.task.await;
         let (runtime, runtime_failure) = self.probe.finish().await;
         let (cpu_after, peak_rss_bytes) = crate::sysinfo::cpu_and_peak_rss();
-        let (regions, overall) = breakdowns(&state, &self.regions, &self.phases);
+        let (regions, overall) = breakdowns(&state, &self.regions, &self.phases)
+            .map_err(|e| anyhow::anyhow!("summarising the run's histograms: {e}"))?;
         let generator = generator::measure(
             &overall,
             Resources {

@@ -2,7 +2,8 @@
 //!
 //! # Format
 //! `results.json` is this struct serialized with serde_json; the field docs below are its
-//! reference. `"schema": 1` versions it. Every timing metric is a [`MetricSummary`] in
+//! reference. `"schema": 2` versions it (see [`super::schema`] for what reads older files);
+//! `docs/results.schema.json` publishes it. Every timing metric is a [`MetricSummary`] in
 //! milliseconds that also carries its HdrHistogram (V2 deflate, base64) so that `report`,
 //! `merge` and `compare` recompute from histograms and never average percentiles.
 //! Secrets (header values) are never part of it.
@@ -18,11 +19,12 @@ use serde::{Deserialize, Serialize};
 use super::names::{ErrorKind, Metric, Stat};
 use super::outcome::ViewerCounts;
 use crate::plan::{PlannedPhase, Shard};
-use crate::scenario::SloGate;
+use crate::scenario::{Scenario, SloGate};
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct RunResult {
     /// Version of this format.
     pub schema: u32,
@@ -125,6 +127,7 @@ impl RunResult {
 
 /// Where a merged result came from (`peakready merge`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct MergeInfo {
     /// N of the shards' `--shard I/N`.
     pub shard_count: u64,
@@ -142,6 +145,7 @@ pub struct MergeInfo {
 
 /// One shard of a merged result, with its own generator health.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct ShardSource {
     /// I of `--shard I/N` (1-based).
     pub index: u64,
@@ -157,6 +161,7 @@ pub struct ShardSource {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct ScenarioInfo {
     pub name: String,
     pub description: Option<String>,
@@ -169,11 +174,13 @@ pub struct ScenarioInfo {
     /// The target's base URL (`embedded` resolved to the address used).
     pub target: String,
     pub slo: Vec<SloGate>,
-    /// The resolved scenario (header values omitted), for the report.
-    pub resolved: serde_json::Value,
+    /// The scenario as run (header values and data-feeder rows never written), read back into
+    /// the typed model; `null` for `quick`, which has no scenario.
+    pub resolved: Option<Scenario>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// Every planned arrival was started and the drain finished.
@@ -186,6 +193,7 @@ pub enum RunStatus {
 
 /// Counts and metrics for one region (or all regions together).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Breakdown {
     pub name: String,
     pub joins: JoinCounts,
@@ -212,6 +220,7 @@ pub struct Breakdown {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct JoinCounts {
     /// Viewers whose journey was started.
     pub attempted: u64,
@@ -224,6 +233,7 @@ pub struct JoinCounts {
 
 /// One metric's distribution. Times in milliseconds; counts as counts; ratios as fractions.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct MetricSummary {
     /// `ms`, `count` or `ratio`.
     pub unit: String,
@@ -242,6 +252,7 @@ pub struct MetricSummary {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct SloResult {
     /// Region name, or `overall`.
     pub scope: String,
@@ -258,6 +269,7 @@ pub struct SloResult {
 
 /// Was the load generator, not the target, the limit?
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct GeneratorHealth {
     /// Actual − intended start of viewers, in ms.
     pub lag_p50_ms: f64,
@@ -287,37 +299,51 @@ pub struct GeneratorHealth {
     pub message: Option<String>,
 }
 
-/// Summarise a histogram recorded in `metric`'s units.
-pub fn summarize(metric: Metric, hist: &Histogram<u64>) -> MetricSummary {
+/// Summarise a histogram recorded in `metric`'s units. An error (the histogram could not be
+/// encoded) fails the summary: a summary without its histogram could not be re-rendered or
+/// merged, and an empty one would read as "no samples".
+pub fn summarize(metric: Metric, hist: &Histogram<u64>) -> Result<MetricSummary, String> {
     let unit = metric.unit().name();
-    let scale = metric.unit().scale();
-    let q = |quantile: f64| hist.value_at_quantile(quantile) as f64 * scale;
-    MetricSummary {
+    let per = metric.unit().per_unit();
+    let q = |quantile: f64| hist.value_at_quantile(quantile) as f64 / per;
+    Ok(MetricSummary {
         unit: unit.into(),
         count: hist.len(),
-        min: hist.min() as f64 * scale,
-        mean: hist.mean() * scale,
+        min: hist.min() as f64 / per,
+        // The recorded unit is the resolution: a thousandth of it is already more than it means.
+        mean: (hist.mean() * 1e3).round() / 1e3 / per,
         p50: q(0.5),
         p90: q(0.9),
         p95: q(0.95),
         p99: q(0.99),
         p99_9: q(0.999),
-        max: hist.max() as f64 * scale,
-        hdr: encode_histogram(hist),
-    }
+        max: hist.max() as f64 / per,
+        hdr: encode_histogram(hist).map_err(|e| format!("{}: {e}", metric.name()))?,
+    })
 }
 
-pub fn encode_histogram(hist: &Histogram<u64>) -> String {
+/// Every metric's summary (see [`summarize`]).
+pub fn summarize_all<'a>(
+    hists: impl IntoIterator<Item = (&'a Metric, &'a Histogram<u64>)>,
+) -> Result<BTreeMap<Metric, MetricSummary>, String> {
+    hists
+        .into_iter()
+        .map(|(m, h)| Ok((*m, summarize(*m, h)?)))
+        .collect()
+}
+
+/// The histogram as results.json carries it: V2 deflate, base64.
+pub fn encode_histogram(hist: &Histogram<u64>) -> Result<String, String> {
     let mut bytes = Vec::new();
-    // Serializing an in-memory histogram into a Vec cannot fail for lack of space; an error here
-    // would be a bug in hdrhistogram, and an empty string is then decoded as an empty histogram.
-    if V2DeflateSerializer::new()
+    V2DeflateSerializer::new()
         .serialize(hist, &mut bytes)
-        .is_err()
-    {
-        return String::new();
-    }
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+        .map_err(|e| {
+            format!(
+                "the histogram ({} samples) could not be encoded: {e:?}",
+                hist.len()
+            )
+        })?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
 pub fn decode_histogram(encoded: &str) -> Result<Histogram<u64>, String> {
@@ -392,6 +418,7 @@ impl MetricSummary {
 
 /// Readiness for the planned event: READY, AT RISK or NOT READY.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Every SLO held at or above the target load.
@@ -419,6 +446,7 @@ impl Verdict {
 
 /// The analysis of a run against its target load; see `analysis::readiness` for the rules.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Readiness {
     pub overall: ScopeReadiness,
     pub regions: Vec<ScopeReadiness>,
@@ -436,6 +464,7 @@ pub struct Readiness {
 
 /// Capacity and verdict for one region, or `overall`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct ScopeReadiness {
     pub scope: String,
     pub verdict: Verdict,
@@ -459,6 +488,7 @@ pub struct ScopeReadiness {
 
 /// The load at which the first SLO broke for `sustain_s` seconds or more.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Knee {
     /// Run second of the first broken second.
     pub second: u64,
@@ -470,6 +500,7 @@ pub struct Knee {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct GateBreak {
     pub metric: Metric,
     pub stat: Stat,

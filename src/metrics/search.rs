@@ -9,6 +9,7 @@ use crate::scenario::{SearchQuantity, SloGate};
 
 /// The search as configured and as it went.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct CapacitySearch {
     pub quantity: SearchQuantity,
     pub start: f64,
@@ -44,6 +45,7 @@ pub struct CapacitySearch {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SearchOutcome {
     /// A pass and a fail within `precision`, and the hold passed at the pass.
@@ -77,6 +79,7 @@ impl SearchOutcome {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StepVerdict {
     Pass,
@@ -100,6 +103,7 @@ impl StepVerdict {
 
 /// One step (or the hold).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct SearchStep {
     /// 1-based; the hold is numbered after the last step.
     pub index: u32,
@@ -144,6 +148,7 @@ impl SearchStep {
 
 /// One gate in one scope of one step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct StepGate {
     /// Region name or `overall`.
     pub scope: String,

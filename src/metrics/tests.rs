@@ -14,7 +14,8 @@ async fn recorded_values_survive_into_summaries_at_every_magnitude() {
     }
     let state = handle.finish().await.expect("state");
     task.await.expect("recorder task");
-    let (regions, overall) = breakdowns(&state, &["a".into(), "b".into()], &["p".into()]);
+    let (regions, overall) =
+        breakdowns(&state, &["a".into(), "b".into()], &["p".into()]).expect("summaries");
     let join = &regions[0].metrics[&Metric::JoinMs];
     assert_eq!(join.count, 1000);
     // p50 ≈ 100 µs × 500² = 25 s, max = 100 s; 3 significant digits.
@@ -78,4 +79,21 @@ async fn a_backlogged_recorder_files_events_under_the_second_they_happened() {
         })
         .collect();
     assert_eq!(&per_second[..3], &[3, 5, 1], "{csv}");
+}
+
+#[test]
+fn summaries_read_as_recorded_without_float_noise() {
+    // Every value below 2048 µs is recorded exactly; its summary must read as that many
+    // thousandths of a ms (`0.009`, never `0.009000000000000001`).
+    for us in 1..2048u64 {
+        let mut h = result::new_histogram().expect("histogram");
+        result::record_value(&mut h, us);
+        let s = result::summarize(Metric::JoinMs, &h).expect("summary");
+        for v in [s.min, s.mean, s.p50, s.max] {
+            let text = serde_json::to_string(&v).expect("json");
+            let decimals = text.split('.').nth(1).map_or(0, str::len);
+            assert!(decimals <= 3, "{us} µs reads {text} ms");
+        }
+        assert_eq!(s.p50, us as f64 / 1000.0);
+    }
 }

@@ -12,7 +12,7 @@
 
 use std::f64::consts::SQRT_2;
 
-use super::{erfc, lognormal_params, RateSegment};
+use super::{lognormal_params, RateSegment};
 use crate::scenario::WatchTime;
 
 /// Instants sampled per phase for its peak (every whole second of a phase no longer than this),
@@ -68,7 +68,7 @@ impl Survival {
             }
             Survival::LogNormal { mu, sigma } => {
                 let z = (a.ln() - mu) / sigma;
-                let phi = |x: f64| 0.5 * erfc(-x / SQRT_2);
+                let phi = |x: f64| 0.5 * libm::erfc(-x / SQRT_2);
                 let survival = 1.0 - phi(z);
                 let m1 = (mu + sigma * sigma / 2.0).exp() * phi(z - sigma);
                 let m2 = (2.0 * mu + 2.0 * sigma * sigma).exp() * phi(z - 2.0 * sigma);

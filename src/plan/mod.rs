@@ -73,6 +73,7 @@ impl RateSegment {
 
 /// One phase as planned, for summaries and reports.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct PlannedPhase {
     pub name: String,
     pub start_s: f64,
@@ -104,6 +105,7 @@ pub struct Plan {
 /// `--shard I/N`: this process runs arrivals whose viewer id ≡ I−1 (mod N), with an even mix of
 /// regions (see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Shard {
     /// 1-based.
     pub index: u64,
@@ -199,6 +201,17 @@ pub struct Arrival {
     pub watch_for: Duration,
 }
 
+/// The plan's peak, capped as the engine caps it: the figure the readiness target falls back to
+/// without an event forecast. `validate`, `capacity` and the analysis (`report DIR` rebuilds
+/// the plan from results.json's typed scenario and seed) all read it from [`Plan::peak`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlannedPeak {
+    /// Expected concurrent viewers (all regions), at most `load.max_viewers`.
+    pub viewers: f64,
+    /// Highest arrival rate of any phase, at most `load.max_joins_per_sec`.
+    pub joins_per_sec: f64,
+}
+
 /// Per region and phase: what the plan expects. Used by `validate` and the report's plan table.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct PhaseExpectation {
@@ -282,6 +295,26 @@ impl Plan {
             .unwrap_or(0.0)
     }
 
+    /// Peak expected concurrency and join rate (see [`PlannedPeak`]).
+    pub fn peak(&self) -> PlannedPeak {
+        // `watch.protocol: none` viewers still stay their watch time (the engine holds them),
+        // so they count as concurrent like any other.
+        let viewers = self.concurrency().peak.min(self.max_viewers as f64);
+        let joins_per_sec = self
+            .phases
+            .iter()
+            .map(|p| {
+                p.joins_per_sec
+                    .max(p.ramp_to.unwrap_or(0.0))
+                    .min(self.max_joins_per_sec)
+            })
+            .fold(0.0f64, f64::max);
+        PlannedPeak {
+            viewers,
+            joins_per_sec,
+        }
+    }
+
     /// Expected concurrent viewers (all regions): the peak, each phase's peak, and the value
     /// when the last phase ends (see `concurrency.rs`; its cost does not grow with the plan's
     /// length).
@@ -361,9 +394,8 @@ fn lognormal_params(median: Duration, p90: Duration) -> (f64, f64) {
 }
 
 /// Fraction of a log-normal watch time (given by its median and 90th percentile, in seconds)
-/// still running `t` seconds in. Shared with `analysis::planned`, which recomputes the plan
-/// from a results directory.
-pub fn lognormal_survival(median_s: f64, p90_s: f64, t: f64) -> f64 {
+/// still running `t` seconds in.
+fn lognormal_survival(median_s: f64, p90_s: f64, t: f64) -> f64 {
     if t <= 0.0 {
         return 1.0;
     }
@@ -371,33 +403,9 @@ pub fn lognormal_survival(median_s: f64, p90_s: f64, t: f64) -> f64 {
         Duration::from_secs_f64(median_s.max(0.0)),
         Duration::from_secs_f64(p90_s.max(0.0)),
     );
-    0.5 * erfc((t.ln() - mu) / (sigma * std::f64::consts::SQRT_2))
+    0.5 * libm::erfc((t.ln() - mu) / (sigma * std::f64::consts::SQRT_2))
 }
 
-/// Complementary error function (Numerical Recipes' erfcc, |error| < 1.2e-7): good enough for
-/// a planning estimate, and avoids a dependency.
-fn erfc(x: f64) -> f64 {
-    const COEFFICIENTS: [f64; 10] = [
-        -1.265_512_23,
-        1.000_023_68,
-        0.374_091_96,
-        0.096_784_18,
-        -0.186_288_06,
-        0.278_868_07,
-        -1.135_203_98,
-        1.488_515_87,
-        -0.822_152_23,
-        0.170_872_77,
-    ];
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let poly = COEFFICIENTS.iter().rev().fold(0.0, |acc, c| acc * t + c);
-    let r = t * (-z * z + poly).exp();
-    if x >= 0.0 {
-        r
-    } else {
-        2.0 - r
-    }
 }
 
 /// Lazily generated arrivals, in time order.

@@ -122,6 +122,29 @@ fn expected_concurrency_accounts_for_departures() {
 /// Regions are dealt per shard, so the shards together keep every instant, phase, viewer id
 /// and watch time of the unsharded plan, and each region's count within N of it.
 #[test]
+fn the_planned_peak_is_capped_like_the_engine() {
+    // 10/s for 100 s, 5 s each: 50 concurrent; a ramp past the join cap counts as the cap.
+    let scenario = Scenario::fixture().with_phases(&[("steady", 100, 10.0, Some(40.0))]);
+    let mut capped = scenario.clone();
+    capped.load.max_joins_per_sec = 30.0;
+    capped.load.max_viewers = 20;
+    let peak = Plan::build(&capped, 1).peak();
+    assert_eq!(peak.joins_per_sec, 30.0);
+    assert_eq!(peak.viewers, 20.0);
+    let free = Plan::build(&scenario, 1).peak();
+    assert_eq!(free.joins_per_sec, 40.0);
+    // The last 5 s of arrivals: 38.65 + 38.95 + 39.25 + 39.55 + 39.85.
+    assert!((free.viewers - 196.25).abs() < 1e-6, "{}", free.viewers);
+}
+
+#[test]
+fn lognormal_survival_meets_its_median_and_p90() {
+    assert!((lognormal_survival(20.0, 45.0, 20.0) - 0.5).abs() < 1e-9);
+    assert!((lognormal_survival(20.0, 45.0, 45.0) - 0.1).abs() < 1e-6);
+    assert_eq!(lognormal_survival(20.0, 45.0, 0.0), 1.0);
+}
+
+#[test]
 fn shards_partition_the_plan_exactly() {
     let whole: Vec<Arrival> = Plan::build(&demo_like(), 5).arrivals().collect();
     let mut joined: Vec<Arrival> = (1..=3)

@@ -163,13 +163,8 @@ pub fn scale_words(scale: f64) -> String {
 
 /// The event's name, from the resolved scenario kept in results.json.
 pub fn event_name(result: &RunResult) -> Option<String> {
-    result
-        .scenario
-        .resolved
-        .get("event")?
-        .get("name")?
-        .as_str()
-        .map(str::to_string)
+    let event = result.scenario.resolved.as_ref()?.event.as_ref()?;
+    Some(event.name.clone())
 }
 
 /// The overall label of the card's header: the worst region badge, or the run's own failure.

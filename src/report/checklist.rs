@@ -6,12 +6,12 @@
 use std::fmt::Write;
 
 use chrono::{DateTime, Duration, Utc};
-use serde_json::Value;
 
 use crate::analysis::network;
 use crate::format;
 use crate::metrics::result::{ScopeReadiness, Verdict};
 use crate::metrics::{ErrorKind, Metric, RunResult};
+use crate::scenario::SupportTier;
 
 /// Stages of the timeline: title and offset from the event start.
 const STAGES: [(&str, i64); 5] = [
@@ -77,12 +77,12 @@ fn top_errors(r: &RunResult, scope: &str, metric: Metric) -> String {
     }
 }
 
-fn support_targets(tier: Option<&str>) -> String {
+fn support_targets(tier: Option<SupportTier>) -> String {
     match tier {
-        Some("basic") => "basic support: next business day — arrange paid event coverage or own every incident in-house".into(),
-        Some("enterprise") => "enterprise support: 4 h response — open a proactive event case in advance".into(),
-        Some("strategic") => "strategic support: 1 h response, P1 in 15 min — share the event plan with the account's TAM".into(),
-        _ => "no `event.support_tier` in the scenario: agree on a provider support tier and its response targets".into(),
+        Some(SupportTier::Basic) => "basic support: next business day — arrange paid event coverage or own every incident in-house".into(),
+        Some(SupportTier::Enterprise) => "enterprise support: 4 h response — open a proactive event case in advance".into(),
+        Some(SupportTier::Strategic) => "strategic support: 1 h response, P1 in 15 min — share the event plan with the account's TAM".into(),
+        None => "no `event.support_tier` in the scenario: agree on a provider support tier and its response targets".into(),
     }
 }
 
@@ -145,9 +145,9 @@ pub fn render(r: &RunResult) -> String {
     if super::is_quick(r) {
         return quick(r);
     }
-    let ev = &r.scenario.resolved["event"];
-    let start = ev["starts_at"]
-        .as_str()
+    let ev = r.scenario.resolved.as_ref().and_then(|s| s.event.as_ref());
+    let start = ev
+        .and_then(|e| e.starts_at.as_deref())
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
         .map(|t| t.with_timezone(&Utc));
     let mut st = Stages::default();
@@ -182,7 +182,7 @@ pub fn render(r: &RunResult) -> String {
         0,
         format!(
             "Escalation matrix with response targets: {}",
-            support_targets(ev["support_tier"].as_str())
+            support_targets(ev.map(|e| e.support_tier))
         ),
     );
     st.add(0, format!("On-call rota across the viewers' time zones ({all}): primary and secondary per shift, names and phone numbers"));
@@ -210,7 +210,7 @@ pub fn render(r: &RunResult) -> String {
         3,
         format!(
             "Escalate per the matrix ({})",
-            support_targets(ev["support_tier"].as_str())
+            support_targets(ev.map(|e| e.support_tier))
         ),
     );
     st.add(
@@ -221,7 +221,7 @@ pub fn render(r: &RunResult) -> String {
     st.add(4, "Lift the change freeze; keep this results directory and compare the next rehearsal against it".into());
 
     let mut out = String::new();
-    let name = ev["name"].as_str().unwrap_or(&r.scenario.name);
+    let name = ev.map_or(r.scenario.name.as_str(), |e| e.name.as_str());
     let _ = writeln!(out, "# Contingency checklist: {name}\n");
     match start {
         Some(t) => {
@@ -261,12 +261,12 @@ pub fn render(r: &RunResult) -> String {
 }
 
 fn alert_item(r: &RunResult) -> String {
-    let a = &r.scenario.resolved["alerts"];
+    let a = r.scenario.resolved.as_ref().and_then(|s| s.alerts.as_ref());
     let mut parts = Vec::new();
-    if let Some(v) = a["latency_ms"].as_f64() {
+    if let Some(v) = a.and_then(|a| a.latency_ms) {
         parts.push(format!("latency > {}", format::ms(v)));
     }
-    if let Some(v) = a["loss_pct"].as_f64() {
+    if let Some(v) = a.and_then(|a| a.loss_pct) {
         parts.push(format!("packet loss > {}", format::pct(v / 100.0)));
     }
     let slo: Vec<String> = r
@@ -280,7 +280,7 @@ fn alert_item(r: &RunResult) -> String {
     } else {
         format!("; page on the SLOs too: {}", slo.join(", "))
     };
-    if parts.is_empty() || matches!(a, Value::Null) {
+    if parts.is_empty() {
         format!("No `alerts` in the scenario: set alert thresholds below the SLOs and test that they page{slo}")
     } else {
         format!(

@@ -153,8 +153,7 @@ pub fn load_any(path: &Path) -> anyhow::Result<RunResult> {
     }
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let result: RunResult = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a peakready results file", path.display()))?;
+    let result = crate::metrics::schema::read(&text, &path.display().to_string())?;
     super::verify::histograms(path, &result)?;
     Ok(result)
 }
@@ -237,33 +236,12 @@ fn rate_row(
 /// legitimately differs between two runs of one scenario (the path the file was given by, the
 /// embedded server's address), as `merge` does.
 fn scenario_changes(base: &RunResult, cand: &RunResult) -> Vec<String> {
-    let as_json = |r: &RunResult| serde_json::to_value(&r.scenario.resolved).unwrap_or_default();
-    let (b, c) = (as_json(base), as_json(cand));
-    let (Some(b), Some(c)) = (b.as_object(), c.as_object()) else {
-        return Vec::new();
-    };
-    let mut keys: Vec<&String> = b.keys().chain(c.keys()).collect();
-    keys.sort();
-    keys.dedup();
-    let strip = |v: Option<&serde_json::Value>| {
-        v.cloned().map(|mut v| {
-            if let Some(o) = v.as_object_mut() {
-                o.remove("base_url");
-            }
-            v
-        })
-    };
-    keys.into_iter()
-        .filter(|k| k.as_str() != "source")
-        .filter(|k| {
-            let (x, y) = (b.get(*k), c.get(*k));
-            if k.as_str() == "target" {
-                return strip(x) != strip(y);
-            }
-            x != y
-        })
-        .cloned()
-        .collect()
+    match (&base.scenario.resolved, &cand.scenario.resolved) {
+        (Some(b), Some(c)) => {
+            crate::scenario::differing_sections(b, c, &["source", "target.base_url"])
+        }
+        _ => Vec::new(),
+    }
 }
 
 pub fn compare(

@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use crate::metrics::{Breakdown, ErrorKind, Metric, RunResult, RunStatus, Stat, METRICS};
+use crate::scenario::ChatDelivery;
 
 use super::table::{Align, Table};
 use crate::format;
@@ -234,11 +235,15 @@ fn write_regions(out: &mut String, r: &RunResult) {
 /// Chat per region and overall: connect time, delivery time and the delivery ratio, with the
 /// delivery mode that defines them.
 fn write_chat(out: &mut String, r: &RunResult) {
-    let chat = &r.scenario.resolved["viewer"]["chat"];
-    if !chat.is_object() {
+    let Some(chat) = r
+        .scenario
+        .resolved
+        .as_ref()
+        .and_then(|s| s.viewer.chat.as_ref())
+    else {
         return;
-    }
-    let echo = chat["delivery"].as_str() == Some("echo");
+    };
+    let echo = chat.delivery == ChatDelivery::Echo;
     let _ = writeln!(out, "## Chat\n");
     let _ = writeln!(
         out,

@@ -125,16 +125,7 @@ pub fn render_files(dir: &Path, result: &RunResult) -> Vec<(String, String)> {
 pub fn load(dir: &Path) -> anyhow::Result<RunResult> {
     let path = dir.join("results.json");
     let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let result: RunResult = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a peakready results file", path.display()))?;
-    if result.schema != crate::metrics::result::SCHEMA_VERSION {
-        anyhow::bail!(
-            "{} has schema {}, this peakready reads schema {}",
-            path.display(),
-            result.schema,
-            crate::metrics::result::SCHEMA_VERSION
-        );
-    }
+    let result = crate::metrics::schema::read(&text, &path.display().to_string())?;
     verify::histograms(&path, &result)?;
     let csv = dir.join("timeseries.csv");
     if csv.exists() {

@@ -7,11 +7,20 @@ use std::time::Duration;
 
 /// Serialize a `Duration` as fractional seconds (results.json, plan summaries).
 pub mod serde_secs {
-    use serde::Serializer;
+    use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
 
     pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_f64(d.as_secs_f64())
+    }
+
+    /// Seconds back into a `Duration` (results.json read back); a negative, infinite or
+    /// overflowing number is an error, never a panic.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(secs).map_err(|e| {
+            serde::de::Error::custom(format!("{secs} is not a duration in seconds: {e}"))
+        })
     }
 }
 

@@ -318,21 +318,9 @@ pub(crate) fn nearest<'a, S: AsRef<str>>(word: &str, candidates: &'a [S]) -> Opt
         .map(|(_, c)| c)
 }
 
-/// Classic two-row Levenshtein distance over chars, case-insensitive.
+/// Levenshtein distance over chars (strsim's), case-insensitive.
 pub(crate) fn levenshtein(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.to_lowercase().chars().collect();
-    let b: Vec<char> = b.to_lowercase().chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.iter().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
+    strsim::levenshtein(&a.to_lowercase(), &b.to_lowercase())
 }
 
 /// Replace each secret value by `${VAR}`. Empty values carry nothing to hide.
@@ -400,6 +388,7 @@ mod tests {
     fn levenshtein_and_nearest() {
         assert_eq!(levenshtein("kitten", "sitting"), 3);
         assert_eq!(levenshtein("", "abc"), 3);
+        assert_eq!(levenshtein("Rtt_MS", "rtt_ms"), 0);
         let keys = ["name", "duration", "joins_per_sec", "ramp_to"];
         assert_eq!(nearest("joins_per_second", &keys), Some("joins_per_sec"));
         assert_eq!(nearest("durtion", &keys), Some("duration"));

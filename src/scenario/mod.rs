@@ -11,6 +11,7 @@
 //! This module must not import anything after it in the pipeline (plan, engine, report).
 
 mod data;
+mod diff;
 pub mod duration;
 mod error;
 mod extract;
@@ -38,6 +39,7 @@ mod tests;
 
 use std::path::Path;
 
+pub use diff::differing_sections;
 pub use error::{ScenarioError, ScenarioErrors};
 pub use interpolate::Found;
 use locate::{Locator, Pos};

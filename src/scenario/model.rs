@@ -3,16 +3,23 @@
 //! Nothing here is a raw string from the YAML that still needs interpreting: durations are
 //! `Duration`s, URLs are parsed, `${VAR}`s are substituted, presets are expanded. Everything
 //! after `scenario/` (plan, engine, report) reads only these types.
+//!
+//! results.json carries the scenario as run (`scenario.resolved`), serialised from these types
+//! and read back into them, so `report DIR`, `compare` and `merge` take a `&Scenario`, never
+//! loose JSON: a renamed field is a compile error here and a refused file there, not a silent
+//! default. What is `#[serde(skip)]` (header values, data-feeder rows) is never written and
+//! reads back empty.
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::metrics::{Metric, Stat};
 
 /// A parsed, validated scenario.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Scenario {
     pub name: String,
     pub description: Option<String>,
@@ -27,7 +34,7 @@ pub struct Scenario {
     pub slo: Slo,
     pub alerts: Option<Alerts>,
     /// Values that came from `${VAR}`s, env files or `--set`, with where each came from.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<Override>,
     /// `peakready capacity`'s search; ignored by `run`.
     pub search: Option<Search>,
@@ -35,7 +42,8 @@ pub struct Scenario {
 
 /// A value the file did not hold as written: `${VAR}` (environment, env file or default) or
 /// `--set`. Secrets (variables used in headers) show as `<hidden>`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Override {
     /// Key path, like `load.phases[1].joins_per_sec`.
     pub key: String,
@@ -44,7 +52,8 @@ pub struct Override {
     pub from: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Event {
     pub name: String,
     /// RFC 3339 timestamp as written.
@@ -56,7 +65,8 @@ pub struct Event {
     pub support_tier: SupportTier,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum SupportTier {
     Basic,
@@ -67,7 +77,8 @@ pub enum SupportTier {
 /// Where load goes. `base_url == Embedded` means "start the built-in staging server".
 ///
 /// `Debug` is written by hand so header values (possibly secrets) print as `<redacted>`.
-#[derive(Clone, Serialize)]
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Target {
     pub base_url: BaseUrl,
     /// Hosts load may be sent to. Always contains the embedded server's loopback host when used.
@@ -82,6 +93,7 @@ pub struct Target {
     /// connected before does) instead of a full handshake each (a new device).
     pub tls_resume: bool,
     #[serde(with = "crate::scenario::duration::serde_secs")]
+    #[cfg_attr(test, schemars(with = "f64"))]
     pub timeout: Duration,
     /// Local source addresses to spread connections over (issue 4); empty = let the OS choose.
     pub source_addrs: Vec<std::net::IpAddr>,
@@ -107,14 +119,16 @@ impl std::fmt::Debug for Target {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum BaseUrl {
     Embedded,
     Url(Url),
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Region {
     pub name: String,
     /// Share of arrivals, normalised so all regions sum to 1.0.
@@ -130,7 +144,8 @@ pub struct Region {
 }
 
 /// Where a region's load comes from: its own generator pods on nodes in that region.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Placement {
     pub node_selector: std::collections::BTreeMap<String, String>,
     pub tolerations: Vec<Toleration>,
@@ -142,7 +157,8 @@ pub struct Placement {
     pub emulate_network: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Toleration {
     pub key: Option<String>,
     pub operator: String,
@@ -152,7 +168,8 @@ pub struct Toleration {
 }
 
 /// A network profile: explicit values, or a named preset expanded to its values.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct NetworkProfile {
     /// Preset name when it came from one.
     pub preset: Option<String>,
@@ -166,7 +183,8 @@ pub struct NetworkProfile {
     pub origin_rtt_ms: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Load {
     /// Fraction of the real event this run represents (1.0 = full scale).
     pub scale: f64,
@@ -180,20 +198,24 @@ pub struct Load {
 
 /// The end of a run: viewers still watching when the last phase ends are cut then, or watch
 /// to their own leave time for at most `within` (then they are cut).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case", tag = "mode")]
 pub enum End {
     Cut,
     FinishWatching {
         #[serde(with = "crate::scenario::duration::serde_secs")]
+        #[cfg_attr(test, schemars(with = "f64"))]
         within: Duration,
     },
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Phase {
     pub name: String,
     #[serde(with = "crate::scenario::duration::serde_secs")]
+    #[cfg_attr(test, schemars(with = "f64"))]
     pub duration: Duration,
     /// Arrival rate at the start of the phase (all regions together).
     pub joins_per_sec: f64,
@@ -201,16 +223,19 @@ pub struct Phase {
     pub ramp_to: Option<f64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct AbortWhen {
     /// Abort when the error rate over the last `window` exceeds this fraction.
     pub error_rate: f64,
     /// Not before this much of the run has elapsed.
     #[serde(with = "crate::scenario::duration::serde_secs")]
+    #[cfg_attr(test, schemars(with = "f64"))]
     pub after: Duration,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Viewer {
     /// `viewer.data`: rows whose columns are `{{column}}` variables.
     pub data: Option<Data>,
@@ -220,7 +245,8 @@ pub struct Viewer {
 }
 
 /// A data feeder. The values are never serialized (they are often credentials).
-#[derive(Clone, Serialize)]
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Data {
     /// As written (relative to the scenario file's folder).
     pub file: String,
@@ -244,7 +270,8 @@ impl std::fmt::Debug for Data {
 
 /// Which row a viewer takes. Under `--shard I/N` each shard takes only rows ≡ I−1 (mod N), so
 /// shards never share a row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Pick {
     /// Viewer k takes row k, wrapping around when the rows run out.
@@ -255,7 +282,8 @@ pub enum Pick {
     Unique,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct JoinStep {
     pub name: String,
     pub method: HttpMethod,
@@ -276,14 +304,16 @@ pub struct JoinStep {
 }
 
 /// One variable taken from a join step's response.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Extract {
     pub name: String,
     pub from: ExtractFrom,
 }
 
 /// Where in the response a variable is found.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ExtractFrom {
     /// A JSON Pointer (`/playback/url`), converted from the path syntax (`playback.url`,
@@ -330,7 +360,8 @@ pub fn render_template(text: &str, get: &dyn Fn(&str) -> Option<String>) -> Stri
     out
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "UPPERCASE")]
 pub enum HttpMethod {
     Get,
@@ -340,7 +371,8 @@ pub enum HttpMethod {
     Head,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Watch {
     pub protocol: WatchProtocol,
     /// Relative to the region's base URL, or absolute.
@@ -349,7 +381,8 @@ pub struct Watch {
     pub rendition: Rendition,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum WatchProtocol {
     Hls,
@@ -357,23 +390,28 @@ pub enum WatchProtocol {
 }
 
 /// How long a viewer stays.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum WatchTime {
     Fixed {
         #[serde(with = "crate::scenario::duration::serde_secs")]
+        #[cfg_attr(test, schemars(with = "f64"))]
         duration: Duration,
     },
     /// Log-normal fitted to a median and a 90th percentile.
     LogNormal {
         #[serde(with = "crate::scenario::duration::serde_secs")]
+        #[cfg_attr(test, schemars(with = "f64"))]
         median: Duration,
         #[serde(with = "crate::scenario::duration::serde_secs")]
+        #[cfg_attr(test, schemars(with = "f64"))]
         p90: Duration,
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Rendition {
     Lowest,
@@ -382,7 +420,8 @@ pub enum Rendition {
     ByBandwidth,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Chat {
     /// Relative (`/chat`, resolved http→ws, https→wss) or absolute ws:// / wss:// URL.
     pub url: String,
@@ -391,7 +430,8 @@ pub struct Chat {
 }
 
 /// What counts as a chat message delivered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum ChatDelivery {
     /// A room server: a viewer's message is delivered when *other* viewers receive it.
@@ -401,34 +441,40 @@ pub enum ChatDelivery {
     Echo,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Publishers {
     pub protocol: String,
     pub url: String,
     pub streams: u32,
     pub bitrate_kbps: u32,
     #[serde(with = "crate::scenario::duration::serde_secs")]
+    #[cfg_attr(test, schemars(with = "f64"))]
     pub duration: Duration,
     /// Publishers that stop for good mid-show (an encoder that dies).
     pub dying: Option<Dying>,
 }
 
 /// The first `streams` publishers drop their connection at `after` and do not come back.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Dying {
     pub streams: u32,
     #[serde(with = "crate::scenario::duration::serde_secs")]
+    #[cfg_attr(test, schemars(with = "f64"))]
     pub after: Duration,
 }
 
 /// Pass/fail gates. Each applies per region and overall.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Slo {
     pub gates: Vec<SloGate>,
 }
 
 /// One gate: `metric`'s `stat` must be ≤ `threshold`.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct SloGate {
     /// A gateable metric (`connect_ms`, `join_ms`, `error_rate`, …; see `metrics::names`).
     pub metric: Metric,
@@ -438,14 +484,16 @@ pub struct SloGate {
     pub threshold: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Alerts {
     pub latency_ms: Option<f64>,
     pub loss_pct: Option<f64>,
 }
 
 /// What a capacity search varies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SearchQuantity {
     /// Viewers join during `ramp` and stay until the step ends.
@@ -473,7 +521,8 @@ impl SearchQuantity {
 
 /// `search:`: levels from `start` doubling up to `max` until a step fails, then halving the
 /// bracket to `precision`, then a `hold` at the highest passing level.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Search {
     pub quantity: SearchQuantity,
     pub start: f64,
@@ -481,20 +530,25 @@ pub struct Search {
     /// Concurrent viewers: how long the level's viewers take to join (longer when
     /// `load.max_joins_per_sec` would be exceeded).
     #[serde(with = "crate::scenario::duration::serde_secs")]
+    #[cfg_attr(test, schemars(with = "f64"))]
     pub ramp: Duration,
     /// Time at the level before its window is judged.
     #[serde(with = "crate::scenario::duration::serde_secs")]
+    #[cfg_attr(test, schemars(with = "f64"))]
     pub settle: Duration,
     /// The judged window of each step.
     #[serde(with = "crate::scenario::duration::serde_secs")]
+    #[cfg_attr(test, schemars(with = "f64"))]
     pub step: Duration,
     /// Pause between steps, with no viewers, so a lower level starts from an idle target.
     #[serde(with = "crate::scenario::duration::serde_secs")]
+    #[cfg_attr(test, schemars(with = "f64"))]
     pub cooldown: Duration,
     /// Stop when (lowest fail − highest pass) ≤ precision × highest pass (a fraction).
     pub precision: f64,
     /// Judged window of the final run at the answer; zero = no hold.
     #[serde(with = "crate::scenario::duration::serde_secs")]
+    #[cfg_attr(test, schemars(with = "f64"))]
     pub hold: Duration,
     /// The gates that judge a step (default: every `slo` gate).
     pub gates: Vec<SloGate>,

@@ -159,6 +159,10 @@ fn merge_of_two_shards_is_the_union_of_their_measurements() {
         stdout(&out)
     );
 
+    // Shards and their merge are results in the published format (docs/results.schema.json).
+    for dir in [&sh.s1, &sh.s2, &out_dir] {
+        crate::schema::assert_conforms(dir);
+    }
     let (r1, r2, m) = (results(&sh.s1), results(&sh.s2), results(&out_dir));
     for key in ["attempted", "succeeded", "failed"] {
         assert_eq!(
