@@ -1,6 +1,7 @@
 //! The command line: clap derive, one `Command` per verb, and the dispatch to library stages.
 //! No measurement logic lives here.
 
+use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use std::io::Write;
@@ -63,16 +64,31 @@ fn interrupts() -> watch::Receiver<u32> {
                     // is stuck (a publisher, a server shutdown) gets 3 s before the exit.
                     crate::engine::HURRY.store(true, std::sync::atomic::Ordering::Relaxed);
                     eprintln!("\npeakready: stopping now ({name}, third time): writing results.json only; `peakready report DIR` renders the reports");
-                    std::thread::spawn(|| {
-                        std::thread::sleep(std::time::Duration::from_secs(3));
-                        eprintln!("peakready: still not stopped after 3 s: exiting");
-                        std::process::exit(130);
-                    });
+                    give_up();
                 }
             }
         }
     });
     rx
+}
+
+/// The third Ctrl-C, for the binary: `main` waits on it and, 3 s later, exits (130) whatever
+/// is still stuck. The library itself never ends the process.
+static GAVE_UP: (Mutex<bool>, Condvar) = (Mutex::new(false), Condvar::new());
+
+fn give_up() {
+    let (flag, signal) = &GAVE_UP;
+    *flag.lock().unwrap_or_else(|e| e.into_inner()) = true;
+    signal.notify_all();
+}
+
+/// Blocks until the user has pressed Ctrl-C a third time (see [`give_up`]).
+pub fn wait_for_third_interrupt() {
+    let (flag, signal) = &GAVE_UP;
+    let mut given_up = flag.lock().unwrap_or_else(|e| e.into_inner());
+    while !*given_up {
+        given_up = signal.wait(given_up).unwrap_or_else(|e| e.into_inner());
+    }
 }
 
 pub const DEMO_SCENARIO: &str = include_str!("../scenarios/demo.yaml");

@@ -10,6 +10,14 @@ use peakready::cli::{dispatch, Cli, Exit};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The third Ctrl-C: results.json is being written (milliseconds); whatever is stuck (a
+    // publisher, a server shutdown) gets 3 s, then the process ends.
+    std::thread::spawn(|| {
+        peakready::cli::wait_for_third_interrupt();
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        eprintln!("peakready: still not stopped after 3 s: exiting");
+        std::process::exit(130);
+    });
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(threads) = cli.threads {
         builder.worker_threads(threads.into());
