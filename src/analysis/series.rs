@@ -1,11 +1,11 @@
-//! Reading `timeseries.csv` back (the format is documented in `metrics::series`).
-//!
-//! Columns are found by header name, not position, so a writer that adds columns (new error
-//! classes, new percentile columns) does not break older analysis code. An empty cell means
-//! "no sample that second" and is kept as `None`, never read as zero.
+//! The per-second series as the analysis reads it: `timeseries.csv` through the one reader
+//! ([`crate::metrics::series_file`]), its counters typed and its percentile columns kept by name.
+//! An empty cell means "no sample that second" and is kept as `None`, never read as zero.
 
 use std::collections::BTreeMap;
 use std::path::Path;
+
+use crate::metrics::series_file::SeriesFile;
 
 /// One row: one second of one region (or `all`).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -47,79 +47,52 @@ impl Series {
 }
 
 pub fn read(path: &Path) -> Result<Series, String> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-    parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    SeriesFile::read(path)
+        .and_then(|f| from_file(&f))
+        .map_err(|e| format!("{e:#}"))
 }
 
 pub fn parse(text: &str) -> Result<Series, String> {
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().ok_or("empty file")?.split(',').collect();
-    let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| *h == name)
-            .ok_or(format!("no `{name}` column"))
-    };
-    let (second, region, phase) = (col("second")?, col("region")?, col("phase")?);
+    SeriesFile::parse(text.as_bytes(), "timeseries.csv")
+        .and_then(|f| from_file(&f))
+        .map_err(|e| format!("{e:#}"))
+}
+
+fn from_file(f: &SeriesFile) -> anyhow::Result<Series> {
     let counters = [
-        col("arrivals")?,
-        col("joins_ok")?,
-        col("joins_failed")?,
-        col("active_viewers")?,
-        col("requests")?,
-        col("errors")?,
+        f.require("arrivals")?,
+        f.require("joins_ok")?,
+        f.require("joins_failed")?,
+        f.require("active_viewers")?,
+        f.require("requests")?,
+        f.require("errors")?,
     ];
-    let latency: Vec<(usize, String)> = header
+    let latency: Vec<(usize, String)> = f
+        .columns
         .iter()
         .enumerate()
         .filter(|(_, h)| h.ends_with("_ms"))
-        .map(|(i, h)| (i, h.to_string()))
+        .map(|(i, h)| (i, h.clone()))
         .collect();
-    let mut rows = Vec::new();
-    for (n, line) in lines.enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        // A crash can cut the last line short; the recorder flushes whole lines, so a short
-        // line can only be the last one and is skipped rather than failing the whole analysis.
-        let cells: Vec<&str> = line.split(',').collect();
-        if cells.len() < header.len() {
-            continue;
-        }
-        let int = |i: usize| -> Result<u64, String> {
-            cells[i].parse::<u64>().map_err(|_| {
-                format!(
-                    "line {}: `{}` is not a count ({})",
-                    n + 2,
-                    cells[i],
-                    header[i]
-                )
-            })
-        };
-        let mut row = SecondRow {
-            second: int(second)?,
-            region: cells[region].to_string(),
-            phase: cells[phase].to_string(),
-            arrivals: int(counters[0])?,
-            joins_ok: int(counters[1])?,
-            joins_failed: int(counters[2])?,
-            active_viewers: int(counters[3])?,
-            requests: int(counters[4])?,
-            errors: int(counters[5])?,
-            latency: BTreeMap::new(),
-        };
-        for (i, name) in &latency {
-            if cells[*i].is_empty() {
-                continue;
-            }
-            let v = cells[*i]
-                .parse::<f64>()
-                .map_err(|_| format!("line {}: `{}` is not a number ({name})", n + 2, cells[*i]))?;
-            row.latency.insert(name.clone(), v);
-        }
-        rows.push(row);
-    }
+    let rows = f
+        .rows
+        .iter()
+        .map(|r| SecondRow {
+            second: r.second,
+            region: r.region.clone(),
+            phase: r.phase.clone(),
+            arrivals: r.count(counters[0]),
+            joins_ok: r.count(counters[1]),
+            joins_failed: r.count(counters[2]),
+            active_viewers: r.count(counters[3]),
+            requests: r.count(counters[4]),
+            errors: r.count(counters[5]),
+            latency: latency
+                .iter()
+                .filter_map(|(i, name)| Some((name.clone(), r.value(*i)?)))
+                .collect(),
+        })
+        .collect();
     Ok(Series {
         latency_columns: latency.into_iter().map(|c| c.1).collect(),
         rows,

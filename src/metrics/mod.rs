@@ -19,6 +19,7 @@ pub mod runtime;
 pub mod schema;
 pub mod search;
 pub mod series;
+pub mod series_file;
 pub mod series_merge;
 
 pub use build::breakdowns;

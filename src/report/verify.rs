@@ -9,6 +9,7 @@ use std::path::Path;
 use anyhow::bail;
 
 use crate::metrics::result::decode_histogram;
+use crate::metrics::series_file::SeriesFile;
 use crate::metrics::{Breakdown, RunResult};
 
 /// Every `hdr` in results.json decodes, and holds the count its summary states.
@@ -49,59 +50,30 @@ fn check_breakdown(path: &Path, scope: &str, b: &Breakdown) -> anyhow::Result<()
     Ok(())
 }
 
-/// timeseries.csv is whole: every row has the header's fields, `second` is a whole number ≥ 0,
-/// and seconds never go back within a region. `cut_ok`: the run said its per-second data is
-/// incomplete (a full disk), so a last line cut short is expected and skipped.
+/// timeseries.csv is whole: every row has the header's fields (see the one reader,
+/// `metrics::series_file`), `second` is a whole number ≥ 0, and seconds never go back within a
+/// region. `cut_ok`: the run said its per-second data is incomplete (a full disk), so a last
+/// line cut short is expected and skipped.
 pub fn series(path: &Path, cut_ok: bool) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
-    let mut lines = text.split('\n').enumerate().peekable();
-    let Some((_, header)) = lines.next() else {
-        bail!("{}: empty file", path.display());
-    };
-    let fields: Vec<&str> = header.split(',').collect();
-    let (Some(second_col), Some(region_col)) = (
-        fields.iter().position(|f| *f == "second"),
-        fields.iter().position(|f| *f == "region"),
-    ) else {
+    let file =
+        SeriesFile::read(path).map_err(|e| anyhow::anyhow!("{e:#}; nothing was rendered"))?;
+    if let (Some(n), false) = (file.torn_last_line, cut_ok) {
         bail!(
-            "{}: line 1 has no `second` and `region` columns: not a peakready timeseries.csv",
+            "{}: line {n} has fewer fields than the header: the file is truncated or was edited. \
+             Restore it from the run (or re-run); nothing was rendered",
             path.display()
         );
-    };
+    }
     let mut last: HashMap<&str, u64> = HashMap::new();
-    while let Some((i, line)) = lines.next() {
-        let n = i + 1;
-        let is_last = !matches!(lines.peek(), Some((_, rest)) if !rest.is_empty());
-        if line.is_empty() && is_last {
-            break;
-        }
-        let cells: Vec<&str> = line.split(',').collect();
-        if cells.len() != fields.len() {
-            if cut_ok && is_last {
-                break;
-            }
-            bail!(
-                "{}: line {n} has {} fields, the header has {}: the file is truncated or was edited. \
-                 Restore it from the run (or re-run); nothing was rendered",
-                path.display(),
-                cells.len(),
-                fields.len()
-            );
-        }
-        let raw = cells[second_col];
-        let Ok(second) = raw.parse::<u64>() else {
-            bail!(
-                "{}: line {n}: second `{raw}` is not a whole number of seconds from 0: the file was edited",
-                path.display()
-            );
-        };
-        let region = cells[region_col];
-        if let Some(prev) = last.insert(region, second) {
-            if second < prev {
+    for row in &file.rows {
+        if let Some(prev) = last.insert(&row.region, row.second) {
+            if row.second < prev {
                 bail!(
-                    "{}: line {n}: second {second} of region `{region}` comes after second {prev}: rows out of order, the file was edited",
-                    path.display()
+                    "{}: line {}: second {} of region `{}` comes after second {prev}: rows out of order, the file was edited",
+                    path.display(),
+                    row.line,
+                    row.second,
+                    row.region
                 );
             }
         }

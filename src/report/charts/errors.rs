@@ -47,7 +47,7 @@ pub fn render(path: &Path, result: &RunResult, series: &Series) -> anyhow::Resul
         .map(|r| {
             let req = series.get(r, "requests").unwrap_or(0.0);
             (
-                r.second + 0.5,
+                r.second as f64 + 0.5,
                 (req > 0.0).then(|| series.get(r, "errors").unwrap_or(0.0) / req * 100.0),
             )
         })

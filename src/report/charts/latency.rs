@@ -67,7 +67,7 @@ fn panel(
 ) -> anyhow::Result<()> {
     let lines: Vec<(&str, style::Gappy)> = columns
         .iter()
-        .map(|(p, c)| (*p, series.column("all", c)))
+        .map(|(p, c)| (*p, series.points("all", c)))
         .collect();
     let y_max = style::max_of(lines.iter().flat_map(|(_, l)| l.iter().filter_map(|p| p.1)));
     let viewers = series.counts("all", "active_viewers");
