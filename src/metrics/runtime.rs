@@ -27,6 +27,7 @@ pub const FILE: &str = "runtime.csv";
 
 /// One second of the runtime's readings: a row of `runtime.csv`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct RuntimeSecond {
     pub second: u64,
     pub workers: usize,
@@ -45,6 +46,7 @@ pub struct RuntimeSecond {
 
 /// The runtime's health over a whole run (results.json: `generator.runtime`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct RuntimeHealth {
     /// Runtime worker threads.
     pub workers: usize,
@@ -75,6 +77,7 @@ pub struct RuntimeHealth {
 /// Why the generator could not keep its schedule, when it could not (results.json:
 /// `generator.reason`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LimitReason {
     /// The process used (nearly) every core it can use, or other processes took the machine's.

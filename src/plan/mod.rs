@@ -394,7 +394,8 @@ fn lognormal_params(median: Duration, p90: Duration) -> (f64, f64) {
 }
 
 /// Fraction of a log-normal watch time (given by its median and 90th percentile, in seconds)
-/// still running `t` seconds in.
+/// still running `t` seconds in: the reference `concurrency.rs`'s closed form is tested against.
+#[cfg(test)]
 fn lognormal_survival(median_s: f64, p90_s: f64, t: f64) -> f64 {
     if t <= 0.0 {
         return 1.0;
@@ -404,8 +405,6 @@ fn lognormal_survival(median_s: f64, p90_s: f64, t: f64) -> f64 {
         Duration::from_secs_f64(p90_s.max(0.0)),
     );
     0.5 * libm::erfc((t.ln() - mu) / (sigma * std::f64::consts::SQRT_2))
-}
-
 }
 
 /// Lazily generated arrivals, in time order.
