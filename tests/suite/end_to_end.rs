@@ -49,7 +49,7 @@ fn end_to_end_run_against_the_embedded_server_measures_every_region() {
     );
 
     let r = results(&out_dir);
-    assert_eq!(r["schema"], 1);
+    assert_eq!(r["schema"], 2);
     assert_eq!(r["seed"], 7);
     assert_eq!(r["status"], "completed");
     let overall = &r["overall"];
