@@ -6,6 +6,23 @@
 //! Every process started here is owned by a guard that kills and reaps it by PID on drop,
 //! so a failing assertion never leaves nginx or ffmpeg behind.
 
+/// `eprintln!`, and the same line appended to the file `PEAKREADY_TEST_FIGURES` names, if set:
+/// `.ci/run` shows the figures and SKIPs from that file instead of running this suite twice.
+macro_rules! shown {
+    ($($arg:tt)*) => {{
+        let line = format!($($arg)*);
+        eprintln!("{line}");
+        if let Some(path) = std::env::var_os("PEAKREADY_TEST_FIGURES") {
+            use std::io::Write;
+            let file = std::fs::OpenOptions::new().create(true).append(true).open(path);
+            // One write per line: parallel tests append whole lines.
+            if let Ok(mut file) = file {
+                let _ = file.write_all(format!("{line}\n").as_bytes());
+            }
+        }
+    }};
+}
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -47,7 +64,7 @@ fn nginx_tools(test: &str) -> Option<(PathBuf, PathBuf)> {
     match (nginx, module) {
         (Some(n), Some(m)) => Some((n, m)),
         (n, m) => {
-            eprintln!(
+            shown!(
                 "\n*** SKIP {test}: needs nginx ({}) and ngx_rtmp_module.so ({}). \
                  Install with: apt-get install -y nginx libnginx-mod-rtmp ***\n",
                 found(n.is_some()),
@@ -69,7 +86,7 @@ fn tools(test: &str) -> Option<(PathBuf, PathBuf, PathBuf)> {
     match (nginx, module, ffmpeg) {
         (Some(n), Some(m), Some(f)) => Some((n, m, f)),
         (n, m, f) => {
-            eprintln!(
+            shown!(
                 "\n*** SKIP {test}: needs nginx ({}), ngx_rtmp_module.so ({}) and ffmpeg ({}). \
                  Install with: apt-get install -y nginx libnginx-mod-rtmp ffmpeg ***\n",
                 found(n.is_some()),
@@ -307,7 +324,7 @@ fn viewers_watch_an_ffmpeg_stream_through_nginx_rtmp() {
         dir.path(),
     );
     let viewers = r["overall"]["joins"]["attempted"].as_u64().unwrap_or(0);
-    eprintln!(
+    shown!(
         "real (a): {viewers} viewers, first_frame {}, segments {}, stall_ratio {}",
         metric(&r, "first_frame_ms"),
         count(&r, "segment_ms"),
@@ -362,7 +379,7 @@ fn killing_the_publisher_shows_stalls_and_a_stale_playlist() {
     let _ = ff.0.kill();
     let _ = ff.0.wait();
     let r = finish(child, dir.path());
-    eprintln!(
+    shown!(
         "real (b): stall_ratio {}, errors {}",
         metric(&r, "stall_ratio"),
         r["overall"]["errors"]
@@ -402,7 +419,7 @@ fn peakready_publishes_to_nginx_and_viewers_watch_it() {
         dir.path(),
     );
     let viewers = r["overall"]["joins"]["attempted"].as_u64().unwrap_or(0);
-    eprintln!(
+    shown!(
         "real (c): publish_connect {}, ingest {}, first_frame {}",
         metric(&r, "publish_connect_ms"),
         metric(&r, "ingest_kbps"),
@@ -472,7 +489,7 @@ fn nginx_limit_conn_fails_most_viewers_in_every_output_alike() {
         v["failed"].as_u64().unwrap_or(0),
         v["started"].as_u64().unwrap_or(0),
     );
-    eprintln!(
+    shown!(
         "real (limit_conn): {v}\n  errors {}",
         r["overall"]["errors"]
     );
@@ -506,16 +523,14 @@ fn nginx_limit_conn_fails_most_viewers_in_every_output_alike() {
 #[test]
 fn chat_against_websocketd_in_echo_mode_measures_deliveries() {
     let Some(websocketd) = which("websocketd") else {
-        eprintln!(
+        shown!(
             "\n*** SKIP chat_against_websocketd_in_echo_mode_measures_deliveries: needs websocketd (MISSING). \
              Install with: apt-get install -y websocketd ***\n"
         );
         return;
     };
     let Some(cat) = which("cat") else {
-        eprintln!(
-            "\n*** SKIP chat_against_websocketd_in_echo_mode_measures_deliveries: no cat ***\n"
-        );
+        shown!("\n*** SKIP chat_against_websocketd_in_echo_mode_measures_deliveries: no cat ***\n");
         return;
     };
     let port = free_port();
@@ -577,7 +592,7 @@ viewer:
     let ratio = metric(&r, "chat_delivery_ratio")["mean"]
         .as_f64()
         .unwrap_or(0.0);
-    eprintln!(
+    shown!(
         "real (websocketd echo): {deliveries} deliveries, ratio mean {ratio}, delivery {}",
         metric(&r, "chat_delivery_ms")
     );
@@ -657,7 +672,7 @@ fn publishers_across_two_regions_are_one_group_with_their_own_gate() {
 fn nginx_only(test: &str) -> Option<PathBuf> {
     let nginx = which("nginx");
     if nginx.is_none() {
-        eprintln!("\n*** SKIP {test}: needs nginx (MISSING). Install with: apt-get install -y nginx ***\n");
+        shown!("\n*** SKIP {test}: needs nginx (MISSING). Install with: apt-get install -y nginx ***\n");
     }
     nginx
 }
@@ -772,7 +787,7 @@ search:
         c["highest_pass"].as_f64().unwrap_or(0.0),
         c["lowest_fail"].as_f64().unwrap_or(0.0),
     );
-    eprintln!("real (limit_conn 20): {}", c["sentence"]);
+    shown!("real (limit_conn 20): {}", c["sentence"]);
     assert_eq!(c["outcome"], "bracket", "{}", stderr(&out));
     assert!(
         (18.0..=22.0).contains(&p) && (18.0..=22.0).contains(&f),
