@@ -143,7 +143,22 @@ fn target(sc: &Scenario, s: &Search, seed: u64) -> (f64, String) {
     }
 }
 
-pub async fn capacity(
+/// The `capacity` verb: the search, each step in a line, then the summary of the hold; the exit
+/// it earned.
+pub async fn run(
+    scenario: Scenario,
+    opts: CapacityOptions,
+    interrupts: watch::Receiver<u32>,
+) -> anyhow::Result<super::Exit> {
+    let finished = measure(scenario, opts, interrupts).await?;
+    if let Some(steps) = crate::report::capacity::plain(&finished.result) {
+        println!("{steps}");
+    }
+    Ok(run::print_finished(&finished))
+}
+
+/// The search and its hold, to the results directory.
+pub async fn measure(
     mut scenario: Scenario,
     opts: CapacityOptions,
     interrupts: watch::Receiver<u32>,
@@ -403,7 +418,7 @@ async fn run_step(
         start: crate::collector::StartGate::Now,
         render: false,
     };
-    let finished = run::run(plan.scenario.clone(), run_opts, interrupts.clone())
+    let finished = run::measure(plan.scenario.clone(), run_opts, interrupts.clone())
         .await
         .with_context(|| {
             format!(

@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use tokio::sync::watch;
 
-use crate::cli::Exit;
+use super::Exit;
 use crate::collector::live;
 use crate::collector::server::{self, Fate, Shared};
 use crate::engine::progress::{self, ProgressMode};
@@ -32,7 +32,7 @@ pub struct CollectOptions {
     pub progress: ProgressMode,
 }
 
-pub async fn collect(
+pub async fn run(
     opts: CollectOptions,
     mut interrupts: watch::Receiver<u32>,
 ) -> anyhow::Result<Exit> {

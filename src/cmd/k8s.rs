@@ -320,36 +320,15 @@ pub fn summary(r: &Rendered) -> String {
     s
 }
 
-pub fn dispatch(action: crate::cli::K8sAction) -> anyhow::Result<crate::cli::Exit> {
-    match action {
-        crate::cli::K8sAction::Render {
-            scenario,
-            shards,
-            image,
-            namespace,
-            out,
-            seed,
-            collector_url,
-            per_region,
-        } => {
-            let opts = RenderOptions {
-                scenario,
-                shards,
-                image,
-                namespace,
-                out,
-                seed,
-                collector_url,
-                per_region,
-            };
-            let (rendered, stdout) = render(&opts)?;
-            if opts.out.is_some() {
-                println!("{}", summary(&rendered));
-            } else {
-                print!("{stdout}");
-                eprintln!("{}", summary(&rendered));
-            }
-            Ok(crate::cli::Exit::Success)
-        }
+/// `k8s render`: the manifests into `--out` (a summary on stdout), or onto stdout (the summary
+/// on stderr, so `| kubectl apply -f -` reads manifests only).
+pub fn run(opts: &RenderOptions) -> anyhow::Result<super::Exit> {
+    let (rendered, stdout) = render(opts)?;
+    if opts.out.is_some() {
+        println!("{}", summary(&rendered));
+    } else {
+        print!("{stdout}");
+        eprintln!("{}", summary(&rendered));
     }
+    Ok(super::Exit::Success)
 }

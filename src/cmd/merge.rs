@@ -45,6 +45,16 @@ struct Loaded {
     shard: Shard,
 }
 
+/// `merge`: the merged directory written, its warnings on stderr and a summary on stdout.
+pub fn run(opts: &MergeOptions) -> anyhow::Result<super::Exit> {
+    let merged = merge(opts)?;
+    for w in &merged.warnings {
+        eprintln!("peakready: warning: {w}");
+    }
+    println!("{}", summary(&merged, &opts.out));
+    Ok(super::Exit::Success)
+}
+
 pub fn merge(opts: &MergeOptions) -> anyhow::Result<Merged> {
     check_out_is_free(&opts.out)?;
     let shards = load_all(&opts.dirs)?;

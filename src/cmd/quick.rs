@@ -8,6 +8,7 @@ use chrono::Utc;
 use tokio::sync::watch;
 use url::Url;
 
+use super::Exit;
 use crate::engine::quick::{self, QuickConfig};
 use crate::metrics::result::ScenarioInfo;
 use crate::metrics::{Recording, RunHead, RunResult};
@@ -27,10 +28,59 @@ pub struct QuickOptions {
     pub tls_resume: bool,
     pub headers: Vec<(String, String)>,
     pub out: Option<PathBuf>,
+    /// `--json`: print results.json instead of the table.
+    pub json: bool,
+    /// `--fail-under`: the share of completed requests that must succeed.
+    pub fail_under: Option<f64>,
 }
 
-/// Runs `quick`; with `--out`, also returns the results files that could not be written.
-pub async fn run(
+/// Refuses a target before anything is sent: credentials in the URL (URLs are printed and
+/// written to results), or a host that is neither loopback nor in `allow_hosts`.
+pub fn check_target(url: &Url, allow_hosts: Vec<String>) -> anyhow::Result<()> {
+    if crate::scenario::target::has_userinfo(url) {
+        anyhow::bail!("the URL carries credentials (`user:password@`); URLs are printed and written to results, so they are refused there (nothing was sent). Send them as a header: -H \"Authorization: Basic $TOKEN\"");
+    }
+    let host = url.host_str().unwrap_or_default().to_string();
+    let mut allowed = vec![
+        "127.0.0.1".to_string(),
+        "localhost".to_string(),
+        "::1".to_string(),
+    ];
+    allowed.extend(allow_hosts);
+    let loopback = host
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback());
+    if !loopback && !crate::engine::host_allowed(&host, &allowed) {
+        anyhow::bail!("host `{host}` is not loopback; nothing was sent. If this target is yours to load, pass --allow-host {host}");
+    }
+    Ok(())
+}
+
+/// The `quick` verb: the measurement, then the table (or results.json with `--json`); exit 3
+/// when the results directory is incomplete, 1 when too few requests succeeded.
+pub async fn run(opts: QuickOptions, interrupts: watch::Receiver<u32>) -> anyhow::Result<Exit> {
+    let (json, fail_under) = (opts.json, opts.fail_under);
+    let (result, not_written) = measure(opts, interrupts).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    } else {
+        println!("{}", render(&result));
+    }
+    if result.incomplete.is_some() || !not_written.is_empty() {
+        eprintln!("peakready: the results directory is incomplete (exit 3)");
+        return Ok(Exit::Unrecorded);
+    }
+    match failure(&result, fail_under) {
+        Some(why) => {
+            eprintln!("peakready: quick failed: {why}");
+            Ok(Exit::Failed)
+        }
+        None => Ok(Exit::Success),
+    }
+}
+
+/// Measures `quick`; with `--out`, also returns the results files that could not be written.
+pub async fn measure(
     opts: QuickOptions,
     interrupts: watch::Receiver<u32>,
 ) -> anyhow::Result<(RunResult, Vec<(String, String)>)> {

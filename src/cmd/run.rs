@@ -5,6 +5,7 @@
 
 mod checks;
 mod region;
+mod summary;
 mod target;
 
 use std::path::PathBuf;
@@ -19,8 +20,10 @@ use url::Url;
 pub(crate) use checks::preflight;
 pub use checks::{check_hosts, planned_load, PlannedLoad};
 pub use region::RegionRun;
+pub use summary::print as print_finished;
 use target::Target;
 
+use super::Exit;
 use crate::engine::progress::{self, ProgressMode};
 use crate::engine::{self, EngineConfig, EngineOutcome};
 use crate::metrics::result::{ScenarioInfo, Verdict};
@@ -78,7 +81,23 @@ pub fn default_out_dir(scenario: &Scenario) -> PathBuf {
     ))
 }
 
+/// The `run` verb (and `demo`'s): the scenario's notices, the run, its summary; the exit the
+/// run earned.
 pub async fn run(
+    scenario: Scenario,
+    opts: RunOptions,
+    interrupts: watch::Receiver<u32>,
+) -> anyhow::Result<Exit> {
+    for notice in scenario.notices() {
+        eprintln!("notice: {notice}");
+    }
+    let finished = measure(scenario, opts, interrupts).await?;
+    Ok(summary::print(&finished))
+}
+
+/// The stages of one run, to its results directory (`capacity` runs each step through here,
+/// reports not rendered).
+pub async fn measure(
     scenario: Scenario,
     opts: RunOptions,
     interrupts: watch::Receiver<u32>,

@@ -6,6 +6,14 @@ use crate::plan::Plan;
 use crate::report::table::{Align, Table};
 use crate::scenario::{BaseUrl, Scenario};
 
+/// `validate`: the hosts and the plan checked, then the resolved plan on stdout.
+pub fn run(s: &Scenario, seed: u64) -> anyhow::Result<super::Exit> {
+    super::run::check_hosts(s)?;
+    check(s, seed)?;
+    print!("{}", render(s, seed));
+    Ok(super::Exit::Success)
+}
+
 /// Checks that need the plan: a `unique` feeder must have a row per planned viewer.
 pub fn check(s: &Scenario, seed: u64) -> anyhow::Result<()> {
     if let Some(d) = &s.viewer.data {
