@@ -17,8 +17,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use url::Url;
 
+pub use checks::check_hosts;
 pub(crate) use checks::preflight;
-pub use checks::{check_hosts, planned_load, PlannedLoad};
 pub use region::RegionRun;
 pub use summary::print as print_finished;
 use target::Target;

@@ -17,8 +17,8 @@ use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use hdrhistogram::Histogram;
 
 use crate::analysis::slo;
+use crate::metrics::cell::Counters;
 use crate::metrics::result::{decode_histogram, new_histogram, summarize};
-use crate::metrics::series::Counters;
 use crate::metrics::series_merge::CsvColumns;
 use crate::metrics::{Breakdown, LiveStats, Metric, SloResult, ViewerCounts};
 use crate::scenario::SloGate;

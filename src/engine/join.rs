@@ -17,7 +17,7 @@ use crate::metrics::ErrorKind;
 use crate::protocol::http::Response;
 use crate::scenario::{render_template, template_vars, ExtractFrom, JoinStep};
 
-use super::viewer::{Connections, ViewerSpec};
+use super::{connections::Connections, spec::ViewerSpec};
 
 /// Headers a viewer sends with each request, made from its own variables.
 pub type ViewerHeaders = Arc<[(HeaderName, HeaderValue)]>;

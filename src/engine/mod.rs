@@ -7,11 +7,13 @@
 //! viewer task still running is cancelled.
 
 pub mod chat;
+pub mod connections;
 pub mod data;
 pub mod join;
 pub mod progress;
 pub mod publisher;
 pub mod quick;
+pub mod spec;
 pub mod viewer;
 mod watch;
 
@@ -25,7 +27,8 @@ use tokio::time::Instant;
 use crate::metrics::{Event, LiveStats, RecorderHandle, RunStatus};
 use crate::plan::Plan;
 use crate::scenario::{AbortWhen, End};
-use viewer::{run_viewer, ViewerSpec};
+use spec::ViewerSpec;
+use viewer::run_viewer;
 
 pub use crate::metrics::generator::LATE_START;
 

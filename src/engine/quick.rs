@@ -19,7 +19,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 use url::Url;
 
-use crate::metrics::recorder::Cell;
+use crate::metrics::cell::Cell;
 use crate::metrics::{ErrorKind, Event, Metric, RecorderHandle, RunStatus};
 use crate::protocol::http::{ClientConfig, Origin, Session};
 

@@ -34,7 +34,7 @@ use crate::protocol::http::Response;
 use crate::protocol::playlist::{self, MediaPlaylist, Playlist, Variant};
 use crate::scenario::Rendition;
 
-use super::viewer::{sleep_or_end, Connections, MIN_RELOAD};
+use super::connections::{sleep_or_end, Connections, MIN_RELOAD};
 
 /// Failed requests in a row after which the viewer gives up (a player shows an error).
 mod llhls;

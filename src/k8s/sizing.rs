@@ -40,7 +40,7 @@ pub struct Sizing {
 impl Sizing {
     /// `plan` is already sliced to one shard (and region, with `--per-region`).
     pub fn of(scenario: &Scenario, plan: &Plan) -> Sizing {
-        let load = crate::cmd::run::planned_load(scenario, plan);
+        let load = crate::plan::planned_load(scenario, plan);
         let joins_per_sec = plan
             .segments
             .iter()

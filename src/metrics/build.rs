@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
+use super::cell::{Cell, Counters};
 use super::names::{ErrorKind, Metric};
 use super::outcome::ViewerCounts;
-use super::recorder::{Cell, RecorderState};
+use super::recorder::RecorderState;
 use super::result::{new_histogram, summarize_all, Breakdown, JoinCounts};
-use super::series::Counters;
 
 /// Counters and histograms being summed up.
 #[derive(Default)]

@@ -17,9 +17,8 @@ use std::sync::Mutex;
 
 use hdrhistogram::Histogram;
 
+use super::cell::{Cell, Counters};
 use super::names::{ErrorKind, Metric};
-use super::recorder::Cell;
-use super::series::Counters;
 
 /// Exported latencies and their bucket upper bounds, in milliseconds.
 const EXPORTED: [(Metric, &[f64]); 8] = [

@@ -5,6 +5,7 @@
 //! Must not import `engine` or `report`.
 
 mod build;
+pub mod cell;
 pub mod details;
 mod errors;
 pub mod generator;

@@ -18,10 +18,11 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::cell::{Cell, Counters};
 use super::names::{ErrorKind, Metric};
 use super::outcome::ViewerOutcome;
 use super::result::record_value;
-use super::series::{Counters, SeriesWriter};
+use super::series::SeriesWriter;
 
 /// What a viewer task reports.
 pub enum Event {
@@ -141,61 +142,6 @@ pub struct LiveStats {
     pub lag_p99_ms: Option<f64>,
     /// The collector's SLO gates on the merged seconds, in words (`run` leaves it empty).
     pub slo_words: Option<String>,
-}
-
-/// Histograms and counters for one (region, phase).
-pub struct Cell {
-    pub hists: Vec<Option<Histogram<u64>>>,
-    pub counters: Counters,
-}
-
-impl Cell {
-    pub fn new() -> Cell {
-        Cell {
-            hists: (0..Metric::COUNT).map(|_| None).collect(),
-            counters: Counters::default(),
-        }
-    }
-
-    pub fn record(&mut self, metric: Metric, value: u64) {
-        let slot = &mut self.hists[metric.index()];
-        if slot.is_none() {
-            *slot = super::result::new_histogram().ok();
-        }
-        if let Some(h) = slot {
-            record_value(h, value);
-        }
-    }
-
-    /// Add another cell's histograms and counters into this one.
-    pub fn merge(&mut self, other: &Cell) {
-        self.counters.add(&other.counters);
-        for (mine, theirs) in self.hists.iter_mut().zip(&other.hists) {
-            let Some(theirs) = theirs.as_ref().filter(|h| !h.is_empty()) else {
-                continue;
-            };
-            if mine.is_none() {
-                *mine = super::result::new_histogram().ok();
-            }
-            if let Some(mine) = mine {
-                let _ = mine.add(theirs);
-            }
-        }
-    }
-
-    /// Empty it for reuse, keeping the allocated histograms.
-    pub fn reset(&mut self) {
-        self.counters = Counters::default();
-        for h in self.hists.iter_mut().flatten() {
-            h.reset();
-        }
-    }
-}
-
-impl Default for Cell {
-    fn default() -> Self {
-        Cell::new()
-    }
 }
 
 /// Everything the recorder accumulated, handed back by `finish`.

@@ -15,11 +15,11 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Context};
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
+use super::cell::{Cell, Counters};
 use super::names::{ErrorKind, Metric};
 use super::outcome::ViewerOutcome;
-use super::recorder::Cell;
 use super::result::{decode_histogram, new_histogram};
-use super::series::{Counters, SeriesWriter};
+use super::series::SeriesWriter;
 
 /// One shard's directory and the shift applied to its seconds.
 pub struct SeriesSource<'a> {

@@ -27,7 +27,9 @@ use rand_distr::{Distribution, LogNormal};
 use crate::scenario::{Scenario, WatchTime};
 
 mod concurrency;
+mod load;
 pub use concurrency::{concurrency, Concurrency};
+pub use load::{planned_load, PlannedLoad};
 
 /// A slice of the run where the arrival rate is linear in time (the cap is already applied).
 #[derive(Debug, Clone, Copy, PartialEq)]

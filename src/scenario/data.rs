@@ -7,10 +7,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::ctx::Ctx;
 use super::file::{DataFile, PickFile};
 use super::interpolate::valid_name;
 use super::model::{Data, Pick};
-use super::resolve::Ctx;
 
 /// Rows above this are a mistake in a file name, not a feeder (and would fill memory).
 const MAX_ROWS: usize = 10_000_000;

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use super::locate::Pos;
+use super::pos::Pos;
 
 /// One mistake in a scenario file, located and explained.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

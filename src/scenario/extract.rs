@@ -5,9 +5,9 @@
 //! (`viewer_id`, a `viewer.data` column, or a variable an earlier step extracts), JSON paths
 //! become JSON Pointers, and regular expressions are compiled once.
 
+use super::ctx::Ctx;
 use super::file::{ExtractFile, OrderedMap};
 use super::model::{template_vars, Extract, ExtractFrom};
-use super::resolve::Ctx;
 
 /// The variables every viewer has.
 pub(crate) const BUILTIN: [&str; 1] = ["viewer_id"];

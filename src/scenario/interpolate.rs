@@ -12,7 +12,7 @@
 //! Secrets: a variable used in a `target.headers` value is a secret (see `mod.rs`); its value is
 //! redacted from every error and may appear nowhere else in the scenario.
 
-use super::locate::Pos;
+use super::pos::{Pos, Shift};
 
 /// A variable's value and where it came from (`environment`, `env file x.env:3`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,47 +48,12 @@ pub(crate) enum RefProblem {
     Unquotable { var: String, why: &'static str },
 }
 
-/// A column change on one line: `old_len` characters at `old_col` became `new_len` at `new_col`
-/// (0-based, characters).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Shift {
-    pub new_col: usize,
-    pub new_len: usize,
-    pub old_col: usize,
-    pub old_len: usize,
-}
-
 pub(crate) struct Interpolated {
     pub text: String,
     pub refs: Vec<Ref>,
     /// Per line (0-based), the substitutions on it, left to right.
     pub shifts: Vec<Vec<Shift>>,
     pub problems: Vec<(Pos, RefProblem)>,
-}
-
-/// Map a 1-based position in the substituted text back to the file as written.
-pub(crate) fn original_pos(shifts: &[Vec<Shift>], pos: Pos) -> Pos {
-    let Some(line) = pos.line.checked_sub(1).and_then(|l| shifts.get(l)) else {
-        return pos;
-    };
-    let col = pos.col.saturating_sub(1);
-    let mut delta: isize = 0;
-    for s in line {
-        if col < s.new_col {
-            break;
-        }
-        if col < s.new_col + s.new_len {
-            return Pos {
-                line: pos.line,
-                col: s.old_col + 1,
-            };
-        }
-        delta += s.old_len as isize - s.new_len as isize;
-    }
-    Pos {
-        line: pos.line,
-        col: (col as isize + delta).max(0) as usize + 1,
-    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -437,6 +402,7 @@ fn opens_block_scalar(line_out: &[char]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::pos::original_pos;
     use super::*;
 
     fn env(name: &str) -> Option<Found> {

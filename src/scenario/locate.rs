@@ -7,12 +7,7 @@
 //! point at the right line; when it cannot follow a path it falls back to the deepest parent it
 //! found. It never fails.
 
-/// A 1-based line and column (in characters). `Pos::default()` (0:0) means "unknown".
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Pos {
-    pub line: usize,
-    pub col: usize,
-}
+use super::pos::{original_pos, Pos, Shift};
 
 /// 0-based internal position.
 type At = (usize, usize);
@@ -59,7 +54,7 @@ pub(crate) struct Locator {
     lines: Vec<Vec<char>>,
     /// Substitutions made in the text (see `interpolate.rs`): positions are reported in the
     /// file as written.
-    shifts: Vec<Vec<super::interpolate::Shift>>,
+    shifts: Vec<Vec<Shift>>,
 }
 
 enum Seg {
@@ -76,7 +71,7 @@ impl Locator {
     }
 
     /// A locator over substituted text that reports positions in the text before substitution.
-    pub fn with_shifts(mut self, shifts: Vec<Vec<super::interpolate::Shift>>) -> Self {
+    pub fn with_shifts(mut self, shifts: Vec<Vec<Shift>>) -> Self {
         self.shifts = shifts;
         self
     }
@@ -108,7 +103,7 @@ impl Locator {
         if pos.line == 0 {
             return pos;
         }
-        super::interpolate::original_pos(&self.shifts, pos)
+        original_pos(&self.shifts, pos)
     }
 
     /// The entries of the mapping or sequence at `path`, if the locator can reach it.

@@ -10,6 +10,7 @@
 //!
 //! This module must not import anything after it in the pipeline (plan, engine, report).
 
+mod ctx;
 mod data;
 mod diff;
 pub mod duration;
@@ -20,6 +21,7 @@ mod interpolate;
 mod locate;
 mod model;
 mod overrides;
+mod pos;
 mod presets;
 mod resolve;
 pub mod search;
@@ -42,9 +44,10 @@ use std::path::Path;
 pub use diff::differing_sections;
 pub use error::{ScenarioError, ScenarioErrors};
 pub use interpolate::Found;
-use locate::{Locator, Pos};
+use locate::Locator;
 pub use model::*;
 pub use overrides::Overrides;
+use pos::Pos;
 #[cfg(test)]
 mod fixture;
 pub use presets::{preset, preset_names};
@@ -132,11 +135,11 @@ pub fn parse_with(
         let errors = interp
             .problems
             .iter()
-            .take(resolve::MAX_ERRORS)
+            .take(ctx::MAX_ERRORS)
             .map(|(pos, p)| secrets::ref_problem(source, *pos, &key_at(*pos), p))
             .collect();
         let total = interp.problems.len();
-        return Err(ScenarioErrors(resolve::capped(errors, total, source)));
+        return Err(ScenarioErrors(ctx::capped(errors, total, source)));
     }
     let refs: Vec<(String, &interpolate::Ref)> =
         interp.refs.iter().map(|r| (key_at(r.at), r)).collect();
@@ -167,7 +170,7 @@ pub fn parse_with(
         return Err(ScenarioErrors(errors).redact(&secrets));
     }
     let provenance = secrets::provenance(&refs, &leaves, &applied);
-    let cx = resolve::Ctx {
+    let cx = ctx::Ctx {
         file: source,
         loc,
         errors: Vec::new(),

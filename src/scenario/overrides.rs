@@ -12,7 +12,7 @@ use serde_yaml::{Mapping, Value};
 
 use super::error::{ScenarioError, ScenarioErrors};
 use super::interpolate::{valid_name, Found};
-use super::locate::Pos;
+use super::pos::Pos;
 
 /// What the command line adds to a scenario file.
 #[derive(Debug, Clone, Default)]

@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
+use super::ctx::Ctx;
 use super::error::did_you_mean;
 use super::file::{Dur, SearchFile};
 use super::model::{Load, Search, SearchQuantity, Slo};
-use super::resolve::Ctx;
 
 /// Written into every suggestion, so a fix can be pasted and parses.
 pub const EXAMPLE: &str = "search: { quantity: concurrent_viewers, start: 50, max: 2000, step: 20s, precision: 5%, hold: 60s }";

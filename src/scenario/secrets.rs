@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 
 use super::error::ScenarioError;
 use super::interpolate::{Ref, RefProblem};
-use super::locate::Pos;
 use super::model::Override;
 use super::overrides::{is_under, set_label, SetApplied};
+use super::pos::Pos;
 
 const HEADERS: &str = "target.headers";
 

@@ -3,10 +3,10 @@
 //! Owns the rules for which metrics take a plain number (ratios) and which take a map of stats;
 //! the names are the contract in design.md and `metrics::names`.
 
+use super::ctx::Ctx;
 use super::error::did_you_mean;
 use super::file::{OrderedMap, SloValue};
 use super::model::{Slo, SloGate};
-use super::resolve::Ctx;
 use crate::metrics::{Metric, Stat, Unit, METRICS};
 
 /// Metric names an SLO may gate on (design.md's list, kept in `metrics::names::METRICS`).

@@ -10,11 +10,15 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::ctx::Ctx;
 use super::error::nearest;
 use super::file::{NetworkFile, OneOrMany, RegionFile, TargetFile};
 use super::model::*;
 use super::presets::{preset, preset_names};
-use super::resolve::Ctx;
+
+/// The most regions in `regions` (one of the caps on a plan's shape, with `MAX_PLAN` and
+/// `MAX_PHASES` in `resolve.rs`).
+pub const MAX_REGIONS: usize = 50;
 
 /// Hosts the embedded staging server listens on; implied when `base_url: embedded`.
 const EMBEDDED_HOSTS: [&str; 2] = ["127.0.0.1", "localhost"];
@@ -219,14 +223,14 @@ pub(crate) fn regions(cx: &mut Ctx, raw: Option<Vec<RegionFile>>, t: &Target) ->
             "needs at least one region (or leave the key out for a single default region)",
         );
     }
-    if raw.len() > super::resolve::MAX_REGIONS {
+    if raw.len() > MAX_REGIONS {
         // Checked before each region is, so a huge list costs one error, not one per item.
         cx.err(
             "regions",
             format!(
                 "{} regions, more than the {} a scenario may have",
                 raw.len(),
-                super::resolve::MAX_REGIONS
+                MAX_REGIONS
             ),
         )
         .hint("merge regions that share a network profile: each region is a row in every table and chart");

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::path::Path;
 
 use super::error::ScenarioError;
-use super::locate::Pos;
+use super::pos::Pos;
 
 /// The largest scenario file read. The reference scenario is ~6 KiB; per-viewer data belongs in
 /// a CSV (`viewer.data`), so a file this large is a mistake, and reading it whole is the cost.

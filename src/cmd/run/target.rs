@@ -9,7 +9,7 @@ use url::Url;
 
 use crate::engine;
 use crate::engine::join::JourneyParts;
-use crate::engine::viewer::ViewerSpec;
+use crate::engine::spec::ViewerSpec;
 use crate::plan::Shard;
 use crate::protocol::http::ClientConfig;
 use crate::scenario::{BaseUrl, Scenario};

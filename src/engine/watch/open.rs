@@ -4,7 +4,7 @@
 use url::Url;
 
 use super::{Fatal, Stream};
-use crate::engine::viewer::Connections;
+use crate::engine::connections::Connections;
 use crate::metrics::{ErrorKind, Metric};
 use crate::protocol::playlist::{self, Playlist};
 use crate::scenario::Rendition;
