@@ -159,11 +159,23 @@ pub fn explains(
     if STALLS.contains(&metric) && profile.down_kbps > 0 {
         let b = r.regions.iter().find(|b| b.name == scope)?;
         let ratio = b.value(Metric::DownloadRatio, Stat::P50)?;
-        if ratio < 1.0 {
-            return Some(format!(
-                "explained by {scope}'s emulated {} kbit/s link: segments downloaded slower than real time (download ratio p50 {ratio:.2}), so the buffer ran dry whatever the origin did",
-                format::count(profile.down_kbps as f64)
-            ));
+        let link = format::count(profile.down_kbps as f64);
+        match b.value(Metric::LinkRatio, Stat::P50) {
+            // What the link alone allowed: under real time, the link cannot carry the stream.
+            Some(allowed) if allowed < 1.0 => {
+                return Some(format!(
+                    "explained by {scope}'s emulated {link} kbit/s link: it carries these segments at {allowed:.2}× real time at best (link ratio p50), so the buffer ran dry whatever the origin did (download ratio p50 {ratio:.2})"
+                ));
+            }
+            // The link had room for the stream: slow downloads are the target's, not the link's.
+            Some(_) => {}
+            // Results from before `link_ratio` was recorded: the download ratio is all there is.
+            None if ratio < 1.0 => {
+                return Some(format!(
+                    "explained by {scope}'s emulated {link} kbit/s link: segments downloaded slower than real time (download ratio p50 {ratio:.2}), so the buffer ran dry whatever the origin did"
+                ));
+            }
+            None => {}
         }
     }
     None

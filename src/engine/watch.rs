@@ -330,6 +330,18 @@ impl Player {
             conns
                 .rec
                 .sample(r, p, Metric::DownloadRatio, (ratio * 1e6).round() as u64);
+            // What the emulated link alone allowed for this segment, so that the analysis can
+            // tell a link too thin for the stream from a target slow behind a link that was not.
+            let client = conns.client();
+            let floor = client
+                .network()
+                .and_then(|n| crate::protocol::netem::delivery_floor(n, response.body_len));
+            if let Some(floor) = floor {
+                let link = duration.as_secs_f64() / floor.as_secs_f64().max(1e-6);
+                conns
+                    .rec
+                    .sample(r, p, Metric::LinkRatio, (link * 1e6).round() as u64);
+            }
         }
         if self.buffer.add(duration, now) {
             conns.rec.duration(

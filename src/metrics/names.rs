@@ -42,6 +42,12 @@ pub enum Metric {
     /// One request's whole response time (`quick`): from its intended send instant to the last
     /// body byte.
     RequestMs,
+    /// Segment duration ÷ the time the region's *emulated* network alone needs to deliver that
+    /// segment (its bytes at `down_kbps`, plus one round trip), one sample per segment, only in
+    /// regions with a network profile. Below 1 the emulated link cannot carry the stream in real
+    /// time whatever the target does; at or above 1 with a `download_ratio` below 1, the time
+    /// went elsewhere (the target), and stalls are not the link's to explain.
+    LinkRatio,
     /// Failed requests ÷ attempted requests: computed from counters, never recorded.
     ErrorRate,
     /// Failed viewers ÷ viewers started (see `metrics::outcome`): computed, never recorded.
@@ -247,6 +253,14 @@ pub const METRICS: [MetricInfo; Metric::ALL_COUNT] = [
         ORIGIN,
     ),
     info(
+        Metric::LinkRatio,
+        "link_ratio",
+        Unit::Ratio,
+        "Real time ÷ emulated link time",
+        NONE,
+        ORIGIN,
+    ),
+    info(
         Metric::StallCount,
         "stall_count",
         Unit::Count,
@@ -346,7 +360,7 @@ pub const METRICS: [MetricInfo; Metric::ALL_COUNT] = [
 
 impl Metric {
     /// Metrics recorded into histograms, in recorder (index) order.
-    pub const RECORDED: [Metric; 22] = [
+    pub const RECORDED: [Metric; 23] = [
         Metric::DnsMs,
         Metric::ConnectMs,
         Metric::TlsMs,
@@ -369,6 +383,7 @@ impl Metric {
         Metric::ChatReconnects,
         Metric::IngestKbps,
         Metric::RequestMs,
+        Metric::LinkRatio,
     ];
     /// Histograms per cell: the recorded metrics.
     pub const COUNT: usize = Self::RECORDED.len();

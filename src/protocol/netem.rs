@@ -36,7 +36,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
 use crate::scenario::NetworkProfile;
-use pipe::{Link, Pipe, RTO_MIN};
+use pipe::{Link, Pipe, HEADER_BYTES, MSS, RTO_MIN};
 
 /// RFC 6298's initial RTO (Linux `TCP_TIMEOUT_INIT`): what a lost SYN or SYN-ACK costs.
 const SYN_RTO: Duration = Duration::from_secs(1);
@@ -341,6 +341,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Emulated<S> {
 
 /// SplitMix64 finaliser: spreads (seed, ordinal) pairs so neighbouring connections don't get
 /// correlated `SmallRng` streams.
+/// The least time `profile`'s emulated path needs to deliver a response of `payload` bytes on
+/// an open connection: one round trip for the request, then the bytes (with their packets'
+/// headers, as the shaper counts them) at `down_kbps`. `None` without a downlink limit: then
+/// the path sets no floor a download can be compared with.
+pub fn delivery_floor(profile: &NetworkProfile, payload: u64) -> Option<Duration> {
+    if profile.down_kbps == 0 {
+        return None;
+    }
+    let ms = |v: f64| if v.is_finite() { v.max(0.0) } else { 0.0 };
+    let rtt_s = (ms(profile.rtt_ms) + ms(profile.origin_rtt_ms)) / 1000.0;
+    let packets = payload.div_ceil(MSS as u64);
+    let bits = (payload + packets * HEADER_BYTES) * 8;
+    Some(Duration::from_secs_f64(
+        rtt_s + bits as f64 / (profile.down_kbps as f64 * 1000.0),
+    ))
+}
+
 fn splitmix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

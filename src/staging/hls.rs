@@ -58,6 +58,7 @@ pub(crate) struct Hls {
     master: Bytes,
     media_cache_control: HeaderValue,
     ll: Option<LowLatency>,
+    segment_delay: Duration,
 }
 
 impl Hls {
@@ -112,6 +113,7 @@ impl Hls {
             master,
             media_cache_control,
             ll,
+            segment_delay: config.segment_delay,
         }
     }
 
@@ -348,6 +350,9 @@ pub(crate) async fn rendition_file(
     }
     if let Err(rejected) = shared.gate.admit(Class::Segment, admission).await {
         return rejected.into_response();
+    }
+    if !hls.segment_delay.is_zero() {
+        tokio::time::sleep(hls.segment_delay).await;
     }
     (
         [

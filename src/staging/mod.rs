@@ -68,6 +68,9 @@ pub struct StagingConfig {
     /// target wrk2's coordinated-omission method needs, so measured tails can be checked
     /// against the tails the schedule implies.
     pub stall: Option<StallSchedule>,
+    /// Added before every media segment's response: a slow origin or CDN, whose segments are
+    /// late whatever the viewer's network (what `link_ratio` tells apart from a thin link).
+    pub segment_delay: Duration,
 }
 
 /// `every` and `length` of a periodic, whole-server stall, from server start.
@@ -102,6 +105,7 @@ impl Default for StagingConfig {
             base_service_time: Duration::from_millis(1),
             ll_hls: false,
             stall: None,
+            segment_delay: Duration::ZERO,
         }
     }
 }

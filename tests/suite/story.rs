@@ -379,11 +379,11 @@ fn stall_finding(checklist: &str, region: &str) -> String {
         .to_string()
 }
 
-/// Issue 13, both directions. A 250 kbit/s emulated link under a 400 kbit/s stream downloads
-/// segments slower than real time (download ratio p50 < 1): its stalls are the link's, and the
-/// report says so instead of sending people to the origin and CDN. The same stalls with
-/// downloads that kept up (ratio p50 raised to 1.8 in a copy, re-rendered by `report DIR`) are
-/// not the link's: the platform wording comes back.
+/// Issue 13, both directions. A 250 kbit/s emulated link under a 400 kbit/s stream cannot carry
+/// it in real time (link ratio p50 < 1): its stalls are the link's, and the report says so
+/// instead of sending people to the origin and CDN. The same slow downloads behind a link with
+/// room for the stream (link ratio p50 raised to 2.5 in a copy, re-rendered by `report DIR`)
+/// are not the link's: the platform wording comes back.
 #[test]
 fn stalls_on_a_slow_emulated_link_are_the_links_and_with_fast_downloads_are_not() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -408,6 +408,14 @@ fn stalls_on_a_slow_emulated_link_are_the_links_and_with_fast_downloads_are_not(
         .as_f64()
         .unwrap_or(9.0);
     assert!(ratio < 1.0, "a 250 kbit/s link under 400 kbit/s: {ratio}");
+    let link = r["regions"][0]["metrics"]["link_ratio"]["p50"]
+        .as_f64()
+        .unwrap_or(9.0);
+    // 400 kbit/s of media through 250 kbit/s (less packet headers): ~0.6× real time at best.
+    assert!(
+        link < 0.7,
+        "what a 250 kbit/s link allows a 400 kbit/s stream: {link}"
+    );
     let checklist = std::fs::read_to_string(out_dir.join("checklist.md")).expect("checklist");
     let line = stall_finding(&checklist, "thin-link");
     assert!(
@@ -434,8 +442,8 @@ fn stalls_on_a_slow_emulated_link_are_the_links_and_with_fast_downloads_are_not(
         }
     }
     let mut json = results(&fast);
-    json["regions"][0]["metrics"]["download_ratio"]["p50"] = serde_json::json!(1.8);
-    json["overall"]["metrics"]["download_ratio"]["p50"] = serde_json::json!(1.8);
+    json["regions"][0]["metrics"]["link_ratio"]["p50"] = serde_json::json!(2.5);
+    json["overall"]["metrics"]["link_ratio"]["p50"] = serde_json::json!(2.5);
     std::fs::write(
         fast.join("results.json"),
         serde_json::to_vec_pretty(&json).expect("json"),
@@ -447,6 +455,68 @@ fn stalls_on_a_slow_emulated_link_are_the_links_and_with_fast_downloads_are_not(
     let line = stall_finding(&checklist, "thin-link");
     assert!(line.contains("origin and CDN"), "{line}");
     assert!(!line.contains("emulated"), "{line}");
+}
+
+/// The other direction, measured rather than edited: an origin that answers each media segment
+/// 2.5 s late (a 2 s segment) behind an emulated 5,000 kbit/s link. Segments arrive slower than
+/// real time (download ratio p50 < 1) although the link alone would carry the 400 kbit/s stream
+/// many times over (link ratio p50 > 1): the stalls are the target's, and no output may hand
+/// them to the emulated network.
+#[test]
+fn stalls_from_a_slow_origin_behind_a_fast_emulated_link_are_not_the_links() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let config = peakready::staging::StagingConfig {
+        segment_delay: std::time::Duration::from_millis(2500),
+        ..Default::default()
+    };
+    let server = runtime
+        .block_on(peakready::staging::EmbeddedServer::start(config))
+        .expect("staging server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let yaml = one_region_hls(
+        "slow-origin",
+        ", network: { rtt_ms: 10, jitter_ms: 0, loss_pct: 0, down_kbps: 5000, up_kbps: 0 }",
+        3,
+        "  stall_ratio: 0.001\n",
+    )
+    .replace(
+        "base_url: embedded",
+        &format!("base_url: {}", server.base_url()),
+    );
+    let path = write(dir.path(), "slow.yaml", &yaml);
+    let out_dir = dir.path().join("out");
+    let run = bin()
+        .args(["run", "--seed", "6", "--drain", "5s"])
+        .arg(&path)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .expect("run");
+    assert_eq!(run.status.code(), Some(1), "{}", stdout(&run));
+    let r = results(&out_dir);
+    let metric = |name: &str| {
+        r["regions"][0]["metrics"][name]["p50"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no {name} p50 in {}", r["regions"][0]["metrics"]))
+    };
+    assert!(
+        metric("download_ratio") < 1.0,
+        "{}",
+        metric("download_ratio")
+    );
+    assert!(metric("link_ratio") > 2.0, "{}", metric("link_ratio"));
+    let checklist = std::fs::read_to_string(out_dir.join("checklist.md")).expect("checklist");
+    let line = stall_finding(&checklist, "thin-link");
+    assert!(line.contains("origin and CDN"), "{line}");
+    for file in ["checklist.md", "report.md", "results.json"] {
+        let text = std::fs::read_to_string(out_dir.join(file)).expect(file);
+        assert!(
+            !text.contains("emulated 5,000 kbit/s link"),
+            "{file} blames the link:\n{text}"
+        );
+    }
+    assert!(!stdout(&run).contains("kbit/s link"), "{}", stdout(&run));
+    drop(runtime);
 }
 
 /// Issue 13: `compare` of two runs of one scenario name whose content changed warns, naming

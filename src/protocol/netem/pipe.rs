@@ -18,7 +18,7 @@ use tokio::time::{Instant, Sleep};
 pub(crate) const MSS: usize = 1460;
 /// IPv4 + TCP header bytes per packet. A shaper such as `tc` counts them against the rate, so
 /// we do too: payload throughput at a 2000 kbit/s link is ~1946 kbit/s, as on a real one.
-const HEADER_BYTES: u64 = 40;
+pub(crate) const HEADER_BYTES: u64 = 40;
 /// Linux's `TCP_RTO_MIN`: RFC 6298 allows 1 s, every deployed stack uses 200 ms.
 pub(crate) const RTO_MIN: Duration = Duration::from_millis(200);
 

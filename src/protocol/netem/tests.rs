@@ -100,6 +100,16 @@ async fn the_link_rate_paces_a_download() {
     assert_near(start.elapsed(), 514.0);
 }
 
+/// The floor `link_ratio` divides by is what the pacing above really takes, plus a round trip:
+/// the same 50,000 B at 800 kbit/s are 514 ms of transfer, and 40 ms of RTT come on top.
+#[test]
+fn the_delivery_floor_is_the_paced_transfer_plus_a_round_trip() {
+    let floor = delivery_floor(&profile(40.0, 0.0, 0.0, 800, 0), 50_000).expect("a limit");
+    assert!((ms(floor) - 554.0).abs() < 0.01, "{floor:?}");
+    // No downlink limit: nothing sets a floor a download could be compared with.
+    assert_eq!(delivery_floor(&profile(40.0, 0.0, 0.0, 0, 0), 50_000), None);
+}
+
 #[tokio::test]
 async fn jitter_and_loss_keep_bytes_in_order_and_loss_costs_an_rto() {
     let (client, mut server) = duplex(1 << 20);
