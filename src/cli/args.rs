@@ -181,6 +181,10 @@ pub struct ServeArgs {
     /// How long each stall lasts.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg, requires = "stall_every")]
     pub stall_for: Option<Duration>,
+    /// Answer every media segment this late: a slow origin or CDN behind whatever network the
+    /// viewers have (their reports then tell its stalls from a thin emulated link's).
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration_arg)]
+    pub segment_delay: Duration,
     /// Serve Low-Latency HLS (parts, preload hints, blocking playlist reload).
     #[arg(long)]
     pub ll_hls: bool,

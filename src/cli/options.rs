@@ -120,6 +120,7 @@ impl ServeArgs {
             bitrate_kbps: self.bitrate_kbps,
             stall_every: self.stall_every,
             stall_for: self.stall_for,
+            segment_delay: self.segment_delay,
             ll_hls: self.ll_hls,
         }
     }

@@ -23,6 +23,8 @@ pub struct ServeOptions {
     /// `--stall-every` and `--stall-for`: the whole server stalls on a known schedule.
     pub stall_every: Option<Duration>,
     pub stall_for: Option<Duration>,
+    /// `--segment-delay`: every media segment is answered this late.
+    pub segment_delay: Duration,
     pub ll_hls: bool,
 }
 
@@ -45,6 +47,7 @@ pub async fn run(
         segment_duration: opts.segment_duration,
         bitrate_kbps: opts.bitrate_kbps,
         stall,
+        segment_delay: opts.segment_delay,
         ll_hls: opts.ll_hls,
         ..StagingConfig::default()
     };

@@ -464,14 +464,7 @@ fn stalls_on_a_slow_emulated_link_are_the_links_and_with_fast_downloads_are_not(
 /// them to the emulated network.
 #[test]
 fn stalls_from_a_slow_origin_behind_a_fast_emulated_link_are_not_the_links() {
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let config = peakready::staging::StagingConfig {
-        segment_delay: std::time::Duration::from_millis(2500),
-        ..Default::default()
-    };
-    let server = runtime
-        .block_on(peakready::staging::EmbeddedServer::start(config))
-        .expect("staging server");
+    let server = Server::start(&["--segment-delay", "2500ms"]);
     let dir = tempfile::tempdir().expect("tempdir");
     let yaml = one_region_hls(
         "slow-origin",
@@ -479,10 +472,7 @@ fn stalls_from_a_slow_origin_behind_a_fast_emulated_link_are_not_the_links() {
         3,
         "  stall_ratio: 0.001\n",
     )
-    .replace(
-        "base_url: embedded",
-        &format!("base_url: {}", server.base_url()),
-    );
+    .replace("base_url: embedded", &format!("base_url: {}", server.url));
     let path = write(dir.path(), "slow.yaml", &yaml);
     let out_dir = dir.path().join("out");
     let run = bin()
@@ -516,7 +506,6 @@ fn stalls_from_a_slow_origin_behind_a_fast_emulated_link_are_not_the_links() {
         );
     }
     assert!(!stdout(&run).contains("kbit/s link"), "{}", stdout(&run));
-    drop(runtime);
 }
 
 /// Issue 13: `compare` of two runs of one scenario name whose content changed warns, naming
