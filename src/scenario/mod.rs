@@ -31,11 +31,15 @@ pub(crate) mod target;
 mod text;
 
 #[cfg(test)]
+mod env_tests;
+#[cfg(test)]
 mod limits_tests;
 #[cfg(test)]
 mod search_tests;
 #[cfg(test)]
 mod suggestion_tests;
+#[cfg(test)]
+mod target_tests;
 #[cfg(test)]
 mod tests;
 

@@ -154,16 +154,16 @@ fn cases() -> Vec<Case> {
         Case { site: "overrides.rs", input: Set("load.phases[3].duration=1m"), want: "indexes start at 0; the last is [0]", fix: None },
         // resolve.rs
         Case { site: "resolve.rs", input: Text(with("slo: { join_ms: { p95: 100 } }\n")), want: "add the app's join steps", fix: None },
-        Case { site: "resolve.rs", input: Text(ed("phases:\n    - { name: steady, duration: 10s, joins_per_sec: 5 }", "phases: []")), want: "add `- { name: steady", fix: Some(|t, c| rep(t, "phases: []", &format!("phases:\n    {c}"))) },
-        Case { site: "resolve.rs", input: Text(ed("joins_per_sec: 5 }", "joins_per_sec: 5 }\n    - { name: steady, duration: 1s, joins_per_sec: 1 }")), want: "give every phase its own name", fix: None },
-        Case { site: "resolve.rs", input: Text(ed("  max_viewers: 100\n", "")), want: "add `max_viewers: ", fix: Some(|t, c| rep(t, "load:\n", &format!("load:\n  {c}\n"))) },
-        Case { site: "resolve.rs", input: Text(ed("  max_joins_per_sec: 10\n", "")), want: "add `max_joins_per_sec: ", fix: Some(|t, c| rep(t, "load:\n", &format!("load:\n  {c}\n"))) },
-        Case { site: "resolve.rs", input: Text(ed("load:\n", "load:\n  end_within: 30s\n")), want: "add `end: finish-watching`", fix: Some(|t, c| rep(t, "load:\n", &format!("load:\n  {c}\n"))) },
+        Case { site: "resolve/load.rs", input: Text(ed("phases:\n    - { name: steady, duration: 10s, joins_per_sec: 5 }", "phases: []")), want: "add `- { name: steady", fix: Some(|t, c| rep(t, "phases: []", &format!("phases:\n    {c}"))) },
+        Case { site: "resolve/load.rs", input: Text(ed("joins_per_sec: 5 }", "joins_per_sec: 5 }\n    - { name: steady, duration: 1s, joins_per_sec: 1 }")), want: "give every phase its own name", fix: None },
+        Case { site: "resolve/load.rs", input: Text(ed("  max_viewers: 100\n", "")), want: "add `max_viewers: ", fix: Some(|t, c| rep(t, "load:\n", &format!("load:\n  {c}\n"))) },
+        Case { site: "resolve/load.rs", input: Text(ed("  max_joins_per_sec: 10\n", "")), want: "add `max_joins_per_sec: ", fix: Some(|t, c| rep(t, "load:\n", &format!("load:\n  {c}\n"))) },
+        Case { site: "resolve/load.rs", input: Text(ed("load:\n", "load:\n  end_within: 30s\n")), want: "add `end: finish-watching`", fix: Some(|t, c| rep(t, "load:\n", &format!("load:\n  {c}\n"))) },
         Case { site: "resolve.rs", input: join("{ path: /api, method: GETT }"), want: "did you mean `GET`?", fix: Some(|t, c| t.replace("GETT", c)) },
         Case { site: "resolve.rs", input: Text(ed("{ url: /hls/stream.m3u8, duration: 30s }", "{ duration: 30s }")), want: "add `url: /hls/stream.m3u8`", fix: Some(|t, c| rep(t, "{ duration: 30s }", &format!("{{ {c}, duration: 30s }}"))) },
         Case { site: "resolve.rs", input: Text(ed("duration: 30s }", "duration: { median: 1m, p90: 10s } }")), want: "cannot be below the median", fix: None },
-        Case { site: "resolve.rs", input: Text(ed("joins_per_sec: 5 }", &format!("joins_per_sec: 5 }}{}", (1..=100).map(|i| format!("\n    - {{ name: p{i}, duration: 1s, joins_per_sec: 1 }}")).collect::<String>()))), want: "merge neighbouring phases", fix: None },
-        Case { site: "resolve.rs", input: Text(ed("duration: 10s", "duration: 8760h")), want: "write `duration: 24h` here", fix: Some(|t, c| t.replace("duration: 8760h", c)) },
+        Case { site: "resolve/load.rs", input: Text(ed("joins_per_sec: 5 }", &format!("joins_per_sec: 5 }}{}", (1..=100).map(|i| format!("\n    - {{ name: p{i}, duration: 1s, joins_per_sec: 1 }}")).collect::<String>()))), want: "merge neighbouring phases", fix: None },
+        Case { site: "resolve/load.rs", input: Text(ed("duration: 10s", "duration: 8760h")), want: "write `duration: 24h` here", fix: Some(|t, c| t.replace("duration: 8760h", c)) },
         // search.rs
         Case { site: "search.rs", input: search("search: { quantity: concurent_viewers, start: 10, max: 100 }"), want: "did you mean `concurrent_viewers`?", fix: Some(|t, c| t.replace("concurent_viewers", c)) },
         Case { site: "search.rs", input: search("search: { start: 10.5, max: 100 }"), want: "write `start: 11`", fix: Some(|t, c| t.replace("start: 10.5", c)) },
@@ -258,6 +258,7 @@ fn every_suggestion_site_has_a_case() {
         ("mod.rs", include_str!("mod.rs")),
         ("overrides.rs", include_str!("overrides.rs")),
         ("resolve.rs", include_str!("resolve.rs")),
+        ("resolve/load.rs", include_str!("resolve/load.rs")),
         ("search.rs", include_str!("search.rs")),
         ("secrets.rs", include_str!("secrets.rs")),
         ("slo.rs", include_str!("slo.rs")),
@@ -275,11 +276,13 @@ fn every_suggestion_site_has_a_case() {
     }
     // The other files of the module print none (a new one must join the list above).
     let others = [
+        ("ctx.rs", include_str!("ctx.rs")),
         ("duration.rs", include_str!("duration.rs")),
         ("file.rs", include_str!("file.rs")),
         ("interpolate.rs", include_str!("interpolate.rs")),
         ("locate.rs", include_str!("locate.rs")),
         ("model.rs", include_str!("model.rs")),
+        ("pos.rs", include_str!("pos.rs")),
         ("presets.rs", include_str!("presets.rs")),
     ];
     for (file, text) in others {
