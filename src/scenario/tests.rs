@@ -159,6 +159,54 @@ fn invalid_yaml_carries_line_and_col() {
     );
 }
 
+/// Where the YAML parser's own errors (syntax, duplicate keys) and the type and key errors point,
+/// to the column, as measured with serde_yaml 0.9.34 before moving to its maintained fork (see
+/// docs/architecture.md, "The YAML parser"): a parser change that moves a place fails here.
+#[test]
+fn yaml_errors_are_pinned_to_line_and_col() {
+    let cases = [
+        (
+            "name: x\ntarget:\n  base_url: embedded\n   oops: [\n".to_string(),
+            "4:8: mapping values are not allowed in this context",
+        ),
+        (
+            "a: [1, 2\nb: 3\n".to_string(),
+            "2:2: did not find expected ',' or ']', while parsing a flow sequence at line 1 column 4",
+        ),
+        (
+            "name: \"x\ntarget: 1\n".to_string(),
+            "3:1: found unexpected end of stream, while scanning a quoted scalar at line 1 column 7",
+        ),
+        (
+            "name: x\nname: y\n".to_string(),
+            "1:1: duplicate entry with key \"name\"",
+        ),
+        (
+            "a: &x 1\nb: *y\n".to_string(),
+            "2:4: unknown anchor",
+        ),
+        (
+            MINIMAL.replace("max_viewers: 100", "max_viewers: lots"),
+            "5:16: load.max_viewers: invalid type: string \"lots\", expected u64",
+        ),
+        (
+            MINIMAL.replace("joins_per_sec: 5 }", "joins_per_sec: [5] }"),
+            "8:53: load.phases[0].joins_per_sec: invalid type: sequence, expected f64",
+        ),
+        (
+            format!("{MINIMAL}  wach: 1\n"),
+            "11:3: unknown key `wach` in viewer; did you mean `watch`?",
+        ),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(
+            errors(&text).to_string(),
+            format!("{FILE}:{expected}"),
+            "{text}"
+        );
+    }
+}
+
 #[test]
 fn unknown_key_suggests_the_nearest() {
     let text = edit("joins_per_sec: 20 }", "joins_per_second: 20 }");
