@@ -5,7 +5,7 @@
 //! `scenario` (YAML → typed [`scenario::Scenario`]) → `plan` (arrival schedule) → `engine`
 //! (one task per viewer, `protocol` clients) → `metrics` (recorder, `RunResult`) → `analysis`
 //! (SLOs, verdicts) → `report` (files). `staging` is the embedded test server; `cmd` holds the verbs
-//! (`run`, `quick`, `merge`, `validate`), each a list of stages; `cli` maps arguments onto them.
+//! (one file each, its `run()` a list of stages); `cli` turns arguments into their options.
 
 pub mod analysis;
 pub mod cli;
