@@ -4,8 +4,8 @@
 //!
 //! Every shard started at the same instant, so second `s` of one is second `s` of all. A
 //! second counts once every streaming shard has closed it ([`LiveMerge::fold`]); until then
-//! its rows and histograms wait. The region rows of each shard's `timeseries.csv` (read by
-//! `merge`'s own [`CsvColumns`]) and its `histograms.hlog` intervals feed per-region and
+//! its rows and histograms wait. The region rows of each shard's `timeseries.csv` (read line by
+//! line by the one reader, [`SeriesHeader`]) and its `histograms.hlog` intervals feed per-region and
 //! overall totals, which `analysis::slo::judge` (the rule of a run and of `merge`) gates: when
 //! every shard has finished and everything is folded, the gates are those of the merged
 //! results.json.
@@ -19,7 +19,7 @@ use hdrhistogram::Histogram;
 use crate::analysis::slo;
 use crate::metrics::cell::Counters;
 use crate::metrics::result::{decode_histogram, new_histogram, summarize};
-use crate::metrics::series_merge::CsvColumns;
+use crate::metrics::series_file::SeriesHeader;
 use crate::metrics::{Breakdown, LiveStats, Metric, SloResult, ViewerCounts};
 use crate::scenario::SloGate;
 
@@ -88,8 +88,8 @@ struct Pending {
 #[derive(Default)]
 pub struct LiveMerge {
     seconds: BTreeMap<u64, Second>,
-    /// Per shard index: its CSV header's columns, and the last second received.
-    shards: BTreeMap<u64, ShardColumns>,
+    /// Per shard index: its CSV header, the lines read and the last second received.
+    shards: BTreeMap<u64, ShardLines>,
     /// Seconds not folded yet. A line may also arrive for a second already folded (a shard's
     /// CSV reached the disk before its interval log): the next fold takes it.
     pending: BTreeMap<u64, Pending>,
@@ -97,8 +97,11 @@ pub struct LiveMerge {
     overall: Totals,
 }
 
-struct ShardColumns {
-    cols: Option<CsvColumns>,
+#[derive(Default)]
+struct ShardLines {
+    /// Read from the shard's first line; `None` until then, or when it is not peakready's.
+    header: Option<SeriesHeader>,
+    lines: u64,
     last_second: Option<u64>,
 }
 
@@ -107,33 +110,38 @@ impl LiveMerge {
         LiveMerge::default()
     }
 
-    /// Add a shard's newly written lines (whole lines of each file).
+    /// Add a shard's newly written lines (whole lines of each file, from its first).
     pub fn add(&mut self, shard: u64, csv: &str, hlog: &str) {
-        let entry = self.shards.entry(shard).or_insert(ShardColumns {
-            cols: None,
-            last_second: None,
-        });
+        let entry = self.shards.entry(shard).or_default();
         for line in csv.lines() {
-            if line.starts_with("second,") {
-                entry.cols = CsvColumns::of(line).ok();
+            entry.lines += 1;
+            if entry.lines == 1 {
+                let shown = format!("shard {shard}'s timeseries.csv");
+                entry.header = SeriesHeader::parse_line(line, &shown).ok();
                 continue;
             }
             // A row this build cannot read is left out of the live view; `merge` at the end
             // reads the same bytes and names it.
-            let Some(Ok(Some(row))) = entry.cols.as_ref().map(|c| c.row(line)) else {
+            let Some(header) = &entry.header else {
+                continue;
+            };
+            let Ok((row, (counters, active))) = header
+                .row(line, entry.lines)
+                .and_then(|row| header.counters(&row).map(|c| (row, c)))
+            else {
                 continue;
             };
             if row.region == "all" {
                 let s = self.seconds.entry(row.second).or_default();
-                s.joins_ok += row.counters.joins_ok;
-                s.requests += row.counters.requests;
-                s.errors += row.counters.request_errors();
-                s.active += row.active;
+                s.joins_ok += counters.joins_ok;
+                s.requests += counters.requests;
+                s.errors += counters.request_errors();
+                s.active += active;
                 entry.last_second =
                     Some(entry.last_second.map_or(row.second, |l| l.max(row.second)));
             } else {
                 let p = self.pending.entry(row.second).or_default();
-                p.rows.push((row.region.to_string(), row.counters));
+                p.rows.push((row.region, counters));
             }
         }
         for item in IntervalLogIterator::new(hlog.as_bytes()) {

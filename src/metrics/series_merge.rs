@@ -16,10 +16,10 @@ use anyhow::{anyhow, bail, Context};
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
 use super::cell::{Cell, Counters};
-use super::names::{ErrorKind, Metric};
-use super::outcome::ViewerOutcome;
+use super::names::Metric;
 use super::result::{decode_histogram, new_histogram};
 use super::series::SeriesWriter;
+use super::series_file::SeriesFile;
 
 /// One shard's directory and the shift applied to its seconds.
 pub struct SeriesSource<'a> {
@@ -122,161 +122,39 @@ pub fn merge_series(
 }
 
 /// Add one shard's CSV rows (its `all` rows are skipped: they are recomputed) into `into`.
+/// A torn last line (the shard crashed mid-write) is skipped, as the shard's own report does.
 fn read_csv(
     path: &Path,
     regions: &[String],
     offset: u64,
     into: &mut BTreeMap<u64, SecondCounters>,
 ) -> anyhow::Result<()> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut lines = text.lines();
-    let header = lines
-        .next()
-        .ok_or_else(|| anyhow!("{} is empty: it has no header row", path.display()))?;
-    let columns = CsvColumns::of(header).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    for (n, line) in lines.enumerate() {
-        let line_no = n + 2;
-        let row = match columns.row(line) {
-            Ok(Some(row)) => row,
-            Ok(None) => continue,
-            Err(e) => bail!("{} line {line_no}: {e}", path.display()),
-        };
+    let file = SeriesFile::read(path)?;
+    file.require_counters()?;
+    for row in &file.rows {
         if row.region == "all" {
             continue;
         }
         let region = regions
             .iter()
-            .position(|r| r == row.region)
+            .position(|r| *r == row.region)
             .ok_or_else(|| {
                 anyhow!(
-                    "{} line {line_no}: region `{}` is not one of the scenario's regions ({})",
+                    "{}: line {}: region `{}` is not one of the scenario's regions ({})",
                     path.display(),
+                    row.line,
                     row.region,
                     regions.join(", ")
                 )
             })?;
+        let (counters, active) = file.counters(row)?;
         let entry = into
             .entry(row.second + offset)
             .or_insert_with(|| vec![(Counters::default(), 0); regions.len()]);
-        entry[region].0.add(&row.counters);
-        entry[region].1 += row.active;
+        entry[region].0.add(&counters);
+        entry[region].1 += active;
     }
     Ok(())
-}
-
-/// Where a `timeseries.csv`'s columns are, read from its header: the one reading of a row's
-/// counters, for `merge` (whole files) and the collector's live view (lines as they arrive).
-pub struct CsvColumns {
-    header: Vec<String>,
-    second: usize,
-    region: usize,
-    /// arrivals, capped, joins_ok, joins_failed, departures, requests, active_viewers
-    fields: [usize; 7],
-    errors: Vec<(usize, ErrorKind)>,
-    outcomes: Vec<(usize, ViewerOutcome)>,
-}
-
-/// One region's (or `all`'s) row.
-pub struct CsvRow<'a> {
-    pub second: u64,
-    pub region: &'a str,
-    pub counters: Counters,
-    pub active: u64,
-}
-
-impl CsvColumns {
-    /// Column positions from the header line; an error in words when it is not peakready's.
-    pub fn of(header: &str) -> Result<CsvColumns, String> {
-        let header: Vec<String> = header.split(',').map(String::from).collect();
-        let col = |name: &str| {
-            header.iter().position(|h| h == name).ok_or_else(|| {
-                format!(
-                    "no `{name}` column; this is not a peakready timeseries.csv (or it was edited)"
-                )
-            })
-        };
-        let (second, region) = (col("second")?, col("region")?);
-        let fields = [
-            col("arrivals")?,
-            col("capped")?,
-            col("joins_ok")?,
-            col("joins_failed")?,
-            col("departures")?,
-            col("requests")?,
-            col("active_viewers")?,
-        ];
-        // A CSV from a peakready that knew fewer error classes simply has fewer `err_*` columns
-        // (those classes were never counted); a class this build does not know would be lost, so
-        // it is refused.
-        let mut errors = Vec::new();
-        for (i, h) in header.iter().enumerate() {
-            if let Some(name) = h.strip_prefix("err_") {
-                let kind = ErrorKind::from_name(name).ok_or_else(|| {
-                    format!(
-                        "column `{h}` is an error class this peakready does not know; merge with the peakready that ran the shards"
-                    )
-                })?;
-                errors.push((i, kind));
-            }
-        }
-        // `viewers_<outcome>` columns; `viewers_failed` is derived from them when written.
-        let outcomes = header
-            .iter()
-            .enumerate()
-            .filter_map(|(i, h)| {
-                let name = h.strip_prefix("viewers_")?;
-                ViewerOutcome::from_name(name).map(|o| (i, o))
-            })
-            .collect();
-        Ok(CsvColumns {
-            header,
-            second,
-            region,
-            fields,
-            errors,
-            outcomes,
-        })
-    }
-
-    /// One data line. `None` for a line that is not a whole row: blank, or shorter than the
-    /// header (the recorder flushes whole lines; a short one is a crash's torn last line).
-    pub fn row<'a>(&self, line: &'a str) -> Result<Option<CsvRow<'a>>, String> {
-        let cells: Vec<&str> = line.split(',').collect();
-        if line.trim().is_empty() || cells.len() < self.header.len() {
-            return Ok(None);
-        }
-        let int = |i: usize| -> Result<u64, String> {
-            cells[i].parse::<u64>().map_err(|_| {
-                format!(
-                    "`{}` in column `{}` is not a count",
-                    cells[i], self.header[i]
-                )
-            })
-        };
-        let f = &self.fields;
-        let mut counters = Counters {
-            arrivals: int(f[0])?,
-            capped: int(f[1])?,
-            joins_ok: int(f[2])?,
-            joins_failed: int(f[3])?,
-            departures: int(f[4])?,
-            requests: int(f[5])?,
-            ..Counters::default()
-        };
-        for (i, kind) in &self.errors {
-            counters.errors[kind.index()] = int(*i)?;
-        }
-        for (i, outcome) in &self.outcomes {
-            counters.outcomes[outcome.index()] = int(*i)?;
-        }
-        Ok(Some(CsvRow {
-            second: int(self.second)?,
-            region: cells[self.region],
-            counters,
-            active: int(f[6])?,
-        }))
-    }
 }
 
 /// Index one shard's interval log by merged second, without decoding the histograms.
@@ -335,4 +213,121 @@ fn index_hlog<'a>(
             .push((region, metric, interval.encoded_histogram(), path));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::series::csv_header;
+
+    /// A shard's files: `timeseries.csv` with its columns passed through `order` (the
+    /// header's and every row's cells alike), and an empty interval log.
+    fn shard(dir: &Path, order: impl Fn(Vec<String>) -> Vec<String>) {
+        let header = csv_header();
+        let names: Vec<&str> = header.split(',').collect();
+        let line = |second: u64, region: &str, arrivals: u64, active: u64| {
+            let cells = names
+                .iter()
+                .map(|n| match *n {
+                    "second" => second.to_string(),
+                    "region" => region.to_string(),
+                    "phase" => "steady".to_string(),
+                    "arrivals" | "joins_ok" | "requests" => arrivals.to_string(),
+                    "active_viewers" => active.to_string(),
+                    n if n.ends_with("_ms") => String::new(),
+                    _ => "0".to_string(),
+                })
+                .collect();
+            order(cells).join(",")
+        };
+        let header = order(names.iter().map(|n| n.to_string()).collect()).join(",");
+        let text = [
+            header,
+            line(0, "eu", 3, 3),
+            line(0, "all", 3, 3),
+            line(1, "eu", 2, 5),
+            line(1, "all", 2, 5),
+        ]
+        .join("\n");
+        std::fs::create_dir_all(dir).expect("mkdir");
+        std::fs::write(dir.join("timeseries.csv"), text + "\n").expect("csv");
+        std::fs::write(dir.join("histograms.hlog"), "").expect("hlog");
+    }
+
+    fn merged(a: &Path, b: &Path, out: &Path) -> anyhow::Result<String> {
+        std::fs::create_dir_all(out).expect("mkdir");
+        let sources = [a, b].map(|dir| SeriesSource { dir, offset_s: 0 });
+        merge_series(
+            &sources,
+            out,
+            &["eu".to_string()],
+            vec![("steady".into(), 0.0, 2.0)],
+            0.0,
+        )?;
+        Ok(std::fs::read_to_string(out.join("timeseries.csv")).expect("merged csv"))
+    }
+
+    #[test]
+    fn columns_are_read_by_name_so_their_order_does_not_matter() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let (a, b, b_reversed) = (
+            tmp.path().join("a"),
+            tmp.path().join("b"),
+            tmp.path().join("b-reversed"),
+        );
+        shard(&a, |c| c);
+        shard(&b, |c| c);
+        shard(&b_reversed, |mut c| {
+            c.reverse();
+            c
+        });
+        let same = merged(&a, &b, &tmp.path().join("out1")).expect("merges");
+        let reordered = merged(&a, &b_reversed, &tmp.path().join("out2")).expect("merges");
+        assert_eq!(same, reordered);
+        let file = SeriesFile::parse(same.as_bytes(), "merged").expect("reads");
+        let eu1 = file
+            .rows
+            .iter()
+            .find(|r| r.region == "eu" && r.second == 1)
+            .expect("eu, second 1");
+        assert_eq!(file.get(eu1, "arrivals"), Some(4.0));
+        assert_eq!(file.get(eu1, "active_viewers"), Some(10.0));
+    }
+
+    #[test]
+    fn a_missing_or_unknown_column_is_an_error_naming_the_file_and_the_column() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let a = tmp.path().join("a");
+        shard(&a, |c| c);
+        let capped = csv_header()
+            .split(',')
+            .position(|c| c == "capped")
+            .expect("capped column");
+        let no_capped = tmp.path().join("no-capped");
+        shard(&no_capped, |mut c| {
+            c.remove(capped);
+            c
+        });
+        let e = format!(
+            "{:#}",
+            merged(&a, &no_capped, &tmp.path().join("out1")).expect_err("refused")
+        );
+        assert!(
+            e.contains("no-capped/timeseries.csv: no `capped` column"),
+            "{e}"
+        );
+        let unknown = tmp.path().join("unknown");
+        shard(&unknown, |mut c| {
+            c.push(if c[0] == "second" { "err_warp" } else { "0" }.into());
+            c
+        });
+        let e = format!(
+            "{:#}",
+            merged(&a, &unknown, &tmp.path().join("out2")).expect_err("refused")
+        );
+        assert!(
+            e.contains("unknown/timeseries.csv: column `err_warp` is an error class"),
+            "{e}"
+        );
+    }
 }
