@@ -389,7 +389,7 @@ fn check_same_run(first: &Loaded, other: &Loaded) -> anyhow::Result<()> {
 fn resolved_difference(a: Option<&Scenario>, b: Option<&Scenario>) -> Option<String> {
     match (a, b) {
         (Some(a), Some(b)) => {
-            crate::scenario::differing_sections(a, b, &["source", "target.source_addrs"])
+            crate::scenario::differing_sections(a, b, crate::collector::proto::PER_MACHINE)
                 .into_iter()
                 .next()
         }

@@ -285,18 +285,11 @@ fn collector_identity(
     plan: &Plan,
     seed: u64,
 ) -> crate::collector::proto::Identity {
-    let mut resolved = serde_json::to_value(scenario).unwrap_or(serde_json::Value::Null);
-    if let Some(o) = resolved.as_object_mut() {
-        o.remove("source");
-        if let Some(t) = o.get_mut("target").and_then(|t| t.as_object_mut()) {
-            t.remove("source_addrs");
-        }
-    }
     crate::collector::proto::Identity {
         scenario: scenario.name.clone(),
         seed,
         shard_count: plan.shard.map_or(1, |s| s.count),
-        resolved,
+        resolved: scenario.clone(),
         regions: plan.regions.clone(),
         phases: plan.phases.clone(),
         planned_s: plan.total.as_secs_f64(),

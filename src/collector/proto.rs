@@ -5,17 +5,17 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::plan::PlannedPhase;
-use crate::scenario::SloGate;
+use crate::scenario::{Scenario, SloGate};
 
 /// What makes shards slices of one run: the collector refuses a shard whose identity differs
-/// from the first one's.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// from the first one's ([`Identity::difference`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Identity {
     pub scenario: String,
     pub seed: u64,
     pub shard_count: u64,
-    /// The resolved scenario without what may differ per machine (file path, source addresses).
-    pub resolved: serde_json::Value,
+    /// The resolved scenario, typed as in results.json (header values never sent).
+    pub resolved: Scenario,
     pub regions: Vec<String>,
     pub phases: Vec<PlannedPhase>,
     pub planned_s: f64,
@@ -25,6 +25,32 @@ pub struct Identity {
     #[serde(default)]
     pub slo: Vec<SloGate>,
 }
+
+impl Identity {
+    /// The first part where two shards' identities differ, in words; what may differ per
+    /// machine (the scenario file's path, local source addresses) is not compared, as `merge`
+    /// does not.
+    pub fn difference(&self, other: &Identity) -> Option<String> {
+        if self.scenario != other.scenario {
+            Some("scenario name".into())
+        } else if self.seed != other.seed {
+            Some("--seed".into())
+        } else if self.shard_count != other.shard_count {
+            Some("shard count".into())
+        } else if self.regions != other.regions || self.phases != other.phases {
+            Some("regions or phases".into())
+        } else {
+            crate::scenario::differing_sections(&self.resolved, &other.resolved, PER_MACHINE)
+                .into_iter()
+                .next()
+                .map(|section| format!("scenario content (`{section}`)"))
+        }
+    }
+}
+
+/// What may differ between the machines of one run: the path the scenario file was given by
+/// and the local source addresses (`scenario::differing_sections` ignores these).
+pub const PER_MACHINE: &[&str] = &["source", "target.source_addrs"];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Register {

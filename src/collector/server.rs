@@ -8,6 +8,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path as UrlPath, State as Ext};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -113,24 +114,20 @@ async fn status(Ext(s): Ext<Shared>) -> Response {
     .into_response()
 }
 
-/// The first field where two shards' identities differ.
-fn identity_difference(a: &Identity, b: &Identity) -> Option<&'static str> {
-    if a.scenario != b.scenario {
-        Some("scenario name")
-    } else if a.seed != b.seed {
-        Some("--seed")
-    } else if a.shard_count != b.shard_count {
-        Some("shard count")
-    } else if a.regions != b.regions || a.phases != b.phases {
-        Some("regions or phases")
-    } else if a.resolved != b.resolved {
-        Some("scenario content")
-    } else {
-        None
-    }
-}
-
-async fn register(Ext(s): Ext<Shared>, Json(reg): Json<Register>) -> Response {
+async fn register(Ext(s): Ext<Shared>, reg: Result<Json<Register>, JsonRejection>) -> Response {
+    // Shards and collector are one binary; a registration this build cannot read comes from
+    // another peakready (another scenario model), and the shard is told so rather than
+    // retrying until it gives up on an HTTP 422.
+    let Json(reg) = match reg {
+        Ok(reg) => reg,
+        Err(e) => {
+            return refuse(format!(
+                "this collector (peakready {}) cannot read the registration ({}): run the shards and the collector from the same peakready image",
+                env!("CARGO_PKG_VERSION"),
+                e.body_text()
+            ))
+        }
+    };
     let mut st = s.lock();
     let n = st.expected;
     if reg.index == 0 || reg.index > n {
@@ -146,7 +143,7 @@ async fn register(Ext(s): Ext<Shared>, Json(reg): Json<Register>) -> Response {
         ));
     }
     if let Some(first) = &st.identity {
-        if let Some(field) = identity_difference(first, &reg.identity) {
+        if let Some(field) = first.difference(&reg.identity) {
             return refuse(format!(
                 "its {field} differs from the shards already registered: every shard must run the same scenario file with the same --seed"
             ));
@@ -416,7 +413,7 @@ mod tests {
             scenario: "s".into(),
             seed: 1,
             shard_count: 2,
-            resolved: serde_json::Value::Null,
+            resolved: crate::scenario::Scenario::fixture(),
             regions: vec!["eu".into()],
             phases: Vec::new(),
             planned_s: 1.0,
@@ -426,12 +423,73 @@ mod tests {
     }
 
     async fn reg(s: &Shared, index: u64, attempt: &str) -> StatusCode {
+        reg_as(s, index, attempt, identity()).await.0
+    }
+
+    async fn reg_as(
+        s: &Shared,
+        index: u64,
+        attempt: &str,
+        identity: Identity,
+    ) -> (StatusCode, String) {
         let r = Register {
             index,
             attempt: attempt.into(),
-            identity: identity(),
+            identity,
         };
-        register(Ext(s.clone()), Json(r)).await.status()
+        said(register(Ext(s.clone()), Ok(Json(r))).await).await
+    }
+
+    async fn said(r: Response) -> (StatusCode, String) {
+        let status = r.status();
+        let body = axum::body::to_bytes(r.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn a_shard_of_another_scenario_or_another_build_is_refused_in_words() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let s = Shared::new(2, dir.path().to_path_buf());
+        assert_eq!(reg(&s, 1, "a").await, StatusCode::OK);
+        // Another machine: another path to the file, other source addresses. The same run.
+        let mut elsewhere = identity();
+        elsewhere.resolved.source = "/elsewhere/fixture.yaml".into();
+        elsewhere.resolved.target.source_addrs = vec!["127.0.0.2".parse().expect("ip")];
+        assert_eq!(reg_as(&s, 2, "b", elsewhere).await.0, StatusCode::OK);
+
+        let mut edited = identity();
+        edited.resolved.load.max_viewers += 1;
+        let (status, why) = reg_as(&s, 2, "c", edited).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert!(
+            why.contains("its scenario content (`load`) differs"),
+            "{why}"
+        );
+
+        // What another peakready sends: a registration whose scenario this build cannot read.
+        use axum::extract::FromRequest;
+        let mut body = serde_json::to_value(Register {
+            index: 2,
+            attempt: "d".into(),
+            identity: identity(),
+        })
+        .expect("encodes");
+        body["identity"]["resolved"]["load"] = "a load section of another shape".into();
+        let req = http::Request::post("/v1/register")
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(axum::body::Body::from(body.to_string()))
+            .expect("request");
+        let rejection = Json::<Register>::from_request(req, &())
+            .await
+            .expect_err("not this build's registration");
+        let (status, why) = said(register(Ext(s.clone()), Err(rejection)).await).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert!(
+            why.contains("cannot read the registration") && why.contains("same peakready image"),
+            "{why}"
+        );
     }
 
     async fn send(s: &Shared, index: u64, attempt: &str) -> StatusCode {
