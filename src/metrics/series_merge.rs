@@ -299,32 +299,29 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tmp");
         let a = tmp.path().join("a");
         shard(&a, |c| c);
+        // Merge `a` with a shard whose columns `edit` changed: the error, in words.
+        let refused = |name: &str, edit: &dyn Fn(Vec<String>) -> Vec<String>| {
+            let b = tmp.path().join(name);
+            shard(&b, edit);
+            let out = tmp.path().join(format!("{name}-out"));
+            format!("{:#}", merged(&a, &b, &out).expect_err("refused"))
+        };
         let capped = csv_header()
             .split(',')
             .position(|c| c == "capped")
             .expect("capped column");
-        let no_capped = tmp.path().join("no-capped");
-        shard(&no_capped, |mut c| {
+        let e = refused("no-capped", &|mut c| {
             c.remove(capped);
             c
         });
-        let e = format!(
-            "{:#}",
-            merged(&a, &no_capped, &tmp.path().join("out1")).expect_err("refused")
-        );
         assert!(
             e.contains("no-capped/timeseries.csv: no `capped` column"),
             "{e}"
         );
-        let unknown = tmp.path().join("unknown");
-        shard(&unknown, |mut c| {
+        let e = refused("unknown", &|mut c| {
             c.push(if c[0] == "second" { "err_warp" } else { "0" }.into());
             c
         });
-        let e = format!(
-            "{:#}",
-            merged(&a, &unknown, &tmp.path().join("out2")).expect_err("refused")
-        );
         assert!(
             e.contains("unknown/timeseries.csv: column `err_warp` is an error class"),
             "{e}"
