@@ -11,6 +11,9 @@
 //! - **percentages** (given as a fraction): up to two decimals, trailing zeros dropped, never
 //!   rounded to a lie at the ends: `3%`, `12.5%`, `0.04%`, `<0.01%`, `>99.99%`;
 //! - **rates**: a number per second: `1,234/s`.
+//! - **changes** (`compare`): in percent of the base, one decimal, signed with `+`/`−`, and
+//!   `±0%` below 0.05% (rounding noise must not read as a direction): `+12.3%`, `−4%`; a rate's
+//!   change in percentage points, two decimals: `+0.25 pp`.
 //! - **chart axes of durations** ([`MsAxis`]): every tick in one unit, named in the axis title
 //!   (`join time (s)` over `0.5 1.0 1.5`), never `(ms)` over ticks that read seconds.
 
@@ -39,6 +42,11 @@ pub fn ms(v: f64) -> String {
     } else {
         sig(v / 1000.0, "s")
     }
+}
+
+/// A duration given in seconds, by the same rule: `420 ms`, `1.20 s`, `90.0 s`, `600 s`.
+pub fn secs(v: f64) -> String {
+    ms(v * 1000.0)
 }
 
 fn round_to(v: f64, decimals: i32) -> f64 {
@@ -141,6 +149,39 @@ pub fn pct(fraction: f64) -> String {
     format!("{}%", if s == "-0" { "0" } else { s })
 }
 
+/// A relative change (a fraction of the base): `+12.3%`, `−4%`, `±0%`.
+pub fn pct_change(fraction: f64) -> String {
+    if !fraction.is_finite() {
+        return "–".into();
+    }
+    let p = round_to(fraction * 100.0, 1);
+    if p == 0.0 {
+        return "±0%".into();
+    }
+    let s = format!("{:.1}", p.abs());
+    format!("{}{}%", sign(p), s.trim_end_matches(".0"))
+}
+
+/// A change of a rate (fractions) in percentage points: `+0.25 pp`, `−1.00 pp`.
+pub fn pp(delta: f64) -> String {
+    if !delta.is_finite() {
+        return "–".into();
+    }
+    let p = round_to(delta * 100.0, 2);
+    format!("{}{:.2} pp", sign(p), p.abs())
+}
+
+/// `+` for a rise, `−` (the minus sign, not a hyphen) for a fall, none for zero.
+fn sign(v: f64) -> &'static str {
+    if v > 0.0 {
+        "+"
+    } else if v < 0.0 {
+        "−"
+    } else {
+        ""
+    }
+}
+
 /// A rate: `1,234/s`, `22.5/s`.
 pub fn per_sec(v: f64) -> String {
     format!("{}/s", num(v))
@@ -239,6 +280,20 @@ mod tests {
         assert_eq!(pct(0.00001), "<0.01%");
         assert_eq!(pct(0.999999), ">99.99%");
         assert_eq!(pct(1.0), "100%");
+    }
+
+    #[test]
+    fn changes_are_signed_and_noise_has_no_direction() {
+        assert_eq!(pct_change(0.1234), "+12.3%");
+        assert_eq!(pct_change(-0.04), "−4%");
+        assert_eq!(pct_change(0.0004), "±0%");
+        assert_eq!(pct_change(-0.0004), "±0%");
+        assert_eq!(pp(0.0025), "+0.25 pp");
+        assert_eq!(pp(-0.01), "−1.00 pp");
+        assert_eq!(pp(0.0), "0.00 pp");
+        assert_eq!(secs(0.42), "420 ms");
+        assert_eq!(secs(90.04), "90.0 s");
+        assert_eq!(secs(600.0), "600 s");
     }
 
     #[test]

@@ -183,22 +183,23 @@ pub fn judge(w: &Window, input: &StepInput) -> (StepVerdict, Vec<StepGate>, Stri
     // A concurrent-viewer level is offered only if all its viewers had started when the window
     // opened; a join rate, if at least MIN_SEND_RATIO of its arrivals were started by the end.
     let offered = match input.quantity {
-        SearchQuantity::ConcurrentViewers => {
-            (w.arrivals_before_window as f64 >= input.intended_arrivals).then_some(()).ok_or_else(|| {
+        SearchQuantity::ConcurrentViewers => (w.arrivals_before_window as f64
+            >= input.intended_arrivals)
+            .then_some(())
+            .ok_or_else(|| {
                 format!(
                     "the generator had started {} of the {} viewers when the window opened ({lag})",
                     num(w.arrivals_before_window as f64),
                     num(input.intended_arrivals)
                 )
-            })
-        }
+            }),
         SearchQuantity::JoinsPerSec => (ratio >= MIN_SEND_RATIO).then_some(()).ok_or_else(|| {
             format!(
-                "the generator started {} of {} intended arrivals ({:.1}%, at least {:.0}% needed; {lag})",
+                "the generator started {} of {} intended arrivals ({}, at least {} needed; {lag})",
                 num(w.arrivals as f64),
                 num(input.intended_arrivals),
-                ratio * 100.0,
-                MIN_SEND_RATIO * 100.0,
+                crate::format::pct(ratio),
+                crate::format::pct(MIN_SEND_RATIO),
             )
         }),
     };
@@ -427,7 +428,7 @@ mod tests {
         assert_eq!(v, StepVerdict::GeneratorLimited);
         assert!(g.is_empty());
         assert!(
-            reason.contains("15 of 20 intended arrivals (75.0%"),
+            reason.contains("15 of 20 intended arrivals (75%, at least 95% needed"),
             "{reason}"
         );
         // Late starts do not cause errors: a failed error gate is the target's, lag or not.

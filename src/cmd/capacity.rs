@@ -503,13 +503,13 @@ fn level_dir(level: f64) -> String {
 
 fn step_line(s: &SearchStep, q: SearchQuantity) -> String {
     format!(
-        "  {} {:>2}  {:<24} {:<17} sent {:>3.0}%  lag p99 {:>4.0} ms  {}",
+        "  {} {:>2}  {:<24} {:<17} sent {:>6}  lag p99 {:>8}  {}",
         if s.stage == "hold" { "hold" } else { "step" },
         s.index,
         level_words(q, s.level),
         s.verdict.words(),
-        s.send_ratio() * 100.0,
-        s.lag_p99_ms,
+        crate::format::pct(s.send_ratio()),
+        crate::format::ms(s.lag_p99_ms),
         s.reason
     )
 }

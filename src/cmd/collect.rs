@@ -229,7 +229,8 @@ pub async fn run(
     }
     let skew_note = skew_ms.map(|s| {
         format!(
-            "start barrier: shards woke within {s:.1} ms of each other (start skew) at {}",
+            "start barrier: shards woke within {} of each other (start skew) at {}",
+            crate::format::ms(s),
             start_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
         )
     });

@@ -173,13 +173,13 @@ impl Clocks {
         let starts: Vec<String> = shards
             .iter()
             .zip(&self.offsets)
-            .map(|(s, o)| format!("shard {} +{:.1} s", s.shard.index, o.0))
+            .map(|(s, o)| format!("shard {} +{}", s.shard.index, crate::format::secs(o.0)))
             .collect();
         Some(format!(
-            "shard start times differ by {:.1} s ({}): per-second rows were aligned by wall clock, so \
+            "shard start times differ by {} ({}): per-second rows were aligned by wall clock, so \
              concurrency sums viewers live at the same time, but the target never saw the plan's combined \
              load and phase labels follow the earliest shard; start every shard at the same moment for a faithful merge",
-            self.skew_s,
+            crate::format::secs(self.skew_s),
             starts.join(", ")
         ))
     }

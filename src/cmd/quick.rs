@@ -244,10 +244,10 @@ pub fn render(r: &RunResult) -> String {
     let o = &r.overall;
     let (ok, completed) = successes(r);
     let mut out = format!(
-        "{}\n  requests  {} in {:.2} s = {} req/s   success {}\n",
+        "{}\n  requests  {} in {} = {} req/s   success {}\n",
         r.scenario.description.as_deref().unwrap_or("quick"),
         format::count(o.requests as f64),
-        r.duration_s,
+        format::secs(r.duration_s),
         format::num(o.requests as f64 / r.duration_s.max(1e-9)),
         if completed == 0 {
             "–".to_string()

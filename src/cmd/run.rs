@@ -415,7 +415,13 @@ pub(crate) fn tls_notice(
     if total == 0 {
         return None;
     }
-    let share = |n: u64| format!("{n} ({:.1} %)", n as f64 * 100.0 / total as f64);
+    let share = |n: u64| {
+        format!(
+            "{} ({})",
+            crate::format::count(n as f64),
+            crate::format::pct(n as f64 / total as f64)
+        )
+    };
     Some(if resume {
         format!(
             "TLS: session resumption on (target.tls.resume, quick --tls-resume): {} of {total} handshakes resumed an earlier session, {} were full{}",

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use crate::format;
 use crate::plan::Plan;
 use crate::report::table::{Align, Table};
 use crate::scenario::{BaseUrl, Scenario};
@@ -65,8 +66,8 @@ pub fn render(s: &Scenario, seed: u64) -> String {
     }
     let _ = writeln!(
         out,
-        "  watch      mean {:.0} s per viewer",
-        plan.mean_watch_secs()
+        "  watch      mean {} per viewer",
+        format::secs(plan.mean_watch_secs())
     );
     if let Some(search) = &s.search {
         let _ = writeln!(
@@ -93,14 +94,11 @@ pub fn render(s: &Scenario, seed: u64) -> String {
     for e in plan.expectations() {
         t.row(vec![
             e.region.clone(),
-            format!(
-                "{:.1} %",
-                shares.get(e.region.as_str()).copied().unwrap_or(0.0) * 100.0
-            ),
+            format::pct(shares.get(e.region.as_str()).copied().unwrap_or(0.0)),
             e.phase.clone(),
-            format!("{:.0}", e.expected_arrivals),
-            format!("{:.1}", e.peak_joins_per_sec),
-            format!("{:.0}", e.expected_peak_concurrency),
+            format::count(e.expected_arrivals),
+            format::num(e.peak_joins_per_sec),
+            format::count(e.expected_peak_concurrency),
         ]);
     }
     out.push_str(&t.plain());
@@ -108,14 +106,15 @@ pub fn render(s: &Scenario, seed: u64) -> String {
     let peak = conc.peak;
     let _ = writeln!(
         out,
-        "\n  total: {:.0} arrivals, expected peak {:.0} concurrent viewers (arrival rate convolved with watch time)",
-        plan.expected_arrivals(),
-        peak
+        "\n  total: {} arrivals, expected peak {} concurrent viewers (arrival rate convolved with watch time)",
+        format::count(plan.expected_arrivals()),
+        format::count(peak)
     );
     if peak > s.load.max_viewers as f64 {
         let _ = writeln!(
             out,
-            "  warning: the plan expects {peak:.0} concurrent viewers but load.max_viewers is {}: arrivals beyond it will be skipped",
+            "  warning: the plan expects {} concurrent viewers but load.max_viewers is {}: arrivals beyond it will be skipped",
+            format::count(peak),
             s.load.max_viewers
         );
     }

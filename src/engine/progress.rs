@@ -45,7 +45,7 @@ fn phase_of_second(phases: &[PlannedPhase], second: u64) -> &str {
 pub fn status_line(s: &LiveStats, phases: &[PlannedPhase]) -> String {
     let p99 = s
         .join_p99_ms
-        .map(|v| format!("{v:.0} ms"))
+        .map(crate::format::ms)
         .unwrap_or_else(|| "–".into());
     let mut line = format!(
         "{:<14} viewers {:>6}  joins/s {:>5}  errors {:>6}  join p99 {:>8}",

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::names::Metric;
 use super::result::{decode_histogram, Breakdown, GeneratorHealth, MetricSummary};
 use super::runtime::{LimitReason, RuntimeHealth, BLOCKING_POOL_THREADS};
+use crate::format::{ms, pct};
 
 /// A viewer started this much after its intended instant counts as late in generator health,
 /// and lag beyond it at p99 makes the run "limited by the load generator".
@@ -54,8 +55,8 @@ fn reason(rt: Option<&RuntimeHealth>, cores: usize) -> (LimitReason, String) {
         (
             LimitReason::Cpu,
             format!(
-                "CPU: the process used {:.0}% of the {usable} core(s) its {} runtime thread(s) can use {when}",
-                cpu * 100.0,
+                "CPU: the process used {} of the {usable} core(s) its {} runtime thread(s) can use {when}",
+                pct(cpu),
                 rt.workers
             ),
         )
@@ -78,22 +79,23 @@ fn reason(rt: Option<&RuntimeHealth>, cores: usize) -> (LimitReason, String) {
     if worst.global_queue >= 256 * rt.workers.max(1) {
         let whose = if worst.machine_cpu >= CPU_BOUND {
             format!(
-                "the machine's {cores} cores were {:.0}% busy and this process got {:.0}% of the {usable} core(s) \
+                "the machine's {cores} cores were {} busy and this process got {} of the {usable} core(s) \
                  it can use: other processes (a target on the same machine?) took the CPU",
-                worst.machine_cpu * 100.0,
-                worst.cpu * 100.0
+                pct(worst.machine_cpu),
+                pct(worst.cpu)
             )
         } else {
             format!(
-                "the process used {:.0}% of the {usable} core(s) it can use",
-                worst.cpu * 100.0
+                "the process used {} of the {usable} core(s) it can use",
+                pct(worst.cpu)
             )
         };
         return (
             LimitReason::Cpu,
             format!(
-                "CPU: {} tasks were ready and waiting for a runtime thread {at} (a task waited {:.0} ms); {whose}",
-                worst.global_queue, worst.scheduling_delay_max_ms
+                "CPU: {} tasks were ready and waiting for a runtime thread {at} (a task waited {}); {whose}",
+                worst.global_queue,
+                ms(worst.scheduling_delay_max_ms)
             ),
         );
     }
@@ -101,11 +103,11 @@ fn reason(rt: Option<&RuntimeHealth>, cores: usize) -> (LimitReason, String) {
         return (
             LimitReason::SchedulingDelay,
             format!(
-                "scheduling delay: a ready task waited {:.0} ms for a runtime thread {at}, while the process used \
-                 {:.0}% of the {usable} core(s) it can use, so a runtime thread was held by a blocking call, a lock \
+                "scheduling delay: a ready task waited {} for a runtime thread {at}, while the process used \
+                 {} of the {usable} core(s) it can use, so a runtime thread was held by a blocking call, a lock \
                  or a slow system call, not by CPU work",
-                worst.scheduling_delay_max_ms,
-                worst.cpu * 100.0
+                ms(worst.scheduling_delay_max_ms),
+                pct(worst.cpu)
             ),
         );
     }
@@ -113,10 +115,10 @@ fn reason(rt: Option<&RuntimeHealth>, cores: usize) -> (LimitReason, String) {
         return (
             LimitReason::Cpu,
             format!(
-                "CPU: the machine's {cores} cores were {:.0}% busy {at} while this process used {:.0}% of its share: \
+                "CPU: the machine's {cores} cores were {} busy {at} while this process used {} of its share: \
                  other processes (a target on the same machine?) took the CPU",
-                worst.machine_cpu * 100.0,
-                worst.cpu * 100.0
+                pct(worst.machine_cpu),
+                pct(worst.cpu)
             ),
         );
     }
@@ -127,18 +129,18 @@ fn reason(rt: Option<&RuntimeHealth>, cores: usize) -> (LimitReason, String) {
         return (
             LimitReason::SchedulingDelay,
             format!(
-                "scheduling delay: a ready task waited up to {:.0} ms for a runtime thread {at} without the CPU \
+                "scheduling delay: a ready task waited up to {} for a runtime thread {at} without the CPU \
                  being short",
-                worst.scheduling_delay_max_ms
+                ms(worst.scheduling_delay_max_ms)
             ),
         );
     }
     (
         LimitReason::Unexplained,
         format!(
-            "neither CPU ({:.0}% of the {usable} core(s) it can use at most) nor scheduling delay (max {:.0} ms) explains it",
-            rt.cpu_max * 100.0,
-            rt.scheduling_delay_max_ms
+            "neither CPU ({} of the {usable} core(s) it can use at most) nor scheduling delay (max {}) explains it",
+            pct(rt.cpu_max),
+            ms(rt.scheduling_delay_max_ms)
         ),
     )
 }
@@ -183,8 +185,10 @@ pub fn measure(
         limited,
         message: why.map(|(_, words)| {
             format!(
-                "the load generator, not the target, limited this run: viewers started {lag_p99:.0} ms late at p99 \
-                 (threshold {LATE_THRESHOLD_MS:.0} ms). Why: {words}. Use more cores, more shards (--shard), or fewer viewers."
+                "the load generator, not the target, limited this run: viewers started {} late at p99 \
+                 (threshold {}). Why: {words}. Use more cores, more shards (--shard), or fewer viewers.",
+                ms(lag_p99),
+                ms(LATE_THRESHOLD_MS)
             )
         }),
     }
@@ -213,15 +217,18 @@ pub fn merged(shards: &[ShardHealth], overall: &Breakdown) -> GeneratorHealth {
             .iter()
             .map(|s| {
                 format!(
-                    "shard {} ({}: start lag p99 {:.0} ms)",
-                    s.index, s.dir, s.health.lag_p99_ms
+                    "shard {} ({}: start lag p99 {})",
+                    s.index,
+                    s.dir,
+                    ms(s.health.lag_p99_ms)
                 )
             })
             .collect();
         format!(
-            "the load generator, not the target, limited this run: {} started viewers late (threshold {threshold:.0} ms). \
+            "the load generator, not the target, limited this run: {} started viewers late (threshold {}). \
              Give that shard more cores, split the plan over more shards, or lower the load.",
-            which.join(", ")
+            which.join(", "),
+            ms(threshold)
         )
     });
     GeneratorHealth {

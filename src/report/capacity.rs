@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use crate::analysis::search::level_words;
-use crate::format::{num, pct};
+use crate::format::{ms, num, pct};
 use crate::metrics::search::{CapacitySearch, SearchStep, StepVerdict};
 use crate::metrics::RunResult;
 
@@ -41,8 +41,8 @@ fn row(c: &CapacitySearch, s: &SearchStep) -> Vec<String> {
         format!("{}–{} s", num(s.window_from_s), num(s.window_to_s)),
         s.verdict.words().to_string(),
         why,
-        format!("{:.0}%", s.send_ratio() * 100.0),
-        format!("{:.0} ms", s.lag_p99_ms),
+        pct(s.send_ratio()),
+        ms(s.lag_p99_ms),
         s.dir.clone(),
     ]
 }

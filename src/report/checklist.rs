@@ -68,7 +68,7 @@ fn top_errors(r: &RunResult, scope: &str, metric: Metric) -> String {
     let top: Vec<String> = classes
         .iter()
         .take(2)
-        .map(|(k, v)| format!("{v} {k}"))
+        .map(|(k, v)| format!("{} {k}", format::count(**v as f64)))
         .collect();
     if top.is_empty() {
         String::new()
@@ -169,7 +169,7 @@ pub fn render(r: &RunResult) -> String {
         }
     }
     if r.generator.limited {
-        st.add(0, format!("The load generator was the bottleneck (start lag p99 {:.0} ms): re-run with more cores or shards before trusting the capacity numbers", r.generator.lag_p99_ms));
+        st.add(0, format!("The load generator was the bottleneck (start lag p99 {}): re-run with more cores or shards before trusting the capacity numbers", format::ms(r.generator.lag_p99_ms)));
     }
     if r.scenario.scale < 1.0 {
         st.add(1, format!("This was a {} rehearsal: schedule a larger-scale run against production-sized capacity, or document why the scale extrapolates", format::pct(r.scenario.scale)));

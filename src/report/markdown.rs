@@ -77,11 +77,11 @@ fn write_header(out: &mut String, r: &RunResult) {
     );
     let _ = writeln!(
         out,
-        "- **When:** {} → {} ({:.1} s of {:.1} s planned)",
+        "- **When:** {} → {} ({} of {} planned)",
         r.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
         r.ended_at.format("%H:%M:%S UTC"),
-        r.duration_s,
-        r.planned_duration_s
+        format::secs(r.duration_s),
+        format::secs(r.planned_duration_s)
     );
     let _ = writeln!(
         out,

@@ -121,8 +121,8 @@ fn text_width(text: &str, style: &TextStyle) -> i32 {
 pub fn render(path: &Path, c: &Comparison, base_name: &str, cand_name: &str) -> anyhow::Result<()> {
     let t = c.tolerance;
     let subtitle = format!(
-        "p95 and p99 per region and overall · regression = worse by > {} % and > {} (error rate: > {} pp) · grey = base",
-        t.pct,
+        "p95 and p99 per region and overall · regression = worse by > {} and > {} (error rate: > {} pp) · grey = base",
+        format::pct(t.pct / 100.0),
         format::ms(t.ms),
         t.error_pp
     );
@@ -285,9 +285,7 @@ fn panel(area: &Area, c: &Comparison, metric: Metric) -> anyhow::Result<()> {
             .map_err(err)?;
             let delta = match (r.delta_pct(), verdict) {
                 (_, Verdict::Missing) => "n/a".to_string(),
-                // "±0 %" rather than "+0 %" / "-0 %": rounding noise must not read as a direction.
-                (Some(p), _) if p.abs() < 0.5 => "±0 %".to_string(),
-                (Some(p), _) => format!("{}{:.0} %", if p > 0.0 { "+" } else { "−" }, p.abs()),
+                (Some(p), _) => format::pct_change(p / 100.0),
                 (None, _) => "–".to_string(),
             };
             let lines: Vec<&str> = [Some(delta.as_str()), verdict.word()]
@@ -375,7 +373,7 @@ fn error_strip(area: &Area, c: &Comparison) -> anyhow::Result<()> {
         let verdict = Verdict::of(r, c.tolerance);
         let delta = r
             .delta()
-            .map_or(String::new(), |d| format!(" ({:+.2} pp)", d * 100.0));
+            .map_or(String::new(), |d| format!(" ({})", format::pp(d)));
         let word = verdict.word().map_or(String::new(), |w| format!(" {w}"));
         let text = format!(
             "{}: {} → {}{delta}{word}",

@@ -22,7 +22,7 @@ impl Comparison {
             };
             let delta = match r.delta() {
                 None => "–".to_string(),
-                Some(d) if is_rate => format!("{:+.2} pp", d * 100.0),
+                Some(d) if is_rate => format::pp(d),
                 Some(d) => format!(
                     "{}{}",
                     if d >= 0.0 { "+" } else { "−" },
@@ -31,7 +31,7 @@ impl Comparison {
             };
             let delta_pct = r
                 .delta_pct()
-                .map(|p| format!("{p:+.1}%"))
+                .map(|p| format::pct_change(p / 100.0))
                 .unwrap_or_else(|| "–".into());
             let verdict = if r.regression {
                 "REGRESSION".to_string()
@@ -122,8 +122,8 @@ impl Comparison {
     fn tolerance_line(&self) -> String {
         let t = self.tolerance;
         format!(
-            "A latency regresses when worse by more than {}% and more than {} (a percentile is judged when each run has at least {BEYOND} samples beyond it: 10 for p50, 100 for p95, 500 for p99); a rate (requests, viewers, stall ratio) when up by more than {} pp; a verdict when it gets worse.",
-            t.pct,
+            "A latency regresses when worse by more than {} and more than {} (a percentile is judged when each run has at least {BEYOND} samples beyond it: 10 for p50, 100 for p95, 500 for p99); a rate (requests, viewers, stall ratio) when up by more than {} pp; a verdict when it gets worse.",
+            format::pct(t.pct / 100.0),
             format::ms(t.ms),
             t.error_pp
         )

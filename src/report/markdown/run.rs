@@ -26,20 +26,17 @@ pub(super) fn write_generator(out: &mut String, r: &RunResult) {
     t.row(vec!["start lag max".into(), format::ms(g.lag_max_ms)]);
     t.row(vec![
         format!("viewers started > {}", format::ms(g.late_threshold_ms)),
-        g.late_arrivals.to_string(),
+        format::count(g.late_arrivals as f64),
     ]);
     t.row(vec![
         "CPU time (user + sys)".into(),
-        format!("{:.2} s", g.cpu_seconds),
+        format::secs(g.cpu_seconds),
     ]);
     t.row(vec![
         format!("CPU use of {} cores", g.cores),
         format::pct(g.cpu_utilisation),
     ]);
-    t.row(vec![
-        "peak RSS".into(),
-        format!("{:.1} MiB", g.peak_rss_bytes as f64 / 1048576.0),
-    ]);
+    t.row(vec!["peak RSS".into(), format::bytes(g.peak_rss_bytes)]);
     t.row(vec![
         "open files (peak / limit)".into(),
         format!("{} / {}", g.peak_open_files, g.open_files_limit),
@@ -89,10 +86,10 @@ pub(super) fn write_shards(out: &mut String, r: &RunResult) {
     let _ = writeln!(
         out,
         "Merged from {} of {} shards (`peakready merge`); per-second rows aligned by wall-clock start \
-         (start times differ by {:.1} s).\n",
+         (start times differ by {}).\n",
         m.shards.len(),
         m.shard_count,
-        m.start_skew_s
+        format::secs(m.start_skew_s)
     );
     if !m.missing.is_empty() {
         let missing: Vec<String> = m.missing.iter().map(|i| i.to_string()).collect();
@@ -122,9 +119,9 @@ pub(super) fn write_shards(out: &mut String, r: &RunResult) {
                 s.started_at.format("%H:%M:%S%.3f UTC"),
                 s.offset_s
             ),
-            format!("{:.1} s", s.duration_s),
+            format::secs(s.duration_s),
             format!("{:?}", s.status).to_lowercase(),
-            s.joins_attempted.to_string(),
+            format::count(s.joins_attempted as f64),
             format::ms(s.generator.lag_p99_ms),
             if s.generator.limited {
                 "**limited**".into()
