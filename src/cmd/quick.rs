@@ -239,8 +239,6 @@ pub fn failure(r: &RunResult, fail_under: Option<f64>) -> Option<String> {
 /// The terminal summary for `quick`: throughput, errors, and a percentile table.
 pub fn render(r: &RunResult) -> String {
     use crate::format;
-    use crate::metrics::METRICS;
-    use crate::report::table::{Align, Table};
     let o = &r.overall;
     let (ok, completed) = successes(r);
     let mut out = format!(
@@ -269,32 +267,10 @@ pub fn render(r: &RunResult) -> String {
             out.push_str(&format!("            {class}: {detail}\n"));
         }
     }
-    let mut t = Table::new(&[
-        ("metric", Align::Left),
-        ("count", Align::Right),
-        ("min", Align::Right),
-        ("p50", Align::Right),
-        ("p90", Align::Right),
-        ("p99", Align::Right),
-        ("p99.9", Align::Right),
-        ("max", Align::Right),
-    ]);
-    for info in METRICS.iter().filter(|i| i.latency_table) {
-        if let Some(m) = o.metrics.get(&info.metric) {
-            t.row(vec![
-                info.name.to_string(),
-                format::count(m.count as f64),
-                format::ms(m.min),
-                format::ms(m.p50),
-                format::ms(m.p90),
-                format::ms(m.p99),
-                format::ms(m.p99_9),
-                format::ms(m.max),
-            ]);
-        }
+    if let Some(t) = crate::report::markdown::latency_table(o) {
+        out.push('\n');
+        out.push_str(&t.plain());
     }
-    out.push('\n');
-    out.push_str(&t.plain());
     for n in &r.notices {
         out.push_str(&format!("\n  note: {n}\n"));
     }

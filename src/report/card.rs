@@ -346,13 +346,7 @@ fn draw_badges(root: &Area, badges: &[Badge]) -> anyhow::Result<()> {
 
 /// Shorten `text` with an ellipsis until it fits `max_px` at `size`.
 pub fn fit(text: &str, size: u32, max_px: i32) -> String {
-    let width = |t: &str| {
-        font(size)
-            .font
-            .box_size(t)
-            .map(|(w, _)| w as i32)
-            .unwrap_or(t.chars().count() as i32 * size as i32)
-    };
+    let width = |t: &str| style::text_width(t, size);
     if width(text) <= max_px {
         return text.to_string();
     }
@@ -400,13 +394,7 @@ pub fn wrap_in_box(text: &str, sizes: &[u32], max_px: i32, height: i32) -> Boxed
         lines.truncate(room);
         if let Some(last) = lines.last_mut() {
             // Drop whole words until the ellipsis fits beside them.
-            let width = |t: &str| {
-                font(smallest)
-                    .font
-                    .box_size(t)
-                    .map(|(w, _)| w as i32)
-                    .unwrap_or(t.chars().count() as i32 * smallest as i32)
-            };
+            let width = |t: &str| style::text_width(t, smallest);
             let mut words: Vec<&str> = last.split_whitespace().collect();
             while words.len() > 1 && width(&format!("{} …", words.join(" "))) > max_px {
                 words.pop();
@@ -423,13 +411,7 @@ pub fn wrap_in_box(text: &str, sizes: &[u32], max_px: i32, height: i32) -> Boxed
 
 /// Greedy word wrap to `max_px` at `size`.
 pub fn wrap(text: &str, size: u32, max_px: i32) -> Vec<String> {
-    let width = |t: &str| {
-        font(size)
-            .font
-            .box_size(t)
-            .map(|(w, _)| w as i32)
-            .unwrap_or(t.chars().count() as i32 * size as i32)
-    };
+    let width = |t: &str| style::text_width(t, size);
     let mut lines = Vec::new();
     let mut line = String::new();
     for word in text.split_whitespace() {

@@ -369,7 +369,9 @@ fn write_networks(out: &mut String, r: &RunResult) {
     let _ = writeln!(out, "{}", t.markdown());
 }
 
-fn latency_table(b: &Breakdown) -> Option<String> {
+/// One scope's latency table (report.md's, and `quick`'s in the terminal); `None` without
+/// timing samples.
+pub fn latency_table(b: &Breakdown) -> Option<Table> {
     let mut t = Table::new(&[
         ("metric", Align::Left),
         ("count", Align::Right),
@@ -400,7 +402,7 @@ fn latency_table(b: &Breakdown) -> Option<String> {
             format::ms(m.max),
         ]);
     }
-    any.then(|| t.markdown())
+    any.then_some(t)
 }
 
 fn write_latency(out: &mut String, r: &RunResult) {
@@ -413,7 +415,7 @@ fn write_latency(out: &mut String, r: &RunResult) {
         let _ = writeln!(out, "### {}\n", b.name);
         match latency_table(b) {
             Some(t) => {
-                let _ = writeln!(out, "{t}");
+                let _ = writeln!(out, "{}", t.markdown());
             }
             None => {
                 let _ = writeln!(out, "No timing samples.\n");

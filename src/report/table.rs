@@ -46,16 +46,18 @@ impl Table {
         }
     }
 
+    /// A row's cells, each padded to its column's width and alignment.
+    fn padded(&self, cells: &[String], w: &[usize]) -> Vec<String> {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Self::pad(c, w[i], self.align[i]))
+            .collect()
+    }
+
     pub fn markdown(&self) -> String {
         let w = self.widths();
-        let line = |cells: &[String]| {
-            let parts: Vec<String> = cells
-                .iter()
-                .enumerate()
-                .map(|(i, c)| Self::pad(c, w[i], self.align[i]))
-                .collect();
-            format!("| {} |\n", parts.join(" | "))
-        };
+        let line = |cells: &[String]| format!("| {} |\n", self.padded(cells, &w).join(" | "));
         let mut out = line(&self.headers);
         let rule: Vec<String> = w
             .iter()
@@ -74,14 +76,8 @@ impl Table {
 
     pub fn plain(&self) -> String {
         let w = self.widths();
-        let line = |cells: &[String]| {
-            let parts: Vec<String> = cells
-                .iter()
-                .enumerate()
-                .map(|(i, c)| Self::pad(c, w[i], self.align[i]))
-                .collect();
-            format!("  {}\n", parts.join("  ").trim_end())
-        };
+        let line =
+            |cells: &[String]| format!("  {}\n", self.padded(cells, &w).join("  ").trim_end());
         let mut out = line(&self.headers);
         for row in &self.rows {
             out.push_str(&line(row));

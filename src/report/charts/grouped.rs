@@ -33,18 +33,10 @@ fn shade(color: RGBColor, j: usize, n: usize) -> RGBColor {
     style::lighten(color, 0.6 * (n - 1 - j.min(n - 1)) as f64 / steps)
 }
 
-fn text_width(text: &str, size: u32) -> i32 {
-    style::font(size)
-        .font
-        .box_size(text)
-        .map(|(w, _)| w as i32)
-        .unwrap_or(text.chars().count() as i32 * size as i32)
-}
-
 /// A group name on one line if it fits, else split at its first `-` or space
 /// (`latam-` / `sao-paulo`), else shortened with an ellipsis.
 fn name_lines(name: &str, size: u32, room: i32) -> Vec<String> {
-    if text_width(name, size) <= room {
+    if style::text_width(name, size) <= room {
         return vec![name.to_string()];
     }
     if let Some(i) = name.find(['-', ' ']) {
@@ -150,7 +142,7 @@ pub fn draw(area: &Area, panel: &Panel) -> anyhow::Result<()> {
             // A value goes above its bar when it fits the bar's width; the highest percentile is
             // always labelled (it may spill into the gap between groups, which is free).
             let bar_px = chart.backend_coord(&(x1, 0.0)).0 - chart.backend_coord(&(x0, 0.0)).0;
-            let text_px = text_width(&value_text, 14);
+            let text_px = style::text_width(&value_text, 14);
             if text_px <= bar_px + 6 || j + 1 == g.bars.len() {
                 let label_y = tag.min(y.end);
                 style::label_at(

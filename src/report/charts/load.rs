@@ -219,11 +219,7 @@ fn legend(area: &style::Area, items: &[(Swatch, String)]) -> anyhow::Result<i32>
     let right = w as i32 - 20;
     let (mut x, mut y) = (110, 4);
     for (swatch, label) in items {
-        let text_w = style::font(17)
-            .font
-            .box_size(label)
-            .map(|(w, _)| w as i32)
-            .unwrap_or(label.chars().count() as i32 * 10);
+        let text_w = style::text_width(label, 17);
         let entry = 36 + text_w;
         if x > 110 && x + entry > right {
             x = 110;

@@ -63,6 +63,16 @@ pub fn font(size: u32) -> TextStyle<'static> {
     (fonts::FAMILY, size).into_font().color(&TEXT)
 }
 
+/// The width in pixels of `text` in the regular font at `size` (by character count when the
+/// font cannot measure it).
+pub fn text_width(text: &str, size: u32) -> i32 {
+    font(size)
+        .font
+        .box_size(text)
+        .map(|(w, _)| w as i32)
+        .unwrap_or(text.chars().count() as i32 * size as i32)
+}
+
 pub fn bold(size: u32) -> TextStyle<'static> {
     fonts::ensure_registered();
     // `FontDesc::style` keeps the already-loaded face; the style must be given at creation.
