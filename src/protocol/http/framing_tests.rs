@@ -133,8 +133,11 @@ async fn bytes_beyond_the_framed_body_retire_the_connection() {
 
 #[tokio::test]
 async fn malformed_heads_are_errors_not_panics() {
-    let cases: [&'static [u8]; 9] = [
+    let cases: [&'static [u8]; 11] = [
         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok",
+        // Three digits, but no status class (the HTTP fuzz target found "000" passed on).
+        b"HTTP/1.1 000 Zero\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.1 099 Below\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\nok",
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n",

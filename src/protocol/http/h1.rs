@@ -474,6 +474,11 @@ fn interpret(
             }
         }
     }
+    if status < 100 {
+        // httparse takes any three digits; RFC 9110 §15 has no class below 1xx, so "000" is
+        // not a response to pass on as a status, final or interim.
+        return Err(malformed(&format!("invalid status code {status:03}")));
+    }
     if status == 101 {
         // We never ask to upgrade; after a 101 the connection no longer speaks HTTP.
         return Err(malformed("unexpected 101 Switching Protocols"));
