@@ -24,11 +24,13 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// Never early; late by at most a few timer ticks.
+/// Never early; late by at most a few timer ticks, plus 4 % for a loaded machine's late wake-ups
+/// (526 ms for 514 was seen with two builds on the two cores): a link 5 % slower than its
+/// profile still fails.
 fn assert_near(took: Duration, want_ms: f64) {
     let took = ms(took);
     assert!(
-        took >= want_ms - 0.5 && took <= want_ms + 8.0,
+        took >= want_ms - 0.5 && took <= want_ms * 1.04 + 8.0,
         "took {took:.1} ms, want {want_ms} ms"
     );
 }
