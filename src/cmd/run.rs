@@ -187,7 +187,7 @@ pub async fn measure(
     let _ = display.await;
     let target_url = target.base.clone();
     let tls = tls_notice(target.client.handshakes(), scenario.target.tls_resume);
-    let join_failures = engine::join::failure_notices(&target.spec.join);
+    let join_failures = engine::steps::failure_notices(&target.spec.join);
     target.stop().await;
     let head = RunHead {
         notices: tls

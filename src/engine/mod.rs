@@ -14,6 +14,7 @@ pub mod progress;
 pub mod publisher;
 pub mod quick;
 pub mod spec;
+pub mod steps;
 pub mod viewer;
 mod watch;
 

@@ -8,7 +8,7 @@ use url::Url;
 use crate::protocol::http::ClientConfig;
 use crate::scenario::WatchProtocol;
 
-use super::join::PreparedStep;
+use super::steps::PreparedStep;
 
 /// Everything viewers share, built once per run.
 pub struct ViewerSpec {

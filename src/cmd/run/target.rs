@@ -8,8 +8,8 @@ use anyhow::Context;
 use url::Url;
 
 use crate::engine;
-use crate::engine::join::JourneyParts;
 use crate::engine::spec::ViewerSpec;
+use crate::engine::steps::JourneyParts;
 use crate::plan::Shard;
 use crate::protocol::http::ClientConfig;
 use crate::scenario::{BaseUrl, Scenario};
@@ -53,7 +53,7 @@ impl Target {
             None => None,
         };
         let base = resolve_base(&scenario.target.base_url, embedded_url.as_ref())?;
-        let parts = engine::join::JourneyParts::new(scenario)
+        let parts = engine::steps::JourneyParts::new(scenario)
             .map_err(|e| anyhow::anyhow!("{}: {e}", scenario.source))?;
         let client = client(scenario, &parts)?;
         let spec = viewer_spec(
