@@ -110,23 +110,16 @@ pub async fn run(
     let mut next = arrivals.next();
     while let Some(arrival) = next {
         let intended = start + arrival.at;
-        tokio::select! {
-            biased;
-            Ok(_) = interrupts.wait_for(|n| *n >= 1) => {
-                status = RunStatus::Interrupted;
-                reason = Some(format!("{}: stopped starting viewers and drained", stop_reason()));
-                break;
-            }
-            Ok(()) = live.changed() => {
-                let abort = should_abort(&live.borrow(), config.abort_when.as_ref());
-                if let Some(why) = abort {
-                    status = RunStatus::Aborted;
-                    reason = Some(why);
-                    break;
-                }
-                continue;
-            }
-            _ = tokio::time::sleep_until(intended) => {}
+        let stop = stop_before(
+            intended,
+            &mut interrupts,
+            &mut live,
+            config.abort_when.as_ref(),
+            ": stopped starting viewers and drained",
+        );
+        if let Some((why_status, why)) = stop.await {
+            (status, reason) = (why_status, Some(why));
+            break;
         }
         // Reap finished tasks so the JoinSet does not grow with run length.
         while tasks.try_join_next().is_some() {}
@@ -147,23 +140,15 @@ pub async fn run(
     if status == RunStatus::Completed {
         // Run to the planned end even if the last arrival came early; abort checks still apply.
         let end = start + config.plan.total;
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep_until(end) => break,
-                Ok(_) = interrupts.wait_for(|n| *n >= 1) => {
-                    status = RunStatus::Interrupted;
-                    reason = Some(format!("{} after the last arrival: drained", stop_reason()));
-                    break;
-                }
-                Ok(()) = live.changed() => {
-                    let abort = should_abort(&live.borrow(), config.abort_when.as_ref());
-                    if let Some(why) = abort {
-                        status = RunStatus::Aborted;
-                        reason = Some(why);
-                        break;
-                    }
-                }
-            }
+        let stop = stop_before(
+            end,
+            &mut interrupts,
+            &mut live,
+            config.abort_when.as_ref(),
+            " after the last arrival: drained",
+        );
+        if let Some((why_status, why)) = stop.await {
+            (status, reason) = (why_status, Some(why));
         }
     }
 
@@ -219,6 +204,31 @@ pub async fn run(
         reason,
         end_words,
         elapsed: start.elapsed(),
+    }
+}
+
+/// Waits until `until`, unless Ctrl-C (the status reason is [`stop_reason`] then
+/// `interrupted`) or `abort_when` stops the run first: then how and why.
+async fn stop_before(
+    until: Instant,
+    interrupts: &mut signal::Receiver<u32>,
+    live: &mut signal::Receiver<LiveStats>,
+    abort_when: Option<&AbortWhen>,
+    interrupted: &str,
+) -> Option<(RunStatus, String)> {
+    loop {
+        tokio::select! {
+            biased;
+            Ok(_) = interrupts.wait_for(|n| *n >= 1) => {
+                return Some((RunStatus::Interrupted, format!("{}{interrupted}", stop_reason())));
+            }
+            Ok(()) = live.changed() => {
+                if let Some(why) = should_abort(&live.borrow(), abort_when) {
+                    return Some((RunStatus::Aborted, why));
+                }
+            }
+            _ = tokio::time::sleep_until(until) => return None,
+        }
     }
 }
 
