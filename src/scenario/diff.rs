@@ -9,7 +9,11 @@ use super::Scenario;
 /// Top-level keys whose content differs, sorted; `ignore` lists what may legitimately differ
 /// (`source`, or a key inside a section: `target.source_addrs`).
 pub fn differing_sections(a: &Scenario, b: &Scenario, ignore: &[&str]) -> Vec<String> {
-    let (a, b) = (sections(a, ignore), sections(b, ignore));
+    let (Some(a), Some(b)) = (sections(a, ignore), sections(b, ignore)) else {
+        // Not seen (a scenario is plain data), but a comparison that cannot be made must read
+        // as a difference, never as "the same scenario".
+        return vec!["the whole scenario (it could not be compared)".to_string()];
+    };
     let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
     keys.sort();
     keys.dedup();
@@ -19,10 +23,10 @@ pub fn differing_sections(a: &Scenario, b: &Scenario, ignore: &[&str]) -> Vec<St
         .collect()
 }
 
-fn sections(s: &Scenario, ignore: &[&str]) -> BTreeMap<String, serde_json::Value> {
+fn sections(s: &Scenario, ignore: &[&str]) -> Option<BTreeMap<String, serde_json::Value>> {
     let mut map: BTreeMap<String, serde_json::Value> = match serde_json::to_value(s) {
         Ok(serde_json::Value::Object(o)) => o.into_iter().collect(),
-        _ => BTreeMap::new(),
+        _ => return None,
     };
     for path in ignore {
         match path.split_once('.') {
@@ -36,7 +40,7 @@ fn sections(s: &Scenario, ignore: &[&str]) -> BTreeMap<String, serde_json::Value
             }
         }
     }
-    map
+    Some(map)
 }
 
 #[cfg(test)]
