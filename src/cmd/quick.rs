@@ -105,7 +105,14 @@ pub async fn measure(
     )?;
     let (start, started_at) = (recording.start, recording.started_at);
     let handshakes = config.client.clone();
-    let outcome = quick::run(config, start, recording.handle.clone(), interrupts).await?;
+    let outcome = quick::run(
+        config,
+        start,
+        recording.handle.clone(),
+        interrupts,
+        recording.runtimes(),
+    )
+    .await?;
     let measured = recording.finish(outcome.elapsed).await?;
     let head = RunHead {
         scenario: scenario_info(&opts),

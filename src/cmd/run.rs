@@ -263,6 +263,8 @@ async fn drive(
         drain: opts.drain,
         abort_when: scenario.load.abort_when.clone(),
         end: scenario.load.end,
+        lanes: tokio::runtime::Handle::current().metrics().num_workers(),
+        runtimes: recording.runtimes(),
     };
     let handle = recording.handle.clone();
     let publishers = match &scenario.publishers {
@@ -272,7 +274,7 @@ async fn drive(
         ),
         None => None,
     };
-    let outcome = engine::run(engine_config, recording.start, handle, live, interrupts).await;
+    let outcome = engine::run(engine_config, recording.start, handle, live, interrupts).await?;
     if let Some(p) = publishers {
         p.stop(Duration::from_secs(2)).await;
     }

@@ -1,5 +1,6 @@
-//! The engine: starts one task per viewer at its *intended* instant, enforces `max_viewers`,
-//! watches for Ctrl-C and `abort_when`, and drains for a bounded time at the end.
+//! The engine: starts one task per viewer at its *intended* instant, on per-core lanes
+//! ([`lanes`]), enforces `max_viewers`, watches for Ctrl-C and `abort_when`, and drains for a
+//! bounded time at the end.
 //!
 //! It takes the plan and a recorder handle and knows nothing about files or reports.
 //! Stopping has two levels: `ending` tells viewers to stop watching (in-flight join requests
@@ -10,6 +11,7 @@ pub mod chat;
 pub mod connections;
 pub mod data;
 pub mod join;
+pub mod lanes;
 pub mod progress;
 pub mod publisher;
 pub mod quick;
@@ -18,18 +20,17 @@ pub mod steps;
 pub mod viewer;
 mod watch;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch as signal;
 use tokio::time::Instant;
 
-use crate::metrics::{Event, LiveStats, RecorderHandle, RunStatus};
+use crate::metrics::{LiveStats, RecorderHandle, RunStatus};
 use crate::plan::Plan;
 use crate::scenario::{AbortWhen, End};
 use spec::ViewerSpec;
-use viewer::run_viewer;
 
 pub use crate::metrics::generator::LATE_START;
 
@@ -67,6 +68,10 @@ pub struct EngineConfig {
     pub abort_when: Option<AbortWhen>,
     /// What happens to viewers still watching when the last phase ends.
     pub end: End,
+    /// Viewer lanes (threads with a runtime each): the runtime's worker count (`--threads`).
+    pub lanes: usize,
+    /// Where the lanes' runtimes are registered for the runtime probe.
+    pub runtimes: crate::metrics::runtime::Runtimes,
 }
 
 pub struct EngineOutcome {
@@ -78,102 +83,71 @@ pub struct EngineOutcome {
     pub elapsed: Duration,
 }
 
-/// Tracks viewers in flight without a lock: the spawner reads it, viewer tasks decrement it.
-struct InFlight(AtomicU64, tokio::sync::Notify);
-
-struct InFlightGuard(Arc<InFlight>);
-
-impl Drop for InFlightGuard {
-    fn drop(&mut self) {
-        if self.0 .0.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0 .1.notify_waiters();
-        }
-    }
-}
-
 /// Runs the plan. `start` is time zero; `interrupts` counts Ctrl-C presses (a test can send
-/// them too): the first stops starting viewers and drains, the second skips the drain.
+/// them too): the first stops starting viewers and drains, the second skips the drain. Viewers
+/// run on `config.lanes` threads of their own ([`lanes`]), each lane's runtime registered in
+/// `config.runtimes` so that the runtime probe reads where the viewers run.
 pub async fn run(
     config: EngineConfig,
     start: Instant,
     rec: RecorderHandle,
     mut live: signal::Receiver<LiveStats>,
     mut interrupts: signal::Receiver<u32>,
-) -> EngineOutcome {
+) -> anyhow::Result<EngineOutcome> {
     let (ending_tx, ending_rx) = signal::channel(false);
-    let in_flight = Arc::new(InFlight(AtomicU64::new(0), tokio::sync::Notify::new()));
-    let mut tasks = tokio::task::JoinSet::new();
+    let (stop_tx, stop_rx) = signal::channel(false);
+    let (cancel_tx, cancel_rx) = signal::channel(false);
+    let in_flight = lanes::InFlight::new();
+    let starting = Arc::new(AtomicUsize::new(0));
+    let shared = Arc::new(lanes::LaneShared {
+        plan: Arc::new(config.plan.clone()),
+        spec: config.spec.clone(),
+        rec,
+        start,
+        in_flight: in_flight.clone(),
+        ending: ending_rx,
+        stop_starting: stop_rx,
+        cancel: cancel_rx,
+        starting: starting.clone(),
+    });
+    let running = lanes::Lanes::start(config.lanes, shared, &|lane| config.runtimes.add(lane))?;
     let mut status = RunStatus::Completed;
     let mut reason = None;
 
-    let mut arrivals = config.plan.arrivals();
-    let mut next = arrivals.next();
-    while let Some(arrival) = next {
-        let intended = start + arrival.at;
-        let stop = stop_before(
-            intended,
-            &mut interrupts,
-            &mut live,
-            config.abort_when.as_ref(),
-            ": stopped starting viewers and drained",
-        );
-        if let Some((why_status, why)) = stop.await {
-            (status, reason) = (why_status, Some(why));
-            break;
-        }
-        // Reap finished tasks so the JoinSet does not grow with run length.
-        while tasks.try_join_next().is_some() {}
-        let (region, phase) = (arrival.region, arrival.phase);
-        if in_flight.0.load(Ordering::Acquire) >= config.plan.max_viewers {
-            rec.send(Event::Capped { region, phase });
-        } else {
-            in_flight.0.fetch_add(1, Ordering::AcqRel);
-            let guard = InFlightGuard(in_flight.clone());
-            let (spec, rec, ending) = (config.spec.clone(), rec.clone(), ending_rx.clone());
-            tasks.spawn(async move {
-                let _guard = guard;
-                run_viewer(spec, arrival, intended, rec, ending).await;
-            });
-        }
-        next = arrivals.next();
+    // Run to the planned end even if the last arrival came early; Ctrl-C and `abort_when` end
+    // the starting of viewers sooner.
+    let end = start + config.plan.total;
+    let still_starting = || starting.load(Ordering::Acquire) > 0;
+    let stop = stop_before(
+        end,
+        &mut interrupts,
+        &mut live,
+        config.abort_when.as_ref(),
+        || match still_starting() {
+            true => ": stopped starting viewers and drained",
+            false => " after the last arrival: drained",
+        },
+    );
+    if let Some((why_status, why)) = stop.await {
+        (status, reason) = (why_status, Some(why));
     }
-    if status == RunStatus::Completed {
-        // Run to the planned end even if the last arrival came early; abort checks still apply.
-        let end = start + config.plan.total;
-        let stop = stop_before(
-            end,
-            &mut interrupts,
-            &mut live,
-            config.abort_when.as_ref(),
-            " after the last arrival: drained",
-        );
-        if let Some((why_status, why)) = stop.await {
-            (status, reason) = (why_status, Some(why));
-        }
-    }
+    let _ = stop_tx.send(true);
 
     let mut end_words = None;
     if status == RunStatus::Completed {
-        let watching = in_flight.0.load(Ordering::Acquire);
+        let watching = in_flight.get();
         end_words = Some(match config.end {
             End::Cut => format!(
                 "load.end: cut — {watching} viewers still watching when the last phase ended were stopped then"
             ),
             End::FinishWatching { within } => {
                 // Each viewer leaves at its own watch time; wait for them, bounded.
-                let deadline = tokio::time::Instant::now() + within;
-                loop {
-                    let notified = in_flight.1.notified();
-                    if in_flight.0.load(Ordering::Acquire) == 0 {
-                        break;
-                    }
-                    tokio::select! {
-                        _ = notified => {}
-                        _ = tokio::time::sleep_until(deadline) => break,
-                        Ok(_) = interrupts.wait_for(|n| *n >= 1) => break,
-                    }
+                tokio::select! {
+                    _ = in_flight.drained() => {}
+                    _ = tokio::time::sleep(within) => {}
+                    Ok(_) = interrupts.wait_for(|n| *n >= 1) => {}
                 }
-                let left = in_flight.0.load(Ordering::Acquire);
+                let left = in_flight.get();
                 format!(
                     "load.end: finish-watching — {watching} viewers were still watching when the last phase ended; {} finished on their own within {}, {left} were stopped at that bound",
                     watching.saturating_sub(left),
@@ -183,44 +157,36 @@ pub async fn run(
         });
     }
     let _ = ending_tx.send(true);
-    let drained = async {
-        loop {
-            let notified = in_flight.1.notified();
-            if in_flight.0.load(Ordering::Acquire) == 0 {
-                break;
-            }
-            notified.await;
-        }
-    };
     tokio::select! {
-        _ = drained => {}
+        _ = in_flight.drained() => {}
         _ = tokio::time::sleep(config.drain) => {}
         // A second Ctrl-C skips the drain.
         Ok(_) = interrupts.wait_for(|n| *n >= 2) => {}
     }
-    tasks.shutdown().await;
-    EngineOutcome {
+    let _ = cancel_tx.send(true);
+    running.finish().await;
+    Ok(EngineOutcome {
         status,
         reason,
         end_words,
         elapsed: start.elapsed(),
-    }
+    })
 }
 
-/// Waits until `until`, unless Ctrl-C (the status reason is [`stop_reason`] then
-/// `interrupted`) or `abort_when` stops the run first: then how and why.
+/// Waits until `until`, unless Ctrl-C (the status reason is [`stop_reason`] then what
+/// `interrupted` says at that moment) or `abort_when` stops the run first: then how and why.
 async fn stop_before(
     until: Instant,
     interrupts: &mut signal::Receiver<u32>,
     live: &mut signal::Receiver<LiveStats>,
     abort_when: Option<&AbortWhen>,
-    interrupted: &str,
+    interrupted: impl Fn() -> &'static str,
 ) -> Option<(RunStatus, String)> {
     loop {
         tokio::select! {
             biased;
             Ok(_) = interrupts.wait_for(|n| *n >= 1) => {
-                return Some((RunStatus::Interrupted, format!("{}{interrupted}", stop_reason())));
+                return Some((RunStatus::Interrupted, format!("{}{}", stop_reason(), interrupted())));
             }
             Ok(()) = live.changed() => {
                 if let Some(why) = should_abort(&live.borrow(), abort_when) {

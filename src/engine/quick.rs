@@ -46,6 +46,7 @@ pub async fn run(
     start: Instant,
     rec: RecorderHandle,
     mut interrupts: watch::Receiver<u32>,
+    runtimes: crate::metrics::runtime::Runtimes,
 ) -> anyhow::Result<EngineOutcome> {
     let origin = Origin::from_url(&config.url).map_err(anyhow::Error::msg)?;
     let path = match config.url.query() {
@@ -80,7 +81,7 @@ pub async fn run(
     let lanes_done = per_lane
         .into_iter()
         .enumerate()
-        .map(|(lane, workers)| start_lane(lane, workers, abort_rx.clone()))
+        .map(|(lane, workers)| start_lane(lane, workers, abort_rx.clone(), runtimes.clone()))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mut lanes_done = std::pin::pin!(futures_util::future::join_all(lanes_done));
     let mut status = RunStatus::Completed;
@@ -145,6 +146,7 @@ fn start_lane(
     lane: usize,
     workers: Vec<Worker>,
     mut abort: watch::Receiver<bool>,
+    runtimes: crate::metrics::runtime::Runtimes,
 ) -> anyhow::Result<oneshot::Receiver<Result<(), String>>> {
     let (done_tx, done_rx) = oneshot::channel();
     // The runtime is built on its own thread: a runtime must not be dropped inside another
@@ -164,6 +166,7 @@ fn start_lane(
                     return;
                 }
             };
+            runtimes.add(runtime.handle().clone());
             runtime.block_on(async move {
                 let mut set = tokio::task::JoinSet::new();
                 for worker in workers {

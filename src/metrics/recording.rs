@@ -102,6 +102,11 @@ impl Recording {
         })
     }
 
+    /// Where the runtimes viewers run on are registered, for the runtime probe.
+    pub fn runtimes(&self) -> super::runtime::Runtimes {
+        self.probe.runtimes()
+    }
+
     /// Stop the recorder (its files are flushed and closed when this returns) and measure.
     /// `elapsed` is the run's wall-clock length, for CPU utilisation.
     pub async fn finish(self, elapsed: Duration) -> anyhow::Result<Measured> {

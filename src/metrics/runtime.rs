@@ -12,6 +12,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -114,10 +115,57 @@ impl Drop for DnsLookup {
     }
 }
 
+/// The runtimes viewers run on (the engine's lanes, `quick`'s connection lanes), registered as
+/// they start: the probe reads their busy share, queues and tasks, and a canary timer on each
+/// measures how long a viewer's ready task waited there. Without any, the probe reads the
+/// runtime it runs on.
+#[derive(Clone, Default)]
+pub struct Runtimes(Arc<Mutex<Registered>>);
+
+#[derive(Default)]
+struct Registered {
+    handles: Vec<tokio::runtime::Handle>,
+    /// The lanes' canary delays since the sampler last took them.
+    delays_us: Option<Histogram<u64>>,
+}
+
+impl Runtimes {
+    pub fn add(&self, handle: tokio::runtime::Handle) {
+        handle.spawn(lane_canary(self.0.clone()));
+        if let Ok(mut registered) = self.0.lock() {
+            registered.handles.push(handle);
+        }
+    }
+
+    fn handles(&self) -> Vec<tokio::runtime::Handle> {
+        self.0.lock().map(|r| r.handles.clone()).unwrap_or_default()
+    }
+
+    fn take_delays(&self) -> Option<Histogram<u64>> {
+        self.0.lock().ok().and_then(|mut r| r.delays_us.take())
+    }
+}
+
+/// A lane's canary: how late its 10 ms timer is polled is how long a ready viewer task waited
+/// for the lane's thread. Ends with the lane's runtime.
+async fn lane_canary(registered: Arc<Mutex<Registered>>) {
+    let mut tick = Instant::now() + CANARY;
+    loop {
+        tokio::time::sleep_until(tick).await;
+        let now = Instant::now();
+        let late = now.saturating_duration_since(tick).as_micros().max(1) as u64;
+        if let Ok(mut r) = registered.lock() {
+            let _ = r.delays_us.get_or_insert_with(new_histogram).record(late);
+        }
+        tick = (tick + CANARY).max(now + CANARY);
+    }
+}
+
 /// The probe running beside a run; [`RuntimeProbe::finish`] stops it.
 pub struct RuntimeProbe {
     stop: oneshot::Sender<()>,
     task: JoinHandle<(RuntimeHealth, Option<String>)>,
+    runtimes: Runtimes,
 }
 
 impl RuntimeProbe {
@@ -126,15 +174,30 @@ impl RuntimeProbe {
     pub fn start(dir: Option<&Path>, zero: Instant) -> RuntimeProbe {
         let (stop, stopped) = oneshot::channel();
         let path = dir.map(|d| d.join(FILE));
-        let task = tokio::spawn(sample(path, zero, stopped));
+        let runtimes = Runtimes::default();
+        let task = tokio::spawn(sample(path, zero, stopped, runtimes.clone()));
         if let Some(ms) = test_block_ms() {
+            let runtimes = runtimes.clone();
             tokio::spawn(async move {
                 tokio::time::sleep_until(zero + Duration::from_secs(1)).await;
-                // Deliberately blocks this runtime thread (see `test_block_ms`).
-                std::thread::sleep(Duration::from_millis(ms));
+                // Deliberately blocks a thread viewers run on (see `test_block_ms`).
+                let block = move || std::thread::sleep(Duration::from_millis(ms));
+                match runtimes.handles().first() {
+                    Some(lane) => drop(lane.spawn(async move { block() })),
+                    None => block(),
+                }
             });
         }
-        RuntimeProbe { stop, task }
+        RuntimeProbe {
+            stop,
+            task,
+            runtimes,
+        }
+    }
+
+    /// Where the runtimes viewers run on are registered.
+    pub fn runtimes(&self) -> Runtimes {
+        self.runtimes.clone()
     }
 
     /// Stops sampling. Returns the run's runtime health and why `runtime.csv` is incomplete,
@@ -163,6 +226,8 @@ fn test_block_ms() -> Option<u64> {
 struct Second {
     delays_us: Histogram<u64>,
     busy_before: Duration,
+    /// Lanes registered at the start of the second.
+    lanes_before: usize,
     cpu_before: f64,
     machine_before: Option<(u64, u64)>,
     at: Instant,
@@ -172,6 +237,39 @@ fn busy_total(metrics: &tokio::runtime::RuntimeMetrics) -> Duration {
     (0..metrics.num_workers())
         .map(|w| metrics.worker_total_busy_duration(w))
         .sum()
+}
+
+/// One reading of the runtimes viewers run on: the lanes when there are any, else `own`.
+struct Reading {
+    workers: usize,
+    busy: Duration,
+    global_queue: usize,
+    alive_tasks: usize,
+}
+
+fn read(own: &tokio::runtime::RuntimeMetrics, lanes: &[tokio::runtime::Handle]) -> Reading {
+    if lanes.is_empty() {
+        return Reading {
+            workers: own.num_workers().max(1),
+            busy: busy_total(own),
+            global_queue: own.global_queue_depth(),
+            alive_tasks: own.num_alive_tasks(),
+        };
+    }
+    let mut reading = Reading {
+        workers: 0,
+        busy: Duration::ZERO,
+        global_queue: 0,
+        alive_tasks: 0,
+    };
+    for lane in lanes {
+        let m = lane.metrics();
+        reading.workers += m.num_workers();
+        reading.busy += busy_total(&m);
+        reading.global_queue += m.global_queue_depth();
+        reading.alive_tasks += m.num_alive_tasks();
+    }
+    reading
 }
 
 fn new_histogram() -> Histogram<u64> {
@@ -187,12 +285,11 @@ async fn sample(
     path: Option<PathBuf>,
     zero: Instant,
     mut stopped: oneshot::Receiver<()>,
+    runtimes: Runtimes,
 ) -> (RuntimeHealth, Option<String>) {
-    let metrics = tokio::runtime::Handle::current().metrics();
-    let workers = metrics.num_workers().max(1);
-    let usable_cores = crate::sysinfo::cores().clamp(1, workers) as f64;
+    let own = tokio::runtime::Handle::current().metrics();
     let mut health = RuntimeHealth {
-        workers,
+        workers: own.num_workers().max(1),
         ..RuntimeHealth::default()
     };
     let mut run_delays = new_histogram();
@@ -206,32 +303,49 @@ async fn sample(
     let mut second = 0u64;
     let mut current = Second {
         delays_us: new_histogram(),
-        busy_before: busy_total(&metrics),
+        busy_before: read(&own, &runtimes.handles()).busy,
+        lanes_before: 0,
         cpu_before: crate::sysinfo::cpu_and_peak_rss().0,
         machine_before: crate::sysinfo::machine_cpu_ticks(),
         at: Instant::now(),
     };
     let mut tick = Instant::now().max(zero) + CANARY;
     loop {
-        tokio::select! {
-            _ = &mut stopped => break,
-            () = tokio::time::sleep_until(tick) => {}
-        }
+        let stopping = tokio::select! {
+            _ = &mut stopped => true,
+            () = tokio::time::sleep_until(tick) => false,
+        };
         let now = Instant::now();
-        let late = now.saturating_duration_since(tick);
-        let _ = current.delays_us.record(late.as_micros().max(1) as u64);
-        // After a long block, the ticks missed are skipped, not replayed: one late wake is one
-        // sample of the delay, not hundreds.
-        tick = (tick + CANARY).max(now + CANARY);
+        if !stopping {
+            let late = now.saturating_duration_since(tick);
+            let _ = current.delays_us.record(late.as_micros().max(1) as u64);
+            // After a long block, the ticks missed are skipped, not replayed: one late wake is
+            // one sample of the delay, not hundreds.
+            tick = (tick + CANARY).max(now + CANARY);
+        }
         if now < zero + Duration::from_secs(second + 1) {
+            if stopping {
+                break;
+            }
             continue;
         }
         // A second (or more, after a block) has closed: one row.
         let elapsed = now.duration_since(current.at).as_secs_f64().max(1e-3);
-        let busy_now = busy_total(&metrics);
+        let lanes = runtimes.handles();
+        let reading = read(&own, &lanes);
+        let (workers, busy_now) = (reading.workers, reading.busy);
+        // Lanes started this second: their busy time so far is all this second's.
+        let busy_before = match (current.lanes_before, lanes.len()) {
+            (0, 1..) => Duration::ZERO,
+            _ => current.busy_before,
+        };
+        if let Some(lane_delays) = runtimes.take_delays() {
+            let _ = current.delays_us.add(&lane_delays);
+        }
+        let usable_cores = crate::sysinfo::cores().clamp(1, workers) as f64;
         let cpu_now = crate::sysinfo::cpu_and_peak_rss().0;
-        let busy = (busy_now.saturating_sub(current.busy_before)).as_secs_f64()
-            / (elapsed * workers as f64);
+        let busy =
+            (busy_now.saturating_sub(busy_before)).as_secs_f64() / (elapsed * workers as f64);
         let cpu = (cpu_now - current.cpu_before).max(0.0) / elapsed / usable_cores;
         let machine_now = crate::sysinfo::machine_cpu_ticks();
         let machine = match (current.machine_before, machine_now) {
@@ -246,8 +360,8 @@ async fn sample(
             machine_cpu: round3(machine.min(1.0)),
             scheduling_delay_p99_ms: current.delays_us.value_at_quantile(0.99) as f64 / 1000.0,
             scheduling_delay_max_ms: current.delays_us.max() as f64 / 1000.0,
-            global_queue: metrics.global_queue_depth(),
-            alive_tasks: metrics.num_alive_tasks(),
+            global_queue: reading.global_queue,
+            alive_tasks: reading.alive_tasks,
             dns_in_flight_max: DNS_IN_FLIGHT_MAX
                 .swap(DNS_IN_FLIGHT.load(Ordering::Relaxed), Ordering::Relaxed),
         };
@@ -262,6 +376,7 @@ async fn sample(
         }
         let _ = run_delays.add(&current.delays_us);
         health.seconds += 1;
+        health.workers = health.workers.max(workers);
         health.busy_max = health.busy_max.max(row.busy);
         health.cpu_max = health.cpu_max.max(row.cpu);
         health.machine_cpu_max = health.machine_cpu_max.max(row.machine_cpu);
@@ -276,6 +391,7 @@ async fn sample(
         current = Second {
             delays_us: new_histogram(),
             busy_before: busy_now,
+            lanes_before: lanes.len(),
             cpu_before: cpu_now,
             machine_before: machine_now,
             at: now,
@@ -284,6 +400,11 @@ async fn sample(
             .saturating_duration_since(zero)
             .as_secs()
             .max(second + 1);
+        // A second that closed just before the stop still gets its row (the run's last whole
+        // second is not lost to a canary tick that had not fired yet).
+        if stopping {
+            break;
+        }
     }
     health.scheduling_delay_p99_ms = run_delays.value_at_quantile(0.99) as f64 / 1000.0;
     health.scheduling_delay_max_ms = run_delays.max() as f64 / 1000.0;
