@@ -78,6 +78,38 @@ impl Drop for InFlightGuard {
     }
 }
 
+/// Lanes still starting viewers, with a wake-up for when none is.
+#[derive(Default)]
+pub struct Starting {
+    lanes: AtomicUsize,
+    done: tokio::sync::Notify,
+}
+
+impl Starting {
+    pub fn any(&self) -> bool {
+        self.lanes.load(Ordering::Acquire) > 0
+    }
+
+    fn finished_one(&self) {
+        if self.lanes.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.done.notify_waiters();
+        }
+    }
+
+    /// Returns once every lane has started (or given up) every arrival of its share: a lane
+    /// behind schedule still starts its late arrivals after the plan's end, late and recorded
+    /// as late, so no planned join disappears unrecorded.
+    pub async fn all_done(&self) {
+        loop {
+            let notified = self.done.notified();
+            if !self.any() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
 /// What every lane shares.
 pub struct LaneShared {
     pub plan: Arc<Plan>,
@@ -87,12 +119,12 @@ pub struct LaneShared {
     pub in_flight: Arc<InFlight>,
     /// Set when viewers must stop watching (the run is ending).
     pub ending: watch::Receiver<bool>,
-    /// Set when lanes must stop starting viewers (a stop, an abort, the plan's end).
+    /// Set when lanes must stop starting viewers (Ctrl-C, an abort).
     pub stop_starting: watch::Receiver<bool>,
     /// Set when every viewer still running is to be cancelled (after the drain).
     pub cancel: watch::Receiver<bool>,
-    /// Lanes still starting viewers: 0 once every arrival of the plan has had its turn.
-    pub starting: Arc<AtomicUsize>,
+    /// Lanes still starting viewers: none once every arrival of the plan has had its turn.
+    pub starting: Arc<Starting>,
 }
 
 /// The running lanes; [`Lanes::finish`] waits for every lane to end.
@@ -109,7 +141,7 @@ impl Lanes {
         on_start: &dyn Fn(tokio::runtime::Handle),
     ) -> anyhow::Result<Lanes> {
         let n = n.max(1);
-        shared.starting.store(n, Ordering::Release);
+        shared.starting.lanes.store(n, Ordering::Release);
         let mut done = Vec::with_capacity(n);
         for lane in 0..n {
             let (done_tx, done_rx) = oneshot::channel();
@@ -126,7 +158,7 @@ impl Lanes {
                     {
                         Ok(runtime) => runtime,
                         Err(e) => {
-                            shared.starting.fetch_sub(1, Ordering::AcqRel);
+                            shared.starting.finished_one();
                             let _ = handle_tx.send(Err(e.to_string()));
                             return;
                         }
@@ -183,7 +215,7 @@ async fn run_lane(lane: usize, lanes: usize, shared: Arc<LaneShared>) {
             run_viewer(spec, arrival, intended, rec, ending).await;
         });
     }
-    shared.starting.fetch_sub(1, Ordering::AcqRel);
+    shared.starting.finished_one();
     // Viewers keep running here until they leave or the engine cancels what is left.
     tokio::select! {
         _ = async { while tasks.join_next().await.is_some() {} } => {}

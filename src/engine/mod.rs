@@ -20,7 +20,7 @@ pub mod steps;
 pub mod viewer;
 mod watch;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -98,7 +98,7 @@ pub async fn run(
     let (stop_tx, stop_rx) = signal::channel(false);
     let (cancel_tx, cancel_rx) = signal::channel(false);
     let in_flight = lanes::InFlight::new();
-    let starting = Arc::new(AtomicUsize::new(0));
+    let starting = Arc::new(lanes::Starting::default());
     let shared = Arc::new(lanes::LaneShared {
         plan: Arc::new(config.plan.clone()),
         spec: config.spec.clone(),
@@ -114,12 +114,16 @@ pub async fn run(
     let mut status = RunStatus::Completed;
     let mut reason = None;
 
-    // Run to the planned end even if the last arrival came early; Ctrl-C and `abort_when` end
-    // the starting of viewers sooner.
+    // Run to the planned end even if the last arrival came early, and until every arrival has
+    // been started, however late; Ctrl-C and `abort_when` end the starting of viewers sooner.
     let end = start + config.plan.total;
-    let still_starting = || starting.load(Ordering::Acquire) > 0;
+    let planned = async {
+        tokio::time::sleep_until(end).await;
+        starting.all_done().await;
+    };
+    let still_starting = || starting.any();
     let stop = stop_before(
-        end,
+        planned,
         &mut interrupts,
         &mut live,
         config.abort_when.as_ref(),
@@ -173,15 +177,16 @@ pub async fn run(
     })
 }
 
-/// Waits until `until`, unless Ctrl-C (the status reason is [`stop_reason`] then what
+/// Waits for `planned`, unless Ctrl-C (the status reason is [`stop_reason`] then what
 /// `interrupted` says at that moment) or `abort_when` stops the run first: then how and why.
 async fn stop_before(
-    until: Instant,
+    planned: impl std::future::Future<Output = ()>,
     interrupts: &mut signal::Receiver<u32>,
     live: &mut signal::Receiver<LiveStats>,
     abort_when: Option<&AbortWhen>,
     interrupted: impl Fn() -> &'static str,
 ) -> Option<(RunStatus, String)> {
+    let mut planned = std::pin::pin!(planned);
     loop {
         tokio::select! {
             biased;
@@ -193,7 +198,7 @@ async fn stop_before(
                     return Some((RunStatus::Aborted, why));
                 }
             }
-            _ = tokio::time::sleep_until(until) => return None,
+            () = &mut planned => return None,
         }
     }
 }

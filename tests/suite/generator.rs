@@ -142,6 +142,45 @@ fn a_blocked_runtime_thread_is_reported_as_scheduling_delay() {
     assert!(worst_row >= 700.0, "{csv}");
 }
 
+/// A generator that falls behind must still start every planned arrival, late and recorded as
+/// late, not drop the ones still due when the plan's time is up: here the one viewer lane is
+/// held from 1 s to 2.5 s of a 2 s plan, and the run starts exactly the viewers the same seed
+/// starts unhindered.
+#[test]
+fn arrivals_still_due_when_the_plan_ends_are_started_late_not_dropped() {
+    let text = scenario_yaml("embedded", 2, 40, "");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(dir.path(), "late.yaml", &text);
+    let started = |block_ms: Option<&str>, out: &str| {
+        let out_dir = dir.path().join(out);
+        let mut cmd = bin();
+        if let Some(ms) = block_ms {
+            cmd.env("PEAKREADY_TEST_BLOCK_RUNTIME_MS", ms);
+        }
+        let run = cmd
+            .args(["--threads", "1", "run", "--seed", "3"])
+            .arg(&path)
+            .arg("--out")
+            .arg(&out_dir)
+            .output()
+            .expect("run");
+        let r = results(&out_dir);
+        let viewers = &r["overall"]["viewers"];
+        let lag_max = r["overall"]["metrics"]["generator_lag_ms"]["max"]
+            .as_f64()
+            .unwrap_or(0.0);
+        (viewers["started"].as_u64(), lag_max, stderr(&run))
+    };
+    let (planned, _, _) = started(None, "free");
+    let (late, lag_max, err) = started(Some("1500"), "held");
+    assert!(planned.is_some_and(|n| n > 40), "{planned:?}");
+    assert_eq!(late, planned, "every planned viewer started: {err}");
+    assert!(
+        lag_max >= 400.0,
+        "the late ones are recorded as late: {lag_max} ms"
+    );
+}
+
 #[test]
 fn an_unhindered_run_has_runtime_readings_and_no_reason() {
     let text = scenario_yaml("embedded", 2, 20, "");
