@@ -110,6 +110,16 @@ impl Starting {
     }
 }
 
+/// Counts a lane out of [`Starting`] when it is done starting viewers, however it ends (a
+/// panic included): the engine waits for every lane, and must not wait for one that is gone.
+struct StartingGuard(Arc<LaneShared>);
+
+impl Drop for StartingGuard {
+    fn drop(&mut self) {
+        self.0.starting.finished_one();
+    }
+}
+
 /// What every lane shares.
 pub struct LaneShared {
     pub plan: Arc<Plan>,
@@ -187,6 +197,7 @@ impl Lanes {
 }
 
 async fn run_lane(lane: usize, lanes: usize, shared: Arc<LaneShared>) {
+    let starting = StartingGuard(shared.clone());
     let mut tasks = tokio::task::JoinSet::new();
     let mut stop = shared.stop_starting.clone();
     let mut cancel = shared.cancel.clone();
@@ -215,7 +226,7 @@ async fn run_lane(lane: usize, lanes: usize, shared: Arc<LaneShared>) {
             run_viewer(spec, arrival, intended, rec, ending).await;
         });
     }
-    shared.starting.finished_one();
+    drop(starting);
     // Viewers keep running here until they leave or the engine cancels what is left.
     tokio::select! {
         _ = async { while tasks.join_next().await.is_some() {} } => {}
