@@ -22,6 +22,7 @@ pub mod search;
 pub mod series;
 pub mod series_file;
 pub mod series_merge;
+mod stat;
 
 pub use build::breakdowns;
 pub use names::{ErrorKind, Metric, MetricInfo, Stat, Unit, METRICS};
