@@ -51,6 +51,24 @@ pub fn cores() -> usize {
         .unwrap_or(1)
 }
 
+/// Where the calling thread's scheduler statistics are (Linux `/proc/<pid>/task/<tid>/schedstat`),
+/// for [`thread_times`] to read from another thread. `None` off Linux.
+pub fn this_thread_schedstat() -> Option<std::path::PathBuf> {
+    let task = std::fs::read_link("/proc/thread-self").ok()?;
+    Some(std::path::Path::new("/proc").join(task).join("schedstat"))
+}
+
+/// (on a core, ready but waiting for a core) since a thread started, in nanoseconds: the first
+/// two fields of its `schedstat`, brought up to date when the thread leaves a core or at a
+/// scheduler tick. `None` when the thread has ended or the kernel keeps no scheduler
+/// statistics (it then reads `0 0 0`: a thread that ran has been given a core at least once).
+pub fn thread_times(schedstat: &std::path::Path) -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string(schedstat).ok()?;
+    let mut fields = text.split_whitespace().map(|f| f.parse::<u64>().ok());
+    let (on_core, waiting, given_a_core) = (fields.next()??, fields.next()??, fields.next()??);
+    (given_a_core > 0).then_some((on_core, waiting))
+}
+
 /// Size of the local ephemeral port range (`net.ipv4.ip_local_port_range`).
 pub fn ephemeral_ports() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
@@ -72,4 +90,27 @@ pub fn machine_cpu_ticks() -> Option<(u64, u64)> {
     let total: u64 = ticks.iter().take(8).sum();
     let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
     Some((total.saturating_sub(idle), total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_reads_its_time_on_a_core_from_its_schedstat() {
+        let path = this_thread_schedstat().expect("/proc/thread-self on Linux");
+        let (before, _) = thread_times(&path).expect("schedstat of a thread that has run");
+        let spin = std::time::Instant::now();
+        while spin.elapsed() < std::time::Duration::from_millis(20) {
+            std::hint::spin_loop();
+        }
+        // Off the core for a moment: the kernel brings the thread's figures up to date.
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        let (after, _) = thread_times(&path).expect("schedstat");
+        assert!(after > before, "{before} → {after} ns on a core");
+        assert_eq!(
+            thread_times(std::path::Path::new("/proc/self/task/0/schedstat")),
+            None
+        );
+    }
 }

@@ -36,9 +36,18 @@ pub struct Resources {
 /// In a second, the process used at least this share of the cores it can use: short of CPU.
 const CPU_BOUND: f64 = 0.9;
 
-/// One wait of a ready task this long is not CPU contention (an operating system shares a
-/// busy core in slices of milliseconds): a runtime thread was held.
+/// One wait of a ready task this long is not the operating system sharing a busy core (it does
+/// so in slices of milliseconds): unless other processes kept the runtime threads from the CPU
+/// long enough for their ready tasks to pile up, a runtime thread was held.
 const HELD_MS: f64 = 250.0;
+
+/// In a second, the viewer threads spent at least this share of their time ready but waiting
+/// for a core: the CPU was taken from them. A thread woken on a busy machine waits a few
+/// milliseconds for its slice; a lane kept from its core waits most of the second.
+const CPU_WAIT_BOUND: f64 = 0.25;
+
+/// The words of a reason that says other processes took the CPU.
+const TAKEN: &str = "other processes (a target on the same machine?) took the CPU";
 
 /// Why a run that started viewers late did so, read off the second in which a ready task
 /// waited longest (and the run's maxima), with the words that say it.
@@ -74,13 +83,21 @@ fn reason(rt: Option<&RuntimeHealth>, cores: usize) -> (LimitReason, String) {
             ),
         );
     }
+    // Other processes took the CPU when the machine was saturated while this process was not
+    // (it was below CPU_BOUND, or the first branch returned) and, where the system says, the
+    // viewer threads spent more of their time waiting for a core than held off one: a thread
+    // blocked on a busy machine, or a machine busy with work that yields to this process (a
+    // nice'd build), is not CPU taken.
+    let readings = worst.cpu_wait.zip(worst.held);
+    let taken = worst.machine_cpu >= CPU_BOUND
+        && readings.map_or(true, |(wait, held)| wait >= CPU_WAIT_BOUND && wait >= held);
     // More ready tasks than the runtime threads' local queues hold (256 each) had spilled into
     // the global queue: work was waiting for CPU, not for a held thread.
     if worst.global_queue >= 256 * rt.workers.max(1) {
-        let whose = if worst.machine_cpu >= CPU_BOUND {
+        let whose = if taken {
             format!(
                 "the machine's {cores} cores were {} busy and this process got {} of the {usable} core(s) \
-                 it can use: other processes (a target on the same machine?) took the CPU",
+                 it can use: {TAKEN}",
                 pct(worst.machine_cpu),
                 pct(worst.cpu)
             )
@@ -99,25 +116,46 @@ fn reason(rt: Option<&RuntimeHealth>, cores: usize) -> (LimitReason, String) {
             ),
         );
     }
+    // Whatever the delay: a lane (a single-threaded runtime) kept from its core falls behind,
+    // and its backlog grows into waits of seconds with its global queue at 0.
+    if taken {
+        let how_long = match readings {
+            Some((wait, _)) => format!(
+                "its viewer threads spent {} of the time waiting for a core",
+                pct(wait)
+            ),
+            None => "unless a runtime thread was held: this system does not say how long the \
+                     viewer threads waited for a core"
+                .into(),
+        };
+        return (
+            LimitReason::Cpu,
+            format!(
+                "CPU: the machine's {cores} cores were {} busy {at} and this process got {} of the {usable} \
+                 core(s) it can use: {TAKEN}, {how_long}; \
+                 a ready task waited {} for a runtime thread",
+                pct(worst.machine_cpu),
+                pct(worst.cpu),
+                ms(worst.scheduling_delay_max_ms)
+            ),
+        );
+    }
     if worst.scheduling_delay_max_ms >= HELD_MS {
+        let threads = readings.map_or(String::new(), |(wait, held)| {
+            format!(
+                " (its viewer threads were held off a core while busy at least {} of the time, and \
+                 waited for one {})",
+                pct(held),
+                pct(wait)
+            )
+        });
         return (
             LimitReason::SchedulingDelay,
             format!(
                 "scheduling delay: a ready task waited {} for a runtime thread {at}, while the process used \
-                 {} of the {usable} core(s) it can use, so a runtime thread was held by a blocking call, a lock \
-                 or a slow system call, not by CPU work",
+                 {} of the {usable} core(s) it can use{threads}, so a runtime thread was held by a blocking call, \
+                 a lock or a slow system call, not by CPU work",
                 ms(worst.scheduling_delay_max_ms),
-                pct(worst.cpu)
-            ),
-        );
-    }
-    if worst.machine_cpu >= CPU_BOUND {
-        return (
-            LimitReason::Cpu,
-            format!(
-                "CPU: the machine's {cores} cores were {} busy {at} while this process used {} of its share: \
-                 other processes (a target on the same machine?) took the CPU",
-                pct(worst.machine_cpu),
                 pct(worst.cpu)
             ),
         );
@@ -143,6 +181,16 @@ fn reason(rt: Option<&RuntimeHealth>, cores: usize) -> (LimitReason, String) {
             ms(rt.scheduling_delay_max_ms)
         ),
     )
+}
+
+/// What to do about it. More cores or shards on a machine whose CPU other processes take would
+/// not help: the generator needs cores of its own.
+fn advice(reason: LimitReason, words: &str) -> &'static str {
+    if reason == LimitReason::Cpu && words.contains(TAKEN) {
+        "Give the generator cores no other process uses (not the target's machine), or fewer viewers"
+    } else {
+        "Use more cores, more shards (--shard), or fewer viewers"
+    }
 }
 
 fn lag_of(overall: &Breakdown) -> Option<&MetricSummary> {
@@ -183,12 +231,13 @@ pub fn measure(
         runtime,
         reason: why.as_ref().map(|(reason, _)| *reason),
         limited,
-        message: why.map(|(_, words)| {
+        message: why.map(|(reason, words)| {
             format!(
                 "the load generator, not the target, limited this run: viewers started {} late at p99 \
-                 (threshold {}). Why: {words}. Use more cores, more shards (--shard), or fewer viewers.",
+                 (threshold {}). Why: {words}. {}.",
                 ms(lag_p99),
-                ms(LATE_THRESHOLD_MS)
+                ms(LATE_THRESHOLD_MS),
+                advice(reason, &words)
             )
         }),
     }
@@ -299,6 +348,15 @@ mod tests {
         }
     }
 
+    /// `second` with the viewer threads' shares of time waiting for a core and held off one.
+    fn threads(s: RuntimeSecond, cpu_wait: f64, held: f64) -> RuntimeSecond {
+        RuntimeSecond {
+            cpu_wait: Some(cpu_wait),
+            held: Some(held),
+            ..s
+        }
+    }
+
     #[test]
     fn each_cause_is_named_from_the_second_the_runtime_fell_behind() {
         let cases = [
@@ -318,14 +376,34 @@ mod tests {
                 "9000 tasks were ready",
             ),
             (
-                second(0.1, 1.0, 800.0, 30),
+                threads(second(0.5, 1.0, 900.0, 9000), 0.02, 0.9),
+                LimitReason::Cpu,
+                "the process used 50% of the 2 core(s)",
+            ),
+            (
+                threads(second(0.1, 1.0, 800.0, 30), 0.05, 0.8),
                 LimitReason::SchedulingDelay,
                 "held by a blocking call",
+            ),
+            (
+                second(0.1, 1.0, 800.0, 30),
+                LimitReason::Cpu,
+                "took the CPU, unless a runtime thread was held: this system does not say",
             ),
             (
                 second(0.4, 0.95, 120.0, 30),
                 LimitReason::Cpu,
                 "took the CPU",
+            ),
+            (
+                threads(second(0.4, 0.95, 120.0, 30), 0.6, 0.0),
+                LimitReason::Cpu,
+                "its viewer threads spent 60% of the time waiting for a core",
+            ),
+            (
+                threads(second(0.4, 0.95, 120.0, 30), 0.01, 0.0),
+                LimitReason::SchedulingDelay,
+                "without the CPU being short",
             ),
             (
                 second(0.3, 0.4, 120.0, 30),
@@ -349,6 +427,76 @@ mod tests {
         }
         let (reason, text) = super::reason(None, 2);
         assert_eq!(reason, LimitReason::Unexplained, "{text}");
+    }
+
+    /// `benches/scale.sh joins` on 2 cores beside 4 nginx workers: the machine was saturated,
+    /// the process got 37 % of its cores, and a lane's backlog grew into a 1.43 s wait for a
+    /// runtime thread, with the lanes' global queue at 0.
+    fn saturated_by_others() -> RuntimeSecond {
+        RuntimeSecond {
+            second: 45,
+            ..second(0.37, 1.0, 1433.0, 0)
+        }
+    }
+
+    #[test]
+    fn a_machine_saturated_by_other_processes_is_named_whatever_the_delay() {
+        // Without the viewer threads' times (as that run's results), and with them: busy lanes
+        // that waited for a core more than half the time and were hardly held.
+        for worst in [
+            saturated_by_others(),
+            threads(saturated_by_others(), 0.58, 0.02),
+        ] {
+            let (reason, text) = reason(Some(&health(worst.clone())), 2);
+            assert_eq!(reason, LimitReason::Cpu, "{text}");
+            for words in [
+                "the machine's 2 cores were 100% busy in second 45",
+                "this process got 37% of the 2 core(s)",
+                "other processes (a target on the same machine?) took the CPU",
+                "a ready task waited 1.43 s for a runtime thread",
+            ] {
+                assert!(text.contains(words), "{words:?} in {text}");
+            }
+            assert!(!text.contains("blocking call"), "{text}");
+            assert!(
+                advice(reason, &text).contains("cores no other process uses"),
+                "{text}"
+            );
+            if worst.cpu_wait.is_some() {
+                assert!(
+                    text.contains("its viewer threads spent 58% of the time waiting for a core"),
+                    "{text}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_held_thread_is_named_when_the_cpu_was_not_taken() {
+        // The machine not saturated: nothing took the CPU, so a 1.43 s wait was a held thread.
+        let idle = second(0.3, 0.4, 1433.0, 0);
+        // The machine saturated, but the viewer threads were held off a core far more than they
+        // waited for one (a lane blocked on a busy machine, measured: 5 % and 80 %).
+        let blocked = threads(second(0.3, 1.0, 1433.0, 0), 0.05, 0.8);
+        // Saturated by work that yields to this process (a nice'd build): hardly any wait.
+        let yielding = threads(second(0.3, 1.0, 1433.0, 0), 0.02, 0.0);
+        for worst in [idle, blocked, yielding] {
+            let (reason, text) = reason(Some(&health(worst.clone())), 2);
+            assert_eq!(reason, LimitReason::SchedulingDelay, "{worst:?}: {text}");
+            assert!(
+                text.contains("a ready task waited 1.43 s for a runtime thread in second 4"),
+                "{text}"
+            );
+            assert!(
+                text.contains("a runtime thread was held by a blocking call"),
+                "{text}"
+            );
+            assert!(advice(reason, &text).contains("more shards"), "{text}");
+            if let Some(held) = worst.held {
+                let words = format!("held off a core while busy at least {}", pct(held));
+                assert!(text.contains(&words), "{words:?} in {text}");
+            }
+        }
     }
 
     #[test]

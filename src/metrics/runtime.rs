@@ -5,6 +5,8 @@
 //! Readings per second: the share of the runtime threads' time spent working rather than parked
 //! (tokio's stable `worker_total_busy_duration`), the process's CPU ÷ the cores its threads can
 //! use (getrusage), the whole machine's CPU (`/proc/stat`: a target on the same cores), the
+//! share of the viewer threads' time spent waiting for a core (`schedstat`: the CPU other
+//! processes took) and held off one while busy (a blocking call, a lock, a slow system call), the
 //! **scheduling delay** — how late a 10 ms canary timer is polled, which is how long a ready
 //! task waited for a runtime thread (plus the timer's 1 ms granularity) — the global queue
 //! depth, the tasks alive, and the DNS lookups in flight (the only work peakready puts on the
@@ -43,6 +45,17 @@ pub struct RuntimeSecond {
     pub global_queue: usize,
     pub alive_tasks: usize,
     pub dns_in_flight_max: usize,
+    /// Share of the viewer threads' time spent ready to run but waiting for a core (Linux
+    /// `schedstat`), 0–1: the CPU other processes took from them. Empty where the system does
+    /// not say, without viewer lanes, and in older results.
+    #[serde(default)]
+    pub cpu_wait: Option<f64>,
+    /// Share of the viewer threads' time spent busy (`busy`) but neither on a core nor waiting
+    /// for one, 0–1: held by a blocking call, a lock or a slow system call. At least this much:
+    /// a wait for a core that began while a thread was parked is subtracted too. Empty as
+    /// `cpu_wait`.
+    #[serde(default)]
+    pub held: Option<f64>,
 }
 
 /// The runtime's health over a whole run (results.json: `generator.runtime`).
@@ -125,6 +138,8 @@ pub struct Runtimes(Arc<Mutex<Registered>>);
 #[derive(Default)]
 struct Registered {
     handles: Vec<tokio::runtime::Handle>,
+    /// The lanes' threads' scheduler statistics (`schedstat`), as their canaries found them.
+    threads: Vec<PathBuf>,
     /// The lanes' canary delays since the sampler last took them.
     delays_us: Option<Histogram<u64>>,
 }
@@ -141,6 +156,10 @@ impl Runtimes {
         self.0.lock().map(|r| r.handles.clone()).unwrap_or_default()
     }
 
+    fn threads(&self) -> Vec<PathBuf> {
+        self.0.lock().map(|r| r.threads.clone()).unwrap_or_default()
+    }
+
     fn take_delays(&self) -> Option<Histogram<u64>> {
         self.0.lock().ok().and_then(|mut r| r.delays_us.take())
     }
@@ -149,6 +168,10 @@ impl Runtimes {
 /// A lane's canary: how late its 10 ms timer is polled is how long a ready viewer task waited
 /// for the lane's thread. Ends with the lane's runtime.
 async fn lane_canary(registered: Arc<Mutex<Registered>>) {
+    // Polled on the lane's thread: where that thread's time on and off a core is read.
+    if let (Some(path), Ok(mut r)) = (crate::sysinfo::this_thread_schedstat(), registered.lock()) {
+        r.threads.push(path);
+    }
     let mut tick = Instant::now() + CANARY;
     loop {
         tokio::time::sleep_until(tick).await;
@@ -230,6 +253,8 @@ struct Second {
     lanes_before: usize,
     cpu_before: f64,
     machine_before: Option<(u64, u64)>,
+    /// Each lane thread's (on a core, waiting for one) nanoseconds, by registration order.
+    threads_before: Vec<(u64, u64)>,
     at: Instant,
 }
 
@@ -272,6 +297,38 @@ fn read(own: &tokio::runtime::RuntimeMetrics, lanes: &[tokio::runtime::Handle]) 
     reading
 }
 
+/// The lane threads' time since the last reading.
+struct ThreadTimes {
+    /// (on a core, waiting for a core) over every lane thread, if each was read.
+    read: Option<(Duration, Duration)>,
+    /// Each thread's totals now, for the next reading (a thread not read keeps its last).
+    now: Vec<(u64, u64)>,
+}
+
+fn read_threads(threads: &[PathBuf], before: &[(u64, u64)]) -> ThreadTimes {
+    let mut now = Vec::with_capacity(threads.len());
+    let (mut run, mut wait, mut all_read) = (0u64, 0u64, !threads.is_empty());
+    for (i, path) in threads.iter().enumerate() {
+        // A lane that started this second counts from its thread's start.
+        let last = before.get(i).copied().unwrap_or((0, 0));
+        match crate::sysinfo::thread_times(path) {
+            Some(times) => {
+                run += times.0.saturating_sub(last.0);
+                wait += times.1.saturating_sub(last.1);
+                now.push(times);
+            }
+            None => {
+                all_read = false;
+                now.push(last);
+            }
+        }
+    }
+    ThreadTimes {
+        read: all_read.then(|| (Duration::from_nanos(run), Duration::from_nanos(wait))),
+        now,
+    }
+}
+
 fn new_histogram() -> Histogram<u64> {
     // 1 µs to 1 hour, 2 significant digits: a canary is late by ms, rarely by seconds.
     Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("constant, valid bounds")
@@ -307,6 +364,7 @@ async fn sample(
         lanes_before: 0,
         cpu_before: crate::sysinfo::cpu_and_peak_rss().0,
         machine_before: crate::sysinfo::machine_cpu_ticks(),
+        threads_before: Vec::new(),
         at: Instant::now(),
     };
     let mut tick = Instant::now().max(zero) + CANARY;
@@ -352,6 +410,21 @@ async fn sample(
             (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => (b1 - b0) as f64 / (t1 - t0) as f64,
             _ => 0.0,
         };
+        let lane_threads = runtimes.threads();
+        let threads = read_threads(&lane_threads, &current.threads_before);
+        // Shares of the viewer threads' time, only when every lane's thread was read: a lane
+        // left out would count its busy time as held.
+        let (cpu_wait, held) = match threads.read {
+            Some((run, wait)) if !lanes.is_empty() && lane_threads.len() == workers => {
+                let of_time = |d: Duration| d.as_secs_f64() / (elapsed * workers as f64);
+                let busy = busy_now.saturating_sub(busy_before);
+                (
+                    Some(round3(of_time(wait).min(1.0))),
+                    Some(round3(of_time(busy.saturating_sub(run + wait)).min(1.0))),
+                )
+            }
+            _ => (None, None),
+        };
         let row = RuntimeSecond {
             second,
             workers,
@@ -364,6 +437,8 @@ async fn sample(
             alive_tasks: reading.alive_tasks,
             dns_in_flight_max: DNS_IN_FLIGHT_MAX
                 .swap(DNS_IN_FLIGHT.load(Ordering::Relaxed), Ordering::Relaxed),
+            cpu_wait,
+            held,
         };
         if let Some(w) = file.as_mut() {
             if let Err(e) = w.serialize(&row).and_then(|()| Ok(w.flush()?)) {
@@ -394,6 +469,7 @@ async fn sample(
             lanes_before: lanes.len(),
             cpu_before: cpu_now,
             machine_before: machine_now,
+            threads_before: threads.now,
             at: now,
         };
         second = now

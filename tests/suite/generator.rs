@@ -140,6 +140,13 @@ fn a_blocked_runtime_thread_is_reported_as_scheduling_delay() {
         .filter_map(|row| row.split(',').nth(6)?.parse::<f64>().ok())
         .fold(0.0, f64::max);
     assert!(worst_row >= 700.0, "{csv}");
+    // The lane's thread slept through the block: held off a core, not waiting for one, which
+    // is what keeps this a held thread on a machine other processes keep busy.
+    assert!(rows[0].ends_with(",cpu_wait,held"), "{csv}");
+    let worst = &g["runtime"]["worst_second"];
+    let share = |key: &str| worst[key].as_f64().unwrap_or(f64::NAN);
+    assert!(share("held") >= 0.5, "{worst}");
+    assert!(share("cpu_wait") < share("held"), "{worst}");
 }
 
 /// A generator that falls behind must still start every planned arrival, late and recorded as
