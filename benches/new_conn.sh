@@ -51,6 +51,11 @@ tls_flag=()
 
 nc_tools=(wrk pk-quick pk-run)
 if [ "${TLS:-0}" = 1 ]; then nc_tools=(h2load pk-quick pk-run pk-run-full); fi
+# wrk2 (wrk with -R: constant throughput, latency from each request's intended start) is the
+# open-model peer of `run`: the same offered rate, so the same parking between arrivals. Not in
+# Debian; WRK2=path/to/wrk2 adds it (git clone https://github.com/giltene/wrk2 && make).
+WRK2=${WRK2:-$(command -v wrk2 || true)}
+if [ -n "$WRK2" ] && [ "${TLS:-0}" != 1 ]; then nc_tools=(wrk wrk2 pk-quick pk-run); fi
 [ -n "$BIN_B" ] && nc_tools+=(pkB-quick pkB-run)
 
 nc_run() { # tool round → one row in $work/nc-rows
@@ -58,6 +63,7 @@ nc_run() { # tool round → one row in $work/nc-rows
   case $tool in pkB-*) bin=$BIN_B ;; esac
   case $tool in
     wrk) cmd=(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -H "Connection: close" "$ok_url") ;;
+    wrk2) cmd=("$WRK2" -t"$THREADS" -c"$CONNS" -R"$JOIN_RATE" -d"${DURATION}s" -H "Connection: close" "$ok_url") ;;
     # A request count, not -D: h2load 1.52 with --h1 and Connection: close never exits after
     # -D's duration. H2LOAD_N [2000 × DURATION]; the figures are per connection either way.
     h2load) cmd=(timeout $(( DURATION * 20 + 30 )) h2load --h1 -t"$THREADS" -c"$CONNS" -n "${H2LOAD_N:-$(( DURATION * 2000 ))}" -H "Connection: close" "$ok_url") ;;
@@ -79,7 +85,7 @@ tool, rnd, out, tfile, rundir, tls_log = sys.argv[1:7]
 u, s, rss, wall = open(tfile).read().split()[-4:]
 text = open(out).read()
 errors, lag, limited = 0, "-", "-"
-if tool == "wrk":
+if tool in ("wrk", "wrk2"):
     m = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)", text)
     conns, secs = int(m.group(1)), float(m.group(2)) * {"s": 1.0, "ms": 1e-3, "m": 60.0}[m.group(3)]
     se = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
@@ -148,5 +154,9 @@ r = lambda a, b: f"({a / b:.2f}x)" if b else ""
 for t, (rate, per_cpu, uc, sc) in med.items():
     print(f"{t:<11} {rate:>8,.0f} {r(rate, base[0]):>7} {per_cpu:>10,.0f} {r(per_cpu, base[1]):>7} "
           f"{uc:>10.1f} {r(uc, base[2]):>7} {sc:>10.1f} {r(sc, base[3]):>7}")
-print("\nconn/s of pk-run is its offered JOIN_RATE when it keeps up (open model); compare it by CPU per connection.")
+if "wrk2" in med and "pk-run" in med:
+    w2, pk = med["wrk2"], med["pk-run"]
+    print(f"\npk-run beside wrk2 at the same offered rate (both open model): conn per CPU-s {r(pk[1], w2[1])}, "
+          f"user µs/conn {r(pk[2], w2[2])}, sys µs/conn {r(pk[3], w2[3])}")
+print("\nconn/s of pk-run (and wrk2) is its offered JOIN_RATE when it keeps up (open model); compare it by CPU per connection.")
 PY

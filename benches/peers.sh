@@ -17,7 +17,9 @@
 # join time recorded; each viewer then holds its connection WATCH, default 1s). Prints
 # connections/s, connections per generator CPU-second, user and sys µs per connection, and the
 # ratios to wrk. JOIN_RATE [3000]  WATCH [1s]. Set PEAKREADY_B=other/binary to add that binary's
-# quick and run beside the first (before/after a change, interleaved like the rest).
+# quick and run beside the first (before/after a change, interleaved like the rest). WRK2=path
+# (or wrk2 on PATH) adds wrk2 -R JOIN_RATE, the open-model peer of `run` at the same offered rate
+# (not in Debian: git clone https://github.com/giltene/wrk2 && make), and that ratio.
 #
 # NEW_CONN=1 TLS=1: the same over HTTPS, a new TLS connection per request, against nginx with a
 # self-signed certificate made here (openssl, EC P-256), TLS_VERSION [1.3] or 1.2. The peer is
