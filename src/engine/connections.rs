@@ -88,7 +88,8 @@ impl Connections {
         keep_body: bool,
     ) -> Result<Response, RequestError> {
         self.redirected_to = None;
-        let (mut method, mut body, mut at) = (method, body, url.clone());
+        // Borrowed until a redirect: most requests go where they were sent.
+        let (mut method, mut body, mut at) = (method, body, std::borrow::Cow::Borrowed(url));
         for hop in 0..=MAX_REDIRECTS {
             let response = self
                 .request_once(method.clone(), &at, body.clone(), keep_body)
@@ -100,7 +101,7 @@ impl Connections {
             let Some(next) = next else {
                 if hop > 0 {
                     crate::metrics::details::note_redirect(url, &at, hop);
-                    self.redirected_to = Some(at);
+                    self.redirected_to = Some(at.into_owned());
                 }
                 return Ok(response);
             };
@@ -128,7 +129,7 @@ impl Connections {
                 method = http::Method::GET;
                 body = None;
             }
-            at = next;
+            at = std::borrow::Cow::Owned(next);
         }
         unreachable!("the loop returns by its last hop")
     }
@@ -151,14 +152,11 @@ impl Connections {
                 return Err(e);
             }
         };
-        let path = match url.query() {
-            Some(q) => format!("{}?{}", url.path(), q),
-            None => url.path().to_string(),
-        };
+        let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
         // Boxed, like every part of a viewer that runs only for a while: an async fn's state is
         // as large as its largest await, and it would otherwise stay inside every idle viewer's
         // task (memory per viewer is what caps viewers per machine).
-        let outcome = Box::pin(session.request_with(method, &path, body, keep_body, extra)).await;
+        let outcome = Box::pin(session.request_with(method, path, body, keep_body, extra)).await;
         let (region, phase) = (self.region, self.phase);
         match outcome {
             Ok((timings, response)) => {
@@ -190,13 +188,16 @@ impl Connections {
     }
 
     fn session_for(&mut self, url: &Url) -> Result<&mut Session, RequestError> {
-        let origin = Origin::from_url(url).map_err(|detail| RequestError {
-            kind: ErrorKind::UnusableUrl,
-            detail,
-        })?;
-        if let Some(i) = self.sessions.iter().position(|(o, _)| *o == origin) {
+        if let Some(i) = self.sessions.iter().position(|(o, _)| o.serves(url)) {
             return Ok(&mut self.sessions[i].1);
         }
+        let origin = match self.spec.origins.iter().find(|o| o.serves(url)) {
+            Some(known) => known.clone(),
+            None => Origin::from_url(url).map_err(|detail| RequestError {
+                kind: ErrorKind::UnusableUrl,
+                detail,
+            })?,
+        };
         let host = url.host_str().unwrap_or_default();
         if !super::host_allowed(host, &self.spec.allow_hosts) {
             // A playlist pointing at a host nobody allowed: refuse before any packet.

@@ -30,7 +30,7 @@ pub struct Joined {
 
 /// A viewer's variables: `viewer_id`, its `viewer.data` row, then what its steps extracted.
 struct Vars<'a> {
-    viewer_id: String,
+    viewer_id: u64,
     /// (column names, this viewer's row)
     row: Option<(&'a [String], &'a [String])>,
     values: Vec<(Arc<str>, String)>,
@@ -39,7 +39,7 @@ struct Vars<'a> {
 impl Vars<'_> {
     fn get(&self, name: &str) -> Option<String> {
         if name == "viewer_id" {
-            return Some(self.viewer_id.clone());
+            return Some(self.viewer_id.to_string());
         }
         if let Some((cols, row)) = self.row {
             if let Some(i) = cols.iter().position(|c| c == name) {
@@ -94,21 +94,25 @@ pub async fn join(
         Some((&d.columns[..], &d.values.get(i)?[..]))
     });
     let mut vars = Vars {
-        viewer_id: viewer_id.to_string(),
+        viewer_id,
         row,
         values: Vec::new(),
     };
-    for step in &spec.join {
+    for (i, step) in spec.join.iter().enumerate() {
         let base = &spec.region_base[conns.region as usize];
-        let Ok(url) = base.join(&vars.render(&step.path)) else {
-            // A path made from extracted values is their failure; a written one is the URL's.
-            if template_vars(&step.path).iter().all(|v| *v == "viewer_id") {
-                conns.judged(Some(ErrorKind::UnusableUrl));
-            } else {
-                conns.judged(Some(ErrorKind::ExtractFailed));
-                step.extract_failures.fetch_add(1, Ordering::Relaxed);
-            }
-            return Err(());
+        let made;
+        let url = match spec.join_url(i, conns.region) {
+            Some(shared) => shared,
+            None => match base.join(&vars.render(&step.path)) {
+                Ok(url) => {
+                    made = url;
+                    &made
+                }
+                Err(_) => {
+                    unusable_path(conns, step);
+                    return Err(());
+                }
+            },
         };
         let body = step.body.as_ref().map(|b| Bytes::from(vars.render(b)));
         conns.headers = headers_now(spec, &vars, Some(step)).map_err(|()| {
@@ -116,7 +120,7 @@ pub async fn join(
             step.extract_failures.fetch_add(1, Ordering::Relaxed);
         })?;
         let response = conns
-            .request(step.method.clone(), &url, body, step.keeps_body())
+            .request(step.method.clone(), url, body, step.keeps_body())
             .await
             .map_err(|_| ())?;
         let status_ok = match step.expect_status {
@@ -184,6 +188,17 @@ pub async fn join(
         }
     }
     Ok(joined)
+}
+
+/// A step whose path made no URL: a path made from extracted values is their failure; a
+/// written one is the URL's.
+fn unusable_path(conns: &mut Connections, step: &PreparedStep) {
+    if template_vars(&step.path).iter().all(|v| *v == "viewer_id") {
+        conns.judged(Some(ErrorKind::UnusableUrl));
+    } else {
+        conns.judged(Some(ErrorKind::ExtractFailed));
+        step.extract_failures.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// The value at the extractor's place in the response; None when absent or empty.

@@ -16,7 +16,9 @@
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use tokio::sync::{mpsc, oneshot, watch};
+use std::sync::mpsc;
+
+use tokio::sync::{oneshot, watch};
 
 use super::cell::{Cell, Counters};
 use super::names::{ErrorKind, Metric};
@@ -69,7 +71,10 @@ pub enum Event {
 /// Cheap to clone; one per viewer task.
 #[derive(Clone)]
 pub struct RecorderHandle {
-    tx: mpsc::UnboundedSender<(Instant, Event)>,
+    /// std's channel, not tokio's: the recorder polls it every [`DRAIN_EVERY`] and is never
+    /// woken by a send, so tokio's per-send semaphore and waker (two more contended atomics on
+    /// each of the ~9 events of a join) bought nothing (docs/performance.md).
+    tx: mpsc::Sender<(Instant, Event)>,
 }
 
 impl RecorderHandle {
@@ -160,7 +165,7 @@ pub struct RecorderState {
 
 pub struct Recorder {
     departures: Vec<u64>,
-    rx: mpsc::UnboundedReceiver<(Instant, Event)>,
+    rx: mpsc::Receiver<(Instant, Event)>,
     cells: Vec<Vec<Cell>>,
     interval: Vec<Cell>,
     active: Vec<u64>,
@@ -183,7 +188,7 @@ impl Recorder {
         phases: usize,
         series: Option<SeriesWriter>,
     ) -> (Recorder, RecorderHandle, watch::Receiver<LiveStats>) {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel();
         let (live, live_rx) = watch::channel(LiveStats::default());
         let recorder = Recorder {
             rx,
@@ -232,10 +237,10 @@ impl Recorder {
                 Some(event) => Some(event),
                 None => match self.rx.try_recv() {
                     Ok(event) => Some(event),
-                    Err(mpsc::error::TryRecvError::Disconnected) => return,
+                    Err(mpsc::TryRecvError::Disconnected) => return,
                     // Nothing queued and the second is over: close it.
-                    Err(mpsc::error::TryRecvError::Empty) if Instant::now() >= boundary => None,
-                    Err(mpsc::error::TryRecvError::Empty) => {
+                    Err(mpsc::TryRecvError::Empty) if Instant::now() >= boundary => None,
+                    Err(mpsc::TryRecvError::Empty) => {
                         let wake = (Instant::now() + DRAIN_EVERY).min(boundary);
                         tokio::time::sleep_until(wake.into()).await;
                         since_yield = 0;

@@ -245,9 +245,12 @@ pub enum Scheme {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
     pub scheme: Scheme,
-    /// Host name for DNS (IPv6 literals without brackets).
-    pub host: String,
+    /// Host name for DNS (IPv6 literals without brackets). Shared: a viewer's connections
+    /// clone the run's origins rather than parse their URLs again.
+    pub host: Arc<str>,
     pub port: u16,
+    /// The URL named its port (then `Host` carries it, as browsers send it).
+    explicit_port: bool,
     /// Set when the host is an IP literal: no DNS lookup then.
     ip: Option<IpAddr>,
     /// SNI; `Some` for `https` only.
@@ -266,7 +269,7 @@ impl Origin {
         if !url.username().is_empty() || url.password().is_some() {
             return Err("credentials in the URL are not supported; send them as a header".into());
         }
-        let (host, ip) = match url.host() {
+        let (host, ip): (String, _) = match url.host() {
             Some(url::Host::Domain(d)) => (d.to_owned(), None),
             Some(url::Host::Ipv4(a)) => (a.to_string(), Some(IpAddr::V4(a))),
             Some(url::Host::Ipv6(a)) => (a.to_string(), Some(IpAddr::V6(a))),
@@ -294,12 +297,36 @@ impl Origin {
         };
         Ok(Origin {
             scheme,
-            host,
+            host: host.into(),
             port,
+            explicit_port: url.port().is_some(),
             ip,
             server_name,
             host_header,
         })
+    }
+
+    /// Whether a request to `url` goes to this origin, with the same `Host` header: what
+    /// [`Origin::from_url`] would make of it equals `self`, found without parsing or
+    /// allocating (a viewer asks this for every request it sends).
+    pub fn serves(&self, url: &url::Url) -> bool {
+        let scheme = match url.scheme() {
+            "http" => Scheme::Http,
+            "https" => Scheme::Https,
+            _ => return false,
+        };
+        let same_host = match url.host() {
+            Some(url::Host::Domain(d)) => self.ip.is_none() && *self.host == *d,
+            Some(url::Host::Ipv4(a)) => self.ip == Some(IpAddr::V4(a)),
+            Some(url::Host::Ipv6(a)) => self.ip == Some(IpAddr::V6(a)),
+            None => false,
+        };
+        scheme == self.scheme
+            && same_host
+            && url.port_or_known_default() == Some(self.port)
+            && url.port().is_some() == self.explicit_port
+            && url.username().is_empty()
+            && url.password().is_none()
     }
 
     /// The `Host` header value.

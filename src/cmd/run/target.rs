@@ -161,23 +161,28 @@ fn viewer_spec(
         .chat
         .as_ref()
         .map(|c| engine::chat::ChatSpec::new(chat_url, c.messages_per_min, c.delivery));
-    Ok(Arc::new(ViewerSpec {
-        clients,
-        source_addrs: scenario.target.source_addrs.clone(),
-        viewer_id_stride: shard.map_or(1, |s| s.count),
-        region_base,
-        data: scenario.viewer.data.clone(),
-        join: parts.steps,
-        header_templates: parts.header_templates,
-        watch_template: parts.watch_template,
-        chat_template: parts.chat_template,
-        watch_protocol: scenario.viewer.watch.protocol,
-        watch_url,
-        allow_hosts,
-        rendition: scenario.viewer.watch.rendition,
-        seed,
-        chat,
-    }))
+    Ok(Arc::new(
+        ViewerSpec {
+            clients,
+            source_addrs: scenario.target.source_addrs.clone(),
+            viewer_id_stride: shard.map_or(1, |s| s.count),
+            region_base,
+            data: scenario.viewer.data.clone(),
+            join: parts.steps,
+            header_templates: parts.header_templates,
+            watch_template: parts.watch_template,
+            chat_template: parts.chat_template,
+            watch_protocol: scenario.viewer.watch.protocol,
+            watch_url,
+            allow_hosts,
+            rendition: scenario.viewer.watch.rendition,
+            seed,
+            chat,
+            join_urls: Vec::new(),
+            origins: Vec::new(),
+        }
+        .with_shared_urls(),
+    ))
 }
 
 fn resolve_base(base: &BaseUrl, embedded: Option<&Url>) -> anyhow::Result<Url> {

@@ -19,7 +19,7 @@ pub(super) async fn resolve(
     }
     let start = Instant::now();
     let _on_the_blocking_pool = crate::metrics::runtime::DnsLookup::begin();
-    let lookup = tokio::net::lookup_host((origin.host.as_str(), origin.port));
+    let lookup = tokio::net::lookup_host((&*origin.host, origin.port));
     let mut addrs = timeout(limit, lookup)
         .await
         .map_err(|_| RequestError::timed_out("DNS lookup"))?

@@ -442,8 +442,42 @@ fn origin_from_url() {
     assert_eq!(tls.scheme, Scheme::Https);
     assert_eq!(tls.host_header().as_bytes(), b"example.com:8443");
     let v6 = o("http://[::1]:8080/").expect("v6");
-    assert_eq!(v6.host, "::1");
+    assert_eq!(&*v6.host, "::1");
     assert_eq!(v6.host_header().as_bytes(), b"[::1]:8080");
     assert!(o("ftp://example.com/").is_err());
     assert!(o("https://user:pw@example.com/").is_err());
+}
+
+/// `serves` answers exactly what comparing `from_url`'s origin would, without parsing.
+#[test]
+fn an_origin_serves_exactly_the_urls_that_parse_to_it() {
+    let urls = [
+        "http://example.com/a",
+        "http://example.com:80/a",
+        "http://EXAMPLE.com/b?q=1",
+        "http://example.com:8080/",
+        "https://example.com/",
+        "https://example.com:443/x",
+        "http://example.org/",
+        "http://127.0.0.1:8080/ok",
+        "http://127.0.0.2:8080/ok",
+        "http://[::1]:8080/",
+        "http://[::1]:8081/",
+        "http://user@example.com/",
+        "https://user:pw@example.com/",
+        "ftp://example.com/",
+    ];
+    let parsed: Vec<url::Url> = urls
+        .iter()
+        .map(|u| url::Url::parse(u).expect("url"))
+        .collect();
+    for a in &parsed {
+        let Ok(origin) = Origin::from_url(a) else {
+            continue;
+        };
+        for b in &parsed {
+            let same = Origin::from_url(b).ok().as_ref() == Some(&origin);
+            assert_eq!(origin.serves(b), same, "origin of {a} serving {b}");
+        }
+    }
 }
