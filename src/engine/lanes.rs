@@ -233,10 +233,12 @@ async fn run_lane(lane: usize, lanes: usize, shared: Arc<LaneShared>) {
         // Detached, not in a JoinSet (whose bookkeeping cost ~15 % of a join's instructions,
         // docs/performance.md): the in-flight guard is what counts the viewer, and a viewer
         // still running when the lane ends is dropped with the lane's runtime.
-        tokio::spawn(async move {
+        // Boxed once here: spawning moves a future several times, and a viewer's is kilobytes
+        // (its HLS state inline, which keeps its memory in one allocation).
+        tokio::spawn(Box::pin(async move {
             let _guard = guard;
             run_viewer(spec, arrival, intended, rec, ending).await;
-        });
+        }));
     }
     drop(starting);
     // Viewers keep running here until every viewer (of every lane: this lane's are among

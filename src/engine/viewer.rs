@@ -85,14 +85,14 @@ pub async fn run_viewer(
                 let url = watch_url
                     .as_ref()
                     .unwrap_or(&spec.watch_url[region as usize]);
-                Box::pin(watch_hls(
+                watch_hls(
                     &mut conns,
                     url,
                     spec.rendition,
                     intended,
                     leave_at,
                     &mut watch_ending,
-                ))
+                )
                 .await;
             }
             WatchProtocol::None => {
