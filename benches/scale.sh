@@ -25,7 +25,8 @@
 #   joins         RATE [10000]  SECS [60]  WATCH s each viewer stays [1]  S processes [1]
 #                 JOIN [hls: connect + playlist + first 44 KiB segment | api: connect + one
 #                 small token request (GET /api/join), then the viewer holds its connection]
-#                 NGINX_WORKERS [4]  NGINX_CONNS [16000]  SOURCE_ADDRS [127.0.0.2-127.0.0.41]
+#                 NGINX_WORKERS [1 with JOIN=api, 4 with hls]  NGINX_CONNS [16000]
+#                 SOURCE_ADDRS [127.0.0.2-127.0.0.41]
 #   viewers/shards/joins  MAX_VIEWERS (load.max_viewers, split over shards) [see each mode]
 #   the stream    SIZE [160x90]  FPS [10]  VIDEO_KBPS [48]  AUDIO_KBPS [0 = no audio; 16 adds
 #                 ~24 kbit/s of MPEG-TS overhead: 48k video alone is ~62 kbit/s on the wire]
@@ -512,7 +513,7 @@ scale_run() {
   run_generators "$scen" "$shards"
   after=$(nginx_cpu)
   summarize viewers "$n" "${DIRS[@]}"
-  say "  nginx workers CPU user+sys      $(python3 -c "print(f'{$after - $before:.2f}')") s during the run ($NGINX_WORKERS_USED workers)"
+  say "  nginx workers CPU user+sys      $(python3 -c "print(f'{$after - $before:.2f}')") s during the run (nginx workers: $NGINX_WORKERS_USED)"
 }
 
 case $MODE in
@@ -554,7 +555,10 @@ case $MODE in
     ;;
   joins)
     RATE=${RATE:-10000}; SECS=${SECS:-60}; WATCH=${WATCH:-1}; S=${S:-1}
-    NGINX_WORKERS_USED=${NGINX_WORKERS:-4}
+    # One worker answers 10,000 small token requests a second with a core to spare; on a 2-core
+    # machine shared with the generator, four made the machine the limit (7 Dec: lag p99 1.28 s
+    # and flagged, against 17 ms with one). The HLS join's 44 KiB segment needs more of nginx.
+    if [ "${JOIN:-hls}" = api ]; then NGINX_WORKERS_USED=${NGINX_WORKERS:-1}; else NGINX_WORKERS_USED=${NGINX_WORKERS:-4}; fi
     say "joins: $RATE joins/s for ${SECS}s (JOIN=${JOIN:-hls}), each viewer stays ${WATCH}s, $S process(es), against nginx"
     start_stream "$NGINX_WORKERS_USED" "${NGINX_CONNS:-16000}"
     scen="$OUT/joins-nginx.yaml"
@@ -567,7 +571,7 @@ case $MODE in
     run_generators "$scen" "$S"
     after=$(nginx_cpu)
     summarize joins $(( RATE * SECS )) "${DIRS[@]}"
-    say "  nginx workers CPU user+sys      $(python3 -c "print(f'{$after - $before:.2f}')") s during the run ($NGINX_WORKERS_USED workers)"
+    say "  nginx workers CPU user+sys      $(python3 -c "print(f'{$after - $before:.2f}')") s during the run (nginx workers: $NGINX_WORKERS_USED)"
     ;;
   idle)
     ROUNDS=${ROUNDS:-3}; DURATION=${DURATION:-10}
