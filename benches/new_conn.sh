@@ -56,6 +56,11 @@ if [ "${TLS:-0}" = 1 ]; then nc_tools=(h2load pk-quick pk-run pk-run-full); fi
 # Debian; WRK2=path/to/wrk2 adds it (git clone https://github.com/giltene/wrk2 && make).
 WRK2=${WRK2:-$(command -v wrk2 || true)}
 if [ -n "$WRK2" ] && [ "${TLS:-0}" != 1 ]; then nc_tools=(wrk wrk2 pk-quick pk-run); fi
+# oha (Rust, tokio + hyper: the peer built like peakready) with --disable-keepalive, closed model
+# on CONNS connections (oha) and rate-limited to JOIN_RATE with --latency-correction (oha-q, its
+# open model). Not in Debian; OHA=path (or oha on PATH) adds both: cargo install oha --locked.
+OHA=${OHA:-$(command -v oha || true)}
+if [ -n "$OHA" ] && [ "${TLS:-0}" != 1 ]; then nc_tools+=(oha oha-q); fi
 [ -n "$BIN_B" ] && nc_tools+=(pkB-quick pkB-run)
 
 nc_run() { # tool round → one row in $work/nc-rows
@@ -64,6 +69,8 @@ nc_run() { # tool round → one row in $work/nc-rows
   case $tool in
     wrk) cmd=(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -H "Connection: close" "$ok_url") ;;
     wrk2) cmd=("$WRK2" -t"$THREADS" -c"$CONNS" -R"$JOIN_RATE" -d"${DURATION}s" -H "Connection: close" "$ok_url") ;;
+    oha) cmd=("$OHA" --disable-keepalive -c "$CONNS" -z "${DURATION}s" --no-tui --output-format json "$ok_url") ;;
+    oha-q) cmd=("$OHA" --disable-keepalive -c "$CONNS" -q "$JOIN_RATE" --latency-correction -z "${DURATION}s" --no-tui --output-format json "$ok_url") ;;
     # A request count, not -D: h2load 1.52 with --h1 and Connection: close never exits after
     # -D's duration. H2LOAD_N [2000 × DURATION]; the figures are per connection either way.
     h2load) cmd=(timeout $(( DURATION * 20 + 30 )) h2load --h1 -t"$THREADS" -c"$CONNS" -n "${H2LOAD_N:-$(( DURATION * 2000 ))}" -H "Connection: close" "$ok_url") ;;
@@ -92,6 +99,13 @@ if tool in ("wrk", "wrk2"):
     errors = sum(map(int, se.groups())) if se else 0
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     errors += int(non2xx.group(1)) if non2xx else 0
+elif tool in ("oha", "oha-q"):
+    r = json.loads(text)
+    codes = r["statusCodeDistribution"]
+    conns, secs = sum(codes.values()), r["summary"]["total"]
+    # Requests cut at -z are oha's "aborted due to deadline": by design, like quick's `cut`.
+    errors = sum(v for k, v in r["errorDistribution"].items() if k != "aborted due to deadline")
+    errors += sum(v for k, v in codes.items() if not k.startswith("2"))
 elif tool == "h2load":
     m = re.search(r"finished in ([\d.]+)(s|ms)", text)
     secs = float(m.group(1)) * (1e-3 if m.group(2) == "ms" else 1.0)
@@ -158,5 +172,9 @@ if "wrk2" in med and "pk-run" in med:
     w2, pk = med["wrk2"], med["pk-run"]
     print(f"\npk-run beside wrk2 at the same offered rate (both open model): conn per CPU-s {r(pk[1], w2[1])}, "
           f"user µs/conn {r(pk[2], w2[2])}, sys µs/conn {r(pk[3], w2[3])}")
-print("\nconn/s of pk-run (and wrk2) is its offered JOIN_RATE when it keeps up (open model); compare it by CPU per connection.")
+if "oha-q" in med and "pk-run" in med:
+    oq, pk = med["oha-q"], med["pk-run"]
+    print(f"pk-run beside oha -q at the same offered rate (both open model, both Rust/tokio): conn per CPU-s {r(pk[1], oq[1])}, "
+          f"user µs/conn {r(pk[2], oq[2])}, sys µs/conn {r(pk[3], oq[3])}")
+print("\nconn/s of pk-run (and wrk2, oha-q) is its offered JOIN_RATE when it keeps up (open model); compare it by CPU per connection.")
 PY

@@ -19,7 +19,9 @@
 # ratios to wrk. JOIN_RATE [3000]  WATCH [1s]. Set PEAKREADY_B=other/binary to add that binary's
 # quick and run beside the first (before/after a change, interleaved like the rest). WRK2=path
 # (or wrk2 on PATH) adds wrk2 -R JOIN_RATE, the open-model peer of `run` at the same offered rate
-# (not in Debian: git clone https://github.com/giltene/wrk2 && make), and that ratio.
+# (not in Debian: git clone https://github.com/giltene/wrk2 && make), and that ratio. OHA=path (or
+# oha on PATH; cargo install oha --locked) adds oha --disable-keepalive, closed (-c CONNS) and
+# rate-limited (-q JOIN_RATE --latency-correction): the peer built on tokio and hyper like peakready.
 #
 # NEW_CONN=1 TLS=1: the same over HTTPS, a new TLS connection per request, against nginx with a
 # self-signed certificate made here (openssl, EC P-256), TLS_VERSION [1.3] or 1.2. The peer is
