@@ -529,7 +529,8 @@ impl HttpConnection {
             keep_body,
             &mut self.read_buf,
         );
-        let result = timeout(self.cfg.timeout, exchange).await;
+        // Pinned where it is made, so the timeout wraps a pointer, not a copy of the exchange.
+        let result = timeout(self.cfg.timeout, std::pin::pin!(exchange)).await;
         if self.out.capacity() > KEEP_REQUEST_BUFFER {
             self.out = Vec::new();
         }

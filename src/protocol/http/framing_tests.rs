@@ -339,6 +339,48 @@ async fn abandoning_a_request_midway_retires_its_connection() {
 }
 
 #[tokio::test]
+async fn a_session_never_reuses_the_connection_of_an_abandoned_request() {
+    // The session keeps its connection in place while a request runs: one abandoned midway
+    // must still leave it retired, and the next request must open a new connection.
+    let (addr, accepted) = serve(|mut s, n| async move {
+        while read_head(&mut s).await.is_some() {
+            if n == 0 {
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+                    .await;
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                return;
+            }
+            if s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    })
+    .await;
+    let mut session = Session::new(origin(addr), config(Duration::from_secs(10)), None);
+    let abandoned = tokio::time::timeout(
+        Duration::from_millis(200),
+        session.request(Method::GET, "/", None, false),
+    )
+    .await;
+    assert!(abandoned.is_err(), "the first body never completes");
+    assert!(
+        !session.is_connected(),
+        "an abandoned exchange retires its connection"
+    );
+    let (timings, resp) = session
+        .request(Method::GET, "/", None, true)
+        .await
+        .expect("the next request opens a new connection");
+    assert!(timings.is_some(), "a new connection was opened and timed");
+    assert_eq!(resp.body.as_deref(), Some(&b"ok"[..]));
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
 async fn bodies_over_their_cap_are_body_too_large_before_they_are_read() {
     // 5 MiB announced for a kept body (cap 4 MiB): refused at the head, no byte of it waited for.
     let (addr, _) = answer_with(b"HTTP/1.1 200 OK\r\nContent-Length: 5242880\r\n\r\n").await;

@@ -61,11 +61,16 @@ impl Session {
         keep_body: bool,
         extra: &[(HeaderName, HeaderValue)],
     ) -> Result<(Option<ConnectTimings>, Response), RequestError> {
-        let (mut conn, mut timings) = match self.conn.take() {
-            Some(c) if c.is_usable() => (c, None),
+        // The connection is used where it lies in `self.conn`: taken out and put back, its
+        // struct was copied twice a request (callgrind, keep-alive `quick`).
+        let mut timings = None;
+        let conn = match self.conn {
+            Some(ref mut c) if c.is_usable() => c,
             _ => {
+                self.conn = None;
                 let (c, t) = self.open().await?;
-                (c, Some(t))
+                timings = Some(t);
+                self.conn.insert(c)
             }
         };
         let result = match conn
@@ -79,18 +84,19 @@ impl Session {
             .await
         {
             Err(f) if f.retryable => {
-                drop(conn);
+                self.conn = None;
                 let (c, t) = self.open().await?;
-                conn = c;
                 timings = Some(t);
-                conn.send(method, path_and_query, body, keep_body, extra)
+                self.conn
+                    .insert(c)
+                    .send(method, path_and_query, body, keep_body, extra)
                     .await
                     .map_err(|f| f.error)
             }
             other => other.map_err(|f| f.error),
         };
-        if conn.is_usable() {
-            self.conn = Some(conn);
+        if !self.is_connected() {
+            self.conn = None;
         }
         result.map(|resp| (timings, resp))
     }
