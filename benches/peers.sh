@@ -131,12 +131,12 @@ run_tool() { # tool round → appends a line to $work/rows: tool round rps p50_m
   case $tool in
     peakready) echo "+ $BIN quick $url -c $CONNS -z ${DURATION}s${RATE:+ --rate $RATE} --json" ;;
     wrk)       echo "+ wrk -t$THREADS -c$CONNS -d${DURATION}s --latency $url" ;;
-    oha)       echo "+ oha -z ${DURATION}s -c $CONNS --no-tui --json $url" ;;
+    oha)       echo "+ oha -z ${DURATION}s -c $CONNS --no-tui --output-format json $url" ;;
   esac
   case $tool in
     peakready) /usr/bin/time -f "%U %S %M" -o "$t" "$BIN" quick "$url" -c "$CONNS" -z "${DURATION}s" ${RATE:+--rate "$RATE"} --json > "$out" ;;
     wrk)       /usr/bin/time -f "%U %S %M" -o "$t" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$url" > "$out" ;;
-    oha)       /usr/bin/time -f "%U %S %M" -o "$t" oha -z "${DURATION}s" -c "$CONNS" --no-tui --json "$url" > "$out" ;;
+    oha)       /usr/bin/time -f "%U %S %M" -o "$t" oha -z "${DURATION}s" -c "$CONNS" --no-tui --output-format json "$url" > "$out" ;;
   esac
   python3 - "$tool" "$round" "$out" "$t" >> "$work/rows" <<'PY'
 import json, re, sys
