@@ -20,7 +20,9 @@ use super::spec::ViewerSpec;
 /// A viewer's connections, one keep-alive session per origin (almost always just one).
 pub struct Connections {
     spec: Arc<ViewerSpec>,
-    sessions: Vec<(Origin, Session)>,
+    /// Most viewers talk to one origin: the first session is allocated alone (a Vec's first
+    /// push reserves four), which is 1.2 KiB less per viewer.
+    sessions: Vec<Session>,
     /// How far the viewer got; sends its outcome when the connections are dropped.
     pub trace: Trace,
     pub rec: RecorderHandle,
@@ -188,8 +190,8 @@ impl Connections {
     }
 
     fn session_for(&mut self, url: &Url) -> Result<&mut Session, RequestError> {
-        if let Some(i) = self.sessions.iter().position(|(o, _)| o.serves(url)) {
-            return Ok(&mut self.sessions[i].1);
+        if let Some(i) = self.sessions.iter().position(|s| s.origin().serves(url)) {
+            return Ok(&mut self.sessions[i]);
         }
         let origin = match self.spec.origins.iter().find(|o| o.serves(url)) {
             Some(known) => known.clone(),
@@ -206,10 +208,13 @@ impl Connections {
                 detail: format!("host {host} is not in target.allow_hosts"),
             });
         }
-        let session = Session::new(origin.clone(), self.client(), self.source_addr());
-        self.sessions.push((origin, session));
+        let session = Session::new(origin, self.client(), self.source_addr());
+        if self.sessions.capacity() == 0 {
+            self.sessions.reserve_exact(1);
+        }
+        self.sessions.push(session);
         let last = self.sessions.len() - 1;
-        Ok(&mut self.sessions[last].1)
+        Ok(&mut self.sessions[last])
     }
 
     /// The viewer's region's client configuration (network profile, TLS, headers, timeout).
