@@ -311,13 +311,18 @@ async fn a_head_near_the_buffer_size_then_a_chunked_body_across_its_edge() {
     assert_eq!(conns, 1);
 }
 
+/// Answers with 7 of the 100 body bytes it announces.
+async fn write_half_a_body(s: &mut tokio::net::TcpStream) {
+    let _ = s
+        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+        .await;
+}
+
 #[tokio::test]
 async fn abandoning_a_request_midway_retires_its_connection() {
     let (addr, _) = serve(|mut s, _| async move {
         if read_head(&mut s).await.is_some() {
-            let _ = s
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
-                .await;
+            write_half_a_body(&mut s).await;
             tokio::time::sleep(Duration::from_secs(5)).await;
         }
     })
@@ -341,21 +346,30 @@ async fn abandoning_a_request_midway_retires_its_connection() {
 #[tokio::test]
 async fn a_session_never_reuses_the_connection_of_an_abandoned_request() {
     // The session keeps its connection in place while a request runs: one abandoned midway
-    // must still leave it retired, and the next request must open a new connection.
-    let (addr, accepted) = serve(|mut s, n| async move {
-        while read_head(&mut s).await.is_some() {
+    // must still leave it retired, and the next request must go to a new connection. The
+    // first connection counts any request that comes after its half-sent answer (a retry on
+    // a fresh connection would hide such a reuse from everything but the server).
+    let reused = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = reused.clone();
+    let (addr, accepted) = serve(move |mut s, n| {
+        let seen = seen.clone();
+        async move {
             if n == 0 {
-                let _ = s
-                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
-                    .await;
-                tokio::time::sleep(Duration::from_secs(5)).await;
+                if read_head(&mut s).await.is_some() {
+                    write_half_a_body(&mut s).await;
+                    if read_head(&mut s).await.is_some() {
+                        seen.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
                 return;
             }
-            if s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-                .await
-                .is_err()
-            {
-                return;
+            while read_head(&mut s).await.is_some() {
+                if s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
             }
         }
     })
@@ -378,6 +392,11 @@ async fn a_session_never_reuses_the_connection_of_an_abandoned_request() {
     assert!(timings.is_some(), "a new connection was opened and timed");
     assert_eq!(resp.body.as_deref(), Some(&b"ok"[..]));
     assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        reused.load(Ordering::SeqCst),
+        0,
+        "no request after a half-read answer"
+    );
 }
 
 #[tokio::test]
